@@ -1,0 +1,36 @@
+# userhub. `make run` serves on :8080 with SQLite in ./data; `make test` runs
+# every test (PostgreSQL, Redis and Chromium suites skip with a message when
+# the service is absent; .ci/run provides them).
+
+GO        ?= go
+BIN       := bin/userhub
+PKGS      := ./...
+# A static binary: no cgo (the SQLite driver is pure Go).
+export CGO_ENABLED := 0
+
+.PHONY: build run test bench lint clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) .
+
+run: build
+	./$(BIN)
+
+# TESTFLAGS adds go test flags, e.g. make test TESTFLAGS=-v (.ci/run does).
+test:
+	$(GO) test -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+
+# A bounded load run on loopback: userhub next to a bare net/http handler
+# that answers the same bytes, in the same run. See bench/.
+bench: build
+	$(GO) run ./bench -bin $(BIN)
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+clean:
+	rm -rf bin
+	$(GO) clean -testcache

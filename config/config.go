@@ -1,0 +1,308 @@
+// Package config loads userhub's settings: the defaults, then a YAML file,
+// then USERHUB_* environment variables, then -set flags, each overriding the
+// one before. Validate reports every problem at once, in words an operator
+// can act on. One typed Config is passed down; no other package reads the
+// environment or a global.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is every setting. The yaml tags are the contract: they name the
+// keys in config.yaml, and (upper-cased, joined by "_", prefixed USERHUB_)
+// the environment variables.
+type Config struct {
+	DataDir  string   `yaml:"data_dir"`
+	Server   Server   `yaml:"server"`
+	Database Database `yaml:"database"`
+	Log      Log      `yaml:"log"`
+}
+
+// Server holds the HTTP listener's settings.
+type Server struct {
+	Addr              string        `yaml:"addr"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
+	TrustedProxies    []string      `yaml:"trusted_proxies"`
+	TrustedOrigins    []string      `yaml:"trusted_origins"`
+}
+
+// Database says which store to use.
+type Database struct {
+	Driver       string `yaml:"driver"`
+	DSN          string `yaml:"dsn"`
+	MaxOpenConns int    `yaml:"max_open_conns"`
+}
+
+// Log says how to write logs.
+type Log struct {
+	Format string `yaml:"format"`
+	Level  string `yaml:"level"`
+}
+
+// Default returns the settings used when nothing overrides them. They match
+// config.yaml, which a test keeps in step.
+func Default() Config {
+	return Config{
+		DataDir: "./data",
+		Server: Server{
+			Addr:              ":8080",
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   15 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      1 << 20,
+			TrustedProxies:    []string{},
+			TrustedOrigins:    []string{},
+		},
+		Database: Database{Driver: "sqlite"},
+		Log:      Log{Format: "text", Level: "info"},
+	}
+}
+
+// DefaultFile is read when no -config flag or USERHUB_CONFIG names a file;
+// unlike a named file, it may be absent.
+const DefaultFile = "config.yaml"
+
+// Problems is every reason a configuration was refused, one per line.
+type Problems []string
+
+func (p Problems) Error() string {
+	return "invalid configuration:\n  " + strings.Join(p, "\n  ")
+}
+
+// Load builds the effective configuration from the file at path ("" for the
+// default file, if present), the USERHUB_* variables in env, and the
+// key=value overrides in sets. It returns Problems listing everything wrong.
+func Load(path string, env []string, sets []string) (Config, error) {
+	cfg := Default()
+	var problems Problems
+
+	explicit := path != ""
+	if !explicit {
+		path = DefaultFile
+	}
+	fields := leaves(&cfg)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		problems = append(problems, decodeYAML(data, path, fields)...)
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		// No file: the defaults serve.
+	default:
+		problems = append(problems, fmt.Sprintf("config file: %v", err))
+	}
+
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "USERHUB_") || ignoredEnv[name] || strings.HasPrefix(name, "USERHUB_TEST_") {
+			continue
+		}
+		f, ok := fields.byEnv[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: no such setting (see config.yaml for the names)", name))
+			continue
+		}
+		if err := f.set(value); err != nil {
+			problems = append(problems, fmt.Sprintf("%s (%s): %v", name, f.key, err))
+		}
+	}
+	for _, kv := range sets {
+		key, value, ok := strings.Cut(kv, "=")
+		f, known := fields.byKey[key]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("-set %q: want key=value, e.g. -set server.addr=:9090", kv))
+		case !known:
+			problems = append(problems, fmt.Sprintf("-set %s: no such setting (see config.yaml for the names)", key))
+		default:
+			if err := f.set(value); err != nil {
+				problems = append(problems, fmt.Sprintf("-set %s: %v", key, err))
+			}
+		}
+	}
+
+	if cfg.Database.DSN == "" && cfg.Database.Driver == "sqlite" {
+		cfg.Database.DSN = filepath.Join(cfg.DataDir, "userhub.db")
+	}
+	problems = append(problems, cfg.Validate()...)
+	if len(problems) > 0 {
+		return cfg, problems
+	}
+	return cfg, nil
+}
+
+// ignoredEnv are USERHUB_ variables that are not settings.
+var ignoredEnv = map[string]bool{"USERHUB_CONFIG": true}
+
+// decodeYAML applies a config file's settings to fields. Scalar values go
+// through the same parser as environment variables, so a value means the
+// same wherever it is written. An unknown key is a problem: a typo silently
+// ignored is a setting silently not applied.
+func decodeYAML(data []byte, path string, fields fieldIndex) Problems {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return Problems{fmt.Sprintf("%s: %v", path, err)}
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file: no settings
+	}
+	var p Problems
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind != yaml.MappingNode {
+			p = append(p, fmt.Sprintf("%s line %d: %s should be a mapping of settings", path, n.Line, strings.TrimSuffix(prefix, ".")))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := prefix + k.Value
+			if f, ok := fields.byKey[key]; ok {
+				if err := f.setNode(v); err != nil {
+					p = append(p, fmt.Sprintf("%s line %d: %s: %v", path, v.Line, key, err))
+				}
+				continue
+			}
+			if fields.isSection(key) {
+				walk(v, key+".")
+				continue
+			}
+			p = append(p, fmt.Sprintf("%s line %d: %s: no such setting", path, k.Line, key))
+		}
+	}
+	walk(doc.Content[0], "")
+	return p
+}
+
+// field is one leaf setting, addressable for overrides.
+type field struct {
+	key string // server.addr
+	v   reflect.Value
+}
+
+type fieldIndex struct {
+	byKey, byEnv map[string]field
+}
+
+// leaves indexes every leaf setting of cfg by key and by environment name.
+func leaves(cfg *Config) fieldIndex {
+	idx := fieldIndex{byKey: map[string]field{}, byEnv: map[string]field{}}
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		t := v.Type()
+		for i := range t.NumField() {
+			key := prefix + t.Field(i).Tag.Get("yaml")
+			fv := v.Field(i)
+			if fv.Kind() == reflect.Struct {
+				walk(fv, key+".")
+				continue
+			}
+			f := field{key: key, v: fv}
+			idx.byKey[key] = f
+			idx.byEnv[EnvName(key)] = f
+		}
+	}
+	walk(reflect.ValueOf(cfg).Elem(), "")
+	return idx
+}
+
+// EnvName is the environment variable that overrides key: server.addr ->
+// USERHUB_SERVER_ADDR.
+func EnvName(key string) string {
+	return "USERHUB_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// isSection reports whether key names a group of settings, such as "server".
+func (idx fieldIndex) isSection(key string) bool {
+	for k := range idx.byKey {
+		if strings.HasPrefix(k, key+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// setNode sets the field from a YAML value: a list for list settings, a
+// scalar for the rest.
+func (f field) setNode(n *yaml.Node) error {
+	if _, isList := f.v.Interface().([]string); isList {
+		if n.Kind != yaml.SequenceNode {
+			return fmt.Errorf("want a list, e.g. [a, b]")
+		}
+		list := []string{}
+		for _, item := range n.Content {
+			if item.Kind != yaml.ScalarNode {
+				return fmt.Errorf("list items must be plain values")
+			}
+			list = append(list, item.Value)
+		}
+		f.v.Set(reflect.ValueOf(list))
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a single value")
+	}
+	return f.set(n.Value)
+}
+
+// set parses s into the field according to its type.
+func (f field) set(s string) error {
+	switch f.v.Interface().(type) {
+	case string:
+		f.v.SetString(s)
+	case bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		f.v.SetBool(b)
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration; use a number with a unit, e.g. 30s or 2m", s)
+		}
+		f.v.SetInt(int64(d))
+	case int, int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		f.v.SetInt(n)
+	case []string:
+		list := []string{}
+		for item := range strings.SplitSeq(s, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				list = append(list, item)
+			}
+		}
+		f.v.Set(reflect.ValueOf(list))
+	default:
+		return fmt.Errorf("setting of type %s cannot be overridden", f.v.Type())
+	}
+	return nil
+}
+
+// Redacted returns the configuration as YAML with secrets hidden, for
+// `userhub config`.
+func (c Config) Redacted(redactDSN func(string) string) ([]byte, error) {
+	c.Database.DSN = redactDSN(c.Database.DSN)
+	return yaml.Marshal(c)
+}

@@ -1,0 +1,113 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestShippedFileMatchesDefaults keeps config.yaml and Default() in step:
+// the file documents the defaults, so it must decode to exactly them and
+// name every setting.
+func TestShippedFileMatchesDefaults(t *testing.T) {
+	cfg, err := Load("../config.yaml", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Database.DSN = filepath.Join(want.DataDir, "userhub.db")
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("config.yaml decodes to\n%+v\nwant the defaults\n%+v", cfg, want)
+	}
+	data, _ := os.ReadFile("../config.yaml")
+	for key := range leaves(&cfg).byKey {
+		last := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(string(data), last+":") {
+			t.Errorf("config.yaml does not show %s", key)
+		}
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	os.WriteFile(file, []byte("server:\n  addr: \":7000\"\n  read_timeout: 10s\nlog:\n  format: json\n"), 0o600)
+
+	cfg, err := Load(file, []string{
+		"USERHUB_SERVER_ADDR=127.0.0.1:7001", // env beats file
+		"USERHUB_SERVER_TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.1",
+		"USERHUB_DATA_DIR=" + dir,
+		"USERHUB_CONFIG=ignored",
+		"USERHUB_TEST_POSTGRES_DSN=ignored",
+		"HOME=/root",
+	}, []string{"server.addr=127.0.0.1:7002"}) // flag beats env
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Addr != "127.0.0.1:7002" || cfg.Server.ReadTimeout != 10*time.Second || cfg.Log.Format != "json" {
+		t.Fatalf("got %+v", cfg)
+	}
+	if !reflect.DeepEqual(cfg.Server.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1"}) {
+		t.Fatalf("trusted proxies %q", cfg.Server.TrustedProxies)
+	}
+	if cfg.Database.DSN != filepath.Join(dir, "userhub.db") {
+		t.Fatalf("sqlite dsn %q follows data_dir", cfg.Database.DSN)
+	}
+}
+
+// TestProblemsAreAllReported checks that one run names every bad setting,
+// with its key and what is allowed.
+func TestProblemsAreAllReported(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("server:\n  adr: \":1\"\n  idle_timeout: 5\n"), 0o600)
+	_, err := Load(file, []string{
+		"USERHUB_SERVER_ADDR=nonsense",
+		"USERHUB_DATABASE_DRIVER=mysql",
+		"USERHUB_LOG_FORMAT=xml",
+		"USERHUB_SERVER_READ_TIMEOUT=soon",
+		"USERHUB_SERVR_ADDR=:1",
+	}, []string{"log.level=loud", "nokey"})
+	problems, ok := err.(Problems)
+	if !ok {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	text := err.Error()
+	for _, want := range []string{
+		"line 2: server.adr: no such setting",                // unknown key in the file
+		`line 3: server.idle_timeout: "5" is not a duration`, // a bare number is not a duration
+		`server.addr: "nonsense"`,                            // bad value, with key and value
+		"host:port",                                          // ... and what is allowed
+		`database.driver: "mysql"`,                           //
+		`"sqlite" or "postgres"`,                             //
+		`log.format: "xml"`,                                  //
+		"USERHUB_SERVER_READ_TIMEOUT",                        // unparsable env value
+		"USERHUB_SERVR_ADDR: no such",                        // misspelt variable
+		`log.level: "loud"`,                                  // bad -set value
+		`-set "nokey": want key=value`,                       //
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("problems do not mention %q:\n%s", want, text)
+		}
+	}
+	if len(problems) < 9 {
+		t.Errorf("only %d problems reported", len(problems))
+	}
+}
+
+func TestNamedFileMustExist(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil, nil); err == nil {
+		t.Fatal("a missing -config file was accepted")
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	cfg := Default()
+	cfg.Database.DSN = "postgres://u:hunter2@db/x"
+	out, err := cfg.Redacted(func(string) string { return "postgres://u:REDACTED@db/x" })
+	if err != nil || strings.Contains(string(out), "hunter2") || !strings.Contains(string(out), "read_header_timeout: 5s") {
+		t.Fatalf("redacted output:\n%s", out)
+	}
+}

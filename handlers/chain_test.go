@@ -1,0 +1,247 @@
+package handlers_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"userhub/handlers"
+	"userhub/models"
+)
+
+// Tests of the middleware chain as the routes see it.
+
+func TestRequestID(t *testing.T) {
+	a := newApp(t)
+	for _, tt := range []struct {
+		sent     string
+		honoured bool
+	}{
+		{"", false},
+		{"abc-123_x.y:z", true},
+		{"0f9b8c1e-4a5d-4c1b-9e7a-2d3c4b5a6f70", true},
+		{"has space", false},
+		{"evil\nline", false},
+		{strings.Repeat("a", 65), false},
+	} {
+		req := httptest.NewRequest("GET", "/api/v1/users/9", nil)
+		if tt.sent != "" {
+			req.Header["X-Request-Id"] = []string{tt.sent}
+		}
+		rec := httptest.NewRecorder()
+		a.handler.ServeHTTP(rec, req)
+		got := rec.Header().Get("X-Request-Id")
+		if (got == tt.sent) != tt.honoured || got == "" {
+			t.Errorf("sent %q, got %q (honoured=%v)", tt.sent, got, tt.honoured)
+		}
+		if !strings.Contains(rec.Body.String(), `"request_id":"`+got+`"`) {
+			t.Errorf("problem body does not carry the request id %q: %s", got, rec.Body)
+		}
+	}
+}
+
+func TestSecurityHeadersOnEveryResponse(t *testing.T) {
+	want := map[string]string{
+		"Content-Security-Policy": "script-src 'self'",
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "strict-origin-when-cross-origin",
+	}
+	var scs []scenario
+	for _, p := range []struct {
+		method, path string
+		status       int
+	}{{"GET", "/", 200}, {"GET", "/users", 200}, {"GET", "/nowhere", 404}, {"TRACE", "/users", 405}, {"GET", "/static/app.css", 200}} {
+		scs = append(scs, scenario{name: p.method + " " + p.path, method: p.method, path: p.path, status: p.status, wantHeader: want})
+	}
+	run(t, scs)
+	for _, sc := range scs {
+		// frame-ancestors is in the CSP; no 'unsafe-inline' anywhere.
+		a := newApp(t)
+		rec := httptest.NewRecorder()
+		a.handler.ServeHTTP(rec, sc.request())
+		csp := rec.Header().Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: CSP %q", sc.name, csp)
+		}
+	}
+}
+
+func TestCrossOriginProtection(t *testing.T) {
+	body := `{"name":"kim"}`
+	h := func(kv ...string) map[string]string {
+		m := map[string]string{"Content-Type": jsonCT}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	run(t, []scenario{
+		{name: "no browser headers (curl)", method: "POST", path: "/user", header: h(), body: body, status: 201},
+		{name: "same-origin fetch", method: "POST", path: "/user", header: h("Sec-Fetch-Site", "same-origin", "Origin", "http://example.com"), body: body, status: 201},
+		{name: "cross-site fetch", method: "POST", path: "/user", header: h("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"), body: body,
+			status: 403, wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"code":"cross_origin"`}},
+		{name: "same-site is not same-origin", method: "DELETE", path: "/user/1", header: h("Sec-Fetch-Site", "same-site"), fixture: users("kim", "lee"), status: 403},
+		{name: "foreign Origin without Sec-Fetch-Site", method: "POST", path: "/user", header: h("Origin", "https://evil.example"), body: body, status: 403},
+		{name: "matching Origin", method: "POST", path: "/user", header: h("Origin", "http://example.com"), body: body, status: 201},
+		{name: "cross-site GET passes", method: "GET", path: "/users", header: h("Sec-Fetch-Site", "cross-site"), status: 200},
+		{name: "cross-site page POST gets the HTML page", method: "POST", path: "/about", header: h("Sec-Fetch-Site", "cross-site"),
+			status: 403, wantHeader: map[string]string{"Content-Type": htmlCT}},
+	})
+}
+
+func TestTrustedOrigins(t *testing.T) {
+	h, err := handlers.New(deps(t, nil, []string{"https://admin.example"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/user", strings.NewReader(`{"name":"kim"}`))
+	req.Header.Set("Content-Type", jsonCT)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://admin.example")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 201 {
+		t.Fatalf("trusted origin: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestGzip(t *testing.T) {
+	a := newApp(t)
+	for _, path := range []string{"/", "/about", "/users", "/static/app.css"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		a.handler.ServeHTTP(rec, req)
+		if rec.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(rec.Header().Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("%s: Content-Encoding %q, Vary %q", path, rec.Header().Get("Content-Encoding"), rec.Header().Get("Vary"))
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil || len(plain) == 0 {
+			t.Fatalf("%s: bad gzip body: %v", path, err)
+		}
+	}
+	// Without Accept-Encoding: plain.
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, httptest.NewRequest("GET", "/about", nil))
+	if rec.Header().Get("Content-Encoding") != "" || !bytes.Contains(rec.Body.Bytes(), []byte("<html")) {
+		t.Fatalf("plain response is encoded: %q", rec.Header().Get("Content-Encoding"))
+	}
+}
+
+// A chunked body (no Content-Length) is cut off at the limit: 413 too.
+func TestBodyLimitChunked(t *testing.T) {
+	a := newApp(t)
+	body := io.MultiReader(strings.NewReader(`{"name":"`), strings.NewReader(strings.Repeat("a", 2<<20)), strings.NewReader(`"}`))
+	req := httptest.NewRequest("POST", "/user", body)
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", jsonCT)
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, req)
+	if rec.Code != 413 {
+		t.Fatalf("chunked 2 MiB body: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// faultyStore fails or panics on ListUsers and Ping, to see how the chain
+// answers a broken dependency.
+type faultyStore struct {
+	models.UserStore
+	panics bool
+}
+
+var errDatabaseDown = errors.New("database down: secret connection detail")
+
+func (f faultyStore) ListUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
+	if f.panics {
+		panic("boom")
+	}
+	return models.Page{}, errDatabaseDown
+}
+
+func (f faultyStore) Ping(context.Context) error { return errDatabaseDown }
+
+func deps(t *testing.T, s models.UserStore, origins []string) handlers.Deps {
+	if s == nil {
+		s = newApp(t).store
+	}
+	return handlers.Deps{
+		Store:          s,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Templates:      os.DirFS("../templates"),
+		Static:         os.DirFS("../static"),
+		MaxBodyBytes:   1 << 20,
+		TrustedOrigins: origins,
+	}
+}
+
+func TestFaults(t *testing.T) {
+	for _, panics := range []bool{false, true} {
+		h, err := handlers.New(deps(t, faultyStore{UserStore: newApp(t).store, panics: panics}, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			path, contentType string
+			status            int
+		}{
+			{"/users", problemCT, 500},
+			{"/api/v1/users", problemCT, 500},
+			{"/", htmlCT, 500},
+			{"/readyz", problemCT, 503},
+			{"/healthz", jsonCT, 200}, // liveness does not depend on the database
+		} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
+			if rec.Code != tt.status || !strings.HasPrefix(rec.Header().Get("Content-Type"), tt.contentType) {
+				t.Errorf("panics=%v %s: %d %q, want %d %q", panics, tt.path, rec.Code, rec.Header().Get("Content-Type"), tt.status, tt.contentType)
+			}
+			if b := rec.Body.String(); strings.Contains(b, "secret") || strings.Contains(b, "boom") || strings.Contains(b, "goroutine") {
+				t.Errorf("%s leaks the fault: %s", tt.path, b)
+			}
+		}
+	}
+}
+
+// TestLogging checks the access log (one line per request, with status and
+// request id) and that a panic is logged with its stack.
+func TestLogging(t *testing.T) {
+	var buf bytes.Buffer
+	d := deps(t, faultyStore{UserStore: newApp(t).store, panics: true}, nil)
+	d.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	h, err := handlers.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/users?secret=1", nil)
+	req.Header.Set("X-Request-Id", "req-42")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/about", nil))
+
+	out := buf.String()
+	for _, want := range []string{
+		"msg=panic", "panic=boom", "request_id=req-42", "stack=",
+		"level=ERROR msg=request method=GET path=/users status=500",
+		"level=INFO msg=request method=GET path=/about status=200",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "secret=1") {
+		t.Errorf("the query string was logged:\n%s", out)
+	}
+	if n := strings.Count(out, "msg=request "); n != 2 {
+		t.Errorf("%d access lines for 2 requests", n)
+	}
+}

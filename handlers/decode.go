@@ -1,0 +1,120 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"userhub/models"
+)
+
+// decodeJSON reads the request body into dst, a pointer to a struct whose
+// json tags list every field the route accepts. It refuses, each with its
+// own status: a body that is not JSON (415), malformed JSON (400), and
+// unknown fields or values of the wrong type (422, naming every such field
+// at once). Refusing unknown fields is what keeps a client from setting
+// what the route does not offer ("role" where only "name" may change).
+func decodeJSON(c *gin.Context, dst any) error {
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return errUnsupportedCT
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil {
+		return classifyJSONError(err)
+	}
+	if fields == nil { // the body was "null"
+		return errNotObject
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return errTrailingData
+	}
+	return assignFields(fields, dst)
+}
+
+// classifyJSONError tells a client's bad JSON from a body cut off by the
+// size limit.
+func classifyJSONError(err error) error {
+	var (
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+		tooLarge *http.MaxBytesError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return errEmptyBody
+	case errors.As(err, &tooLarge):
+		return err
+	case errors.As(err, &syntax):
+		return errMalformedJSON(fmt.Sprintf("%v (at byte %d)", syntax, syntax.Offset))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errMalformedJSON("the body ends in the middle of a value")
+	case errors.As(err, &typ):
+		return errNotObject
+	default:
+		return errMalformedJSON(err.Error())
+	}
+}
+
+// assignFields decodes each JSON member into the struct field with the same
+// json tag, collecting every unknown or mistyped field.
+func assignFields(fields map[string]json.RawMessage, dst any) error {
+	v := reflect.ValueOf(dst).Elem()
+	t := v.Type()
+	index := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		index[name] = i
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // report problems in a stable order
+	var verr models.ValidationError
+	for _, k := range keys {
+		i, ok := index[k]
+		if !ok {
+			verr.Fields = append(verr.Fields, models.FieldError{Field: k, Code: "unknown_field", Message: "this field is not accepted here"})
+			continue
+		}
+		f := v.Field(i)
+		if err := json.Unmarshal(fields[k], f.Addr().Interface()); err != nil {
+			verr.Fields = append(verr.Fields, models.FieldError{Field: k, Code: "invalid_type", Message: "must be " + describeType(f.Type())})
+		}
+	}
+	if len(verr.Fields) > 0 {
+		return &verr
+	}
+	return nil
+}
+
+// describeType names a field's JSON type for error messages.
+func describeType(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64:
+		return "a whole number"
+	default:
+		return "a " + t.Kind().String()
+	}
+}

@@ -1,0 +1,29 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// healthz: GET /healthz -> 200 while the process serves (liveness). It does
+// not touch the database, so a database outage does not get the process
+// restarted.
+func (h *Handlers) healthz(c *gin.Context) {
+	writeJSON(c, http.StatusOK, "application/json", gin.H{"status": "ok"})
+}
+
+// readyz: GET /readyz -> 200 when the database answers within a second,
+// 503 otherwise (readiness: take the instance out of rotation).
+func (h *Handlers) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+	defer cancel()
+	if err := h.store.Ping(ctx); err != nil {
+		h.log.Warn("readiness check failed", "error", err)
+		h.fail(c, errStoreUnhealthy)
+		return
+	}
+	writeJSON(c, http.StatusOK, "application/json", gin.H{"status": "ready", "database": "ok"})
+}

@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strconv"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+
+	"userhub/locale"
+	"userhub/middleware"
+)
+
+// bufPool recycles response buffers: bodies are rendered into a buffer
+// first, so that a failure half way becomes a clean error response instead
+// of half a page.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeBody sends a complete body with its type and length.
+func writeBody(c *gin.Context, status int, contentType string, body []byte) {
+	h := c.Writer.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	c.Status(status)
+	_, _ = c.Writer.Write(body)
+}
+
+// writeJSON encodes v as the response body.
+func writeJSON(c *gin.Context, status int, contentType string, v any) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() { buf.Reset(); bufPool.Put(buf) }()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		// Only unencodable types fail here: a programming error.
+		panic(fmt.Sprintf("encode %T: %v", v, err))
+	}
+	writeBody(c, status, contentType, buf.Bytes())
+}
+
+// pages holds the parsed templates: each page file together with the layout.
+type pages struct {
+	byName map[string]*template.Template
+}
+
+// parsePages parses every page in fsys with layout.html. Page files define
+// "title" and "content" blocks.
+func parsePages(fsys fs.FS, funcs template.FuncMap) (*pages, error) {
+	names, err := fs.Glob(fsys, "*.html")
+	if err != nil {
+		return nil, err
+	}
+	p := &pages{byName: map[string]*template.Template{}}
+	for _, name := range names {
+		if name == "layout.html" {
+			continue
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "layout.html", name)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		p.byName[name] = t
+	}
+	return p, nil
+}
+
+// view is what every template gets: the language and its translations,
+// which nav entry is current, the request id, and the page's own data.
+type view struct {
+	Lang      string
+	Nav       string
+	RequestID string
+	Data      any
+}
+
+// T translates key into the page's language: {{.T "nav.home"}}.
+func (v view) T(key string, args ...any) string { return locale.T(v.Lang, key, args...) }
+
+// langCookie remembers the language chosen in the page.
+const langCookie = "lang"
+
+// language picks the language for a page.
+func language(c *gin.Context) string {
+	cookie, _ := c.Cookie(langCookie)
+	return locale.Match(cookie, c.GetHeader("Accept-Language"))
+}
+
+// renderPage renders the page template name inside the layout.
+func (h *Handlers) renderPage(c *gin.Context, status int, name, nav string, data any) {
+	t, ok := h.pages.byName[name]
+	if !ok {
+		panic("no template " + name)
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() { buf.Reset(); bufPool.Put(buf) }()
+	v := view{Lang: language(c), Nav: nav, RequestID: middleware.GetRequestID(c), Data: data}
+	if err := t.ExecuteTemplate(buf, "layout", v); err != nil {
+		if name == "error.html" {
+			// The error page itself failed: plain text, so this cannot loop.
+			writeBody(c, http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
+			return
+		}
+		h.fail(c, fmt.Errorf("render %s: %w", path.Base(name), err))
+		return
+	}
+	c.Header("Content-Language", v.Lang)
+	c.Writer.Header().Add("Vary", "Accept-Language, Cookie")
+	writeBody(c, status, "text/html; charset=utf-8", buf.Bytes())
+}

@@ -1,0 +1,184 @@
+package handlers
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"userhub/models"
+)
+
+// userJSON is a user as the API shows it: never the password hash or the
+// session version.
+type userJSON struct {
+	ID        int64       `json:"id"`
+	Name      string      `json:"name"`
+	Role      models.Role `json:"role"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+}
+
+func toJSON(u models.User) userJSON {
+	return userJSON{ID: u.ID, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// userLocation is the URL of a user in the versioned API, which the seed's
+// POST /user also answers with (the seed has no GET for one user).
+func userLocation(id int64) string { return "/api/v1/users/" + strconv.FormatInt(id, 10) }
+
+// userID reads the :id path parameter. Anything but a positive integer
+// names no user: 404, like an unknown id.
+func userID(c *gin.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, models.ErrNotFound
+	}
+	return id, nil
+}
+
+// listParams reads limit and cursor for a paged list.
+func listParams(c *gin.Context, defaultLimit, maxLimit int) (models.ListQuery, error) {
+	q := models.ListQuery{Limit: defaultLimit}
+	var verr models.ValidationError
+	if s, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			verr.Fields = append(verr.Fields, models.FieldError{Field: "limit", Code: "out_of_range",
+				Message: fmt.Sprintf("limit must be a whole number from 1 to %d", maxLimit)})
+		}
+		q.Limit = n
+	}
+	if s, ok := c.GetQuery("cursor"); ok {
+		after, ok := decodeCursor(s)
+		if !ok {
+			verr.Fields = append(verr.Fields, models.FieldError{Field: "cursor", Code: "invalid_cursor",
+				Message: "cursor must be a value taken from a previous page's Link header"})
+		}
+		q.After = after
+	}
+	if len(verr.Fields) > 0 {
+		return q, &verr
+	}
+	return q, nil
+}
+
+// A cursor is the id the page ended with, base64url-encoded so clients
+// treat it as opaque (and the encoding can change without breaking them).
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+}
+
+func decodeCursor(s string) (int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(string(b), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// setNextLink points to the page after p (RFC 8288), and returns its cursor
+// ("" on the last page).
+func setNextLink(c *gin.Context, p models.Page, limit int) string {
+	if !p.More {
+		return ""
+	}
+	cursor := encodeCursor(p.Users[len(p.Users)-1].ID)
+	next := url.URL{Path: c.Request.URL.Path, RawQuery: url.Values{"cursor": {cursor}, "limit": {strconv.Itoa(limit)}}.Encode()}
+	c.Header("Link", "<"+next.String()+`>; rel="next"`)
+	return cursor
+}
+
+// userInput is what the API lets a client set on a user. Decoding refuses
+// any other field, so no request can set what the route does not offer.
+type userInput struct {
+	Name *string      `json:"name"`
+	Role *models.Role `json:"role"`
+}
+
+// change turns the input into a store change.
+func (in userInput) change() models.UserChange {
+	return models.UserChange{Name: in.Name, Role: in.Role}
+}
+
+// require reports the named fields that are missing.
+func (in userInput) require(fields ...string) error {
+	var verr models.ValidationError
+	for _, f := range fields {
+		if (f == "name" && in.Name == nil) || (f == "role" && in.Role == nil) {
+			verr.Fields = append(verr.Fields, models.FieldError{Field: f, Code: "required", Message: f + " is required"})
+		}
+	}
+	if len(verr.Fields) > 0 {
+		return &verr
+	}
+	return nil
+}
+
+// createUser creates a user from a decoded input and answers 201 with the
+// user and its Location.
+func (h *Handlers) createUser(c *gin.Context, in userInput) {
+	n := models.NewUser{}
+	if in.Name != nil {
+		n.Name = *in.Name
+	}
+	if in.Role != nil {
+		n.Role = *in.Role
+	}
+	u, err := h.store.CreateUser(c.Request.Context(), n)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Header("Location", userLocation(u.ID))
+	writeJSON(c, http.StatusCreated, "application/json", toJSON(u))
+}
+
+// updateUser applies a decoded input to the user named by :id.
+func (h *Handlers) updateUser(c *gin.Context, in userInput) {
+	id, err := userID(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	var u models.User
+	if in.Name == nil && in.Role == nil {
+		u, err = h.store.User(c.Request.Context(), id) // nothing to change
+	} else {
+		u, err = h.store.UpdateUser(c.Request.Context(), id, in.change())
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, "application/json", toJSON(u))
+}
+
+// deleteUser removes the user named by :id: 204.
+func (h *Handlers) deleteUser(c *gin.Context) {
+	id, err := userID(c)
+	if err == nil {
+		err = h.store.DeleteUser(c.Request.Context(), id)
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// patchUser changes the given fields (name, role): PATCH on both the seed
+// route and the API.
+func (h *Handlers) patchUser(c *gin.Context) {
+	var in userInput
+	if err := decodeJSON(c, &in); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.updateUser(c, in)
+}

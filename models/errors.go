@@ -1,0 +1,53 @@
+package models
+
+import (
+	"errors"
+	"strings"
+)
+
+// Sentinel errors returned by a UserStore and by the domain rules. Handlers
+// map them to status codes in one place; they never compare error strings.
+var (
+	// ErrNotFound: no user has the given id or name.
+	ErrNotFound = errors.New("not found")
+	// ErrNameTaken: another user already has this name (compared case-insensitively).
+	ErrNameTaken = errors.New("name taken")
+	// ErrLastAdmin: the change would leave the system without an administrator.
+	ErrLastAdmin = errors.New("last admin")
+)
+
+// FieldError says what is wrong with one input field. Code is a stable,
+// machine-readable word ("required", "too_long", ...) that the UI translates;
+// Message is the English sentence the API returns.
+type FieldError struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every invalid field of one input at once, so a client
+// can fix them all in one round trip.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// add records a problem with a field.
+func (e *ValidationError) add(field, code, message string) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Code: code, Message: message})
+}
+
+// orNil returns e as an error when it holds problems, and nil otherwise.
+func (e *ValidationError) orNil() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}

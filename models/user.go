@@ -1,0 +1,153 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Role is what a user may do: admins manage every user, members read the
+// list and edit themselves.
+type Role string
+
+// The roles a user can have.
+const (
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// Valid reports whether r is one of the defined roles.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleMember }
+
+// MaxNameLength is the longest name, in characters (not bytes), so that
+// Korean names get the same room as Latin ones.
+const MaxNameLength = 64
+
+// User is one account. PasswordHash is empty for a user created without a
+// password, who cannot log in until one is set. SessionVersion changes
+// whenever all of the user's sessions must end (password change, "log out
+// everywhere"); sessions carry the version they were issued under.
+type User struct {
+	ID             int64
+	Name           string
+	Role           Role
+	PasswordHash   string
+	SessionVersion int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// IsAdmin reports whether u may manage other users.
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// NewUser is the input for creating a user.
+type NewUser struct {
+	Name         string
+	Role         Role
+	PasswordHash string
+}
+
+// Normalize validates n and returns it in canonical form (name trimmed and
+// NFC-normalized, role defaulted to member).
+func (n NewUser) Normalize() (NewUser, error) {
+	var verr ValidationError
+	n.Name = normalizeName(n.Name, &verr)
+	if n.Role == "" {
+		n.Role = RoleMember
+	}
+	if !n.Role.Valid() {
+		verr.add("role", "invalid_role", fmt.Sprintf("role must be %q or %q", RoleAdmin, RoleMember))
+	}
+	return n, verr.orNil()
+}
+
+// UserChange lists the fields to change on a user; nil fields stay as they
+// are. Setting PasswordHash also ends every session of the user.
+type UserChange struct {
+	Name         *string
+	Role         *Role
+	PasswordHash *string
+}
+
+// Normalize validates c and returns it in canonical form.
+func (c UserChange) Normalize() (UserChange, error) {
+	var verr ValidationError
+	if c.Name != nil {
+		name := normalizeName(*c.Name, &verr)
+		c.Name = &name
+	}
+	if c.Role != nil && !c.Role.Valid() {
+		verr.add("role", "invalid_role", fmt.Sprintf("role must be %q or %q", RoleAdmin, RoleMember))
+	}
+	return c, verr.orNil()
+}
+
+// normalizeName trims surrounding white space, puts the name in Unicode NFC
+// (so that a name typed on different keyboards compares equal) and records
+// any problem in verr.
+func normalizeName(name string, verr *ValidationError) string {
+	if !utf8.ValidString(name) {
+		verr.add("name", "invalid_characters", "name must be valid UTF-8 text")
+		return name
+	}
+	name = norm.NFC.String(strings.TrimSpace(name))
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		verr.add("name", "required", "name is required")
+	case n > MaxNameLength:
+		verr.add("name", "too_long", fmt.Sprintf("name must be at most %d characters (got %d)", MaxNameLength, n))
+	}
+	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
+		verr.add("name", "invalid_characters", "name must not contain control or invisible characters")
+	}
+	return name
+}
+
+// NameKey is the form in which names are compared for uniqueness: case-folded
+// and NFC-normalized, so "Kim", "KIM" and "kim" are one name in every store.
+func NameKey(name string) string {
+	return norm.NFC.String(cases.Fold().String(norm.NFC.String(strings.TrimSpace(name))))
+}
+
+// ListQuery selects one page of users in id order. After is the id the
+// previous page ended with (0 for the first page).
+type ListQuery struct {
+	After  int64
+	Limit  int
+	Newest bool // newest first (descending id) instead of oldest first
+}
+
+// Page is one page of users; More reports whether another page follows.
+type Page struct {
+	Users []User
+	More  bool
+}
+
+// UserStore keeps users. Implementations must make the "last admin" rule and
+// name uniqueness hold under concurrent writers, including writers in other
+// processes.
+type UserStore interface {
+	// CreateUser stores a new user. ErrNameTaken if the name is in use.
+	CreateUser(ctx context.Context, n NewUser) (User, error)
+	// User returns the user with id, or ErrNotFound.
+	User(ctx context.Context, id int64) (User, error)
+	// UserByName finds a user by name, case-insensitively, or ErrNotFound.
+	UserByName(ctx context.Context, name string) (User, error)
+	// ListUsers returns one page of users.
+	ListUsers(ctx context.Context, q ListQuery) (Page, error)
+	// CountUsers returns how many users exist.
+	CountUsers(ctx context.Context) (int, error)
+	// UpdateUser applies c. ErrNotFound, ErrNameTaken, or ErrLastAdmin when
+	// the change would demote the only admin.
+	UpdateUser(ctx context.Context, id int64, c UserChange) (User, error)
+	// DeleteUser removes a user. ErrNotFound, or ErrLastAdmin for the only admin.
+	DeleteUser(ctx context.Context, id int64) error
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+}

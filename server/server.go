@@ -1,0 +1,119 @@
+// Package server runs userhub's listeners: it binds addresses (with a
+// one-line error an operator can act on when a port is taken), builds
+// http.Servers with the configured timeouts, serves, and shuts down
+// gracefully. It knows nothing of routes; it is given a handler.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+
+	"userhub/config"
+)
+
+// ListenError is a listener that could not be bound, in words that name the
+// address, the setting that chose it, and what to do.
+type ListenError struct {
+	Addr    string
+	Setting string // e.g. "server.addr"
+	Err     error
+}
+
+func (e *ListenError) Error() string {
+	env := config.EnvName(e.Setting)
+	_, port, _ := net.SplitHostPort(e.Addr)
+	switch {
+	case errors.Is(e.Err, syscall.EADDRINUSE):
+		return fmt.Sprintf("cannot listen on %s: port %s is already in use; stop the other program or choose another port with %s (%s)", e.Addr, port, e.Setting, env)
+	case errors.Is(e.Err, syscall.EACCES):
+		return fmt.Sprintf("cannot listen on %s: permission denied for port %s (ports below 1024 need privileges); choose another port with %s (%s)", e.Addr, port, e.Setting, env)
+	case errors.Is(e.Err, syscall.EADDRNOTAVAIL):
+		return fmt.Sprintf("cannot listen on %s: this machine has no such address; fix %s (%s)", e.Addr, e.Setting, env)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(e.Err, &dnsErr) {
+		return fmt.Sprintf("cannot listen on %s: host %q is unknown; fix %s (%s)", e.Addr, dnsErr.Name, e.Setting, env)
+	}
+	return fmt.Sprintf("cannot listen on %s (%s): %v", e.Addr, e.Setting, e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// Listen binds a TCP address for the setting that names it.
+func Listen(addr, setting string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, &ListenError{Addr: addr, Setting: setting, Err: err}
+	}
+	return ln, nil
+}
+
+// NewHTTPServer returns an http.Server for handler with the configured
+// timeouts and header limit. ReadHeaderTimeout is what closes slowloris
+// connections; the others bound slow bodies, slow readers and idle
+// keep-alives.
+func NewHTTPServer(cfg config.Server, handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Listener is one bound socket and the server that answers on it.
+type Listener struct {
+	Name   string // how the log names it, e.g. "http"
+	Net    net.Listener
+	Server *http.Server
+}
+
+// Serve serves every listener until ctx ends, then shuts them all down:
+// they stop accepting at once, and requests in flight get up to
+// shutdownTimeout to finish. It returns nil after a clean shutdown, and the
+// first error if a listener fails while serving.
+func Serve(ctx context.Context, log *slog.Logger, shutdownTimeout time.Duration, listeners ...Listener) error {
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		log.Info("listening", "listener", l.Name, "addr", "http://"+l.Net.Addr().String(), "pid", os.Getpid())
+		go func() {
+			if err := l.Server.Serve(l.Net); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s listener on %s: %w", l.Name, l.Net.Addr(), err)
+			}
+		}()
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", shutdownTimeout)
+	case serveErr = <-errc:
+		log.Error("listener failed; shutting down", "error", serveErr)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	shutdown := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { shutdown <- l.Server.Shutdown(sctx) }()
+	}
+	for range listeners {
+		if err := <-shutdown; err != nil {
+			log.Warn("requests still running at the shutdown deadline were cut off", "error", err)
+			for _, l := range listeners {
+				l.Server.Close()
+			}
+		}
+	}
+	return serveErr
+}

@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Options says which database to open.
+type Options struct {
+	Driver string // "sqlite" or "postgres"
+	// DSN is a file path for SQLite, a connection URL or key=value string for PostgreSQL.
+	DSN string
+	// MaxOpenConns bounds the connections to PostgreSQL, and the reading
+	// connections to SQLite. 0 picks a default.
+	MaxOpenConns int
+}
+
+// Store implements models.UserStore over SQL.
+type Store struct {
+	// read serves queries; write serves statements that change data. They
+	// are one pool for PostgreSQL. For SQLite, write holds ONE connection:
+	// writers in this process queue in Go instead of sleeping in SQLite's busy
+	// handler, and only writers in other processes (cluster workers) ever meet
+	// a lock, which the busy timeout absorbs.
+	read, write *sql.DB
+	dialect     dialect
+}
+
+// dialect holds what differs between the two databases. Statements use $N
+// placeholders, which both understand.
+type dialect struct {
+	name string
+	// lockMigrations serializes concurrent migrators (several instances
+	// starting at once), and lockAdmins serializes changes that could remove
+	// the last admin (so two of them cannot each see "another admin
+	// remains"). Both are empty for SQLite, whose write transactions start
+	// IMMEDIATE and so hold the database write lock already.
+	lockMigrations, lockAdmins string
+	isUniqueViolation          func(error) bool
+}
+
+var (
+	sqliteDialect = dialect{
+		name: "sqlite",
+		isUniqueViolation: func(err error) bool {
+			var e *sqlite.Error
+			return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+		},
+	}
+	postgresDialect = dialect{
+		name: "postgres",
+		// Arbitrary constants that name userhub's two locks.
+		lockMigrations: "SELECT pg_advisory_xact_lock(7283105574)",
+		lockAdmins:     "SELECT pg_advisory_xact_lock(7283105575)",
+		isUniqueViolation: func(err error) bool {
+			var e *pgconn.PgError
+			return errors.As(err, &e) && e.Code == "23505"
+		},
+	}
+)
+
+// Open connects to the database and checks that it answers. It does not
+// migrate; call Migrate.
+func Open(ctx context.Context, opt Options) (*Store, error) {
+	var s *Store
+	var err error
+	switch opt.Driver {
+	case "sqlite":
+		s, err = openSQLite(opt)
+	case "postgres":
+		s, err = openPostgres(opt)
+	default:
+		return nil, fmt.Errorf("unknown database driver %q", opt.Driver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", opt.Driver, err)
+	}
+	return s, nil
+}
+
+func openSQLite(opt Options) (*Store, error) {
+	if dir := filepath.Dir(opt.DSN); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	// WAL lets readers run beside a writer, also across processes. FULL
+	// synchronous makes an acknowledged write survive power loss, not only a
+	// crash; writes are rare here, so the extra fsync is cheap. IMMEDIATE
+	// transactions take the write lock at BEGIN, so two writers never
+	// deadlock upgrading read locks (which SQLite reports as "database is
+	// locked" at once, without waiting for the busy timeout).
+	base := "file:" + escapeSQLitePath(opt.DSN) + "?_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1"
+	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	// Create the file and switch it to WAL once, through the writer, before
+	// readers open it: a query_only connection cannot change the journal mode.
+	if _, err := write.Exec("SELECT 1"); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite database %s: %w", opt.DSN, err)
+	}
+	read, err := sql.Open("sqlite", base+"&_query_only=1")
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	n := opt.MaxOpenConns
+	if n <= 0 {
+		n = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxIdleTime(0)
+	return &Store{read: read, write: write, dialect: sqliteDialect}, nil
+}
+
+// escapeSQLitePath makes a file path safe inside a SQLite URI filename.
+func escapeSQLitePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(p)
+}
+
+func openPostgres(opt Options) (*Store, error) {
+	db, err := sql.Open("pgx", opt.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres dsn: %w", err)
+	}
+	n := opt.MaxOpenConns
+	if n <= 0 {
+		n = 16
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return &Store{read: db, write: db, dialect: postgresDialect}, nil
+}
+
+// Driver names the database in use ("sqlite" or "postgres").
+func (s *Store) Driver() string { return s.dialect.name }
+
+// Ping reports whether the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close releases every connection.
+func (s *Store) Close() error {
+	err := s.read.Close()
+	if s.write != s.read {
+		err = errors.Join(err, s.write.Close())
+	}
+	return err
+}
+
+// RedactDSN hides the password in a PostgreSQL DSN, for logs and `userhub config`.
+func RedactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+		return u.String()
+	}
+	// key=value form: password=secret
+	fields := strings.Fields(dsn)
+	for i, f := range fields {
+		if strings.HasPrefix(strings.ToLower(f), "password=") {
+			fields[i] = "password=REDACTED"
+		}
+	}
+	return strings.Join(fields, " ")
+}
+
+// inTx runs fn in a write transaction and commits it when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

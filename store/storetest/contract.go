@@ -1,0 +1,337 @@
+// Package storetest is the contract every models.UserStore must meet: one
+// suite, run against SQLite always and PostgreSQL when it is available, so
+// both stores behave the same to the layers above.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"userhub/models"
+)
+
+// Opener makes a fresh, empty database for one test and returns a function
+// that opens a migrated store on it. Tests call open more than once to check
+// that data survives a reopen; the opener closes what it opened when t ends.
+type Opener func(t *testing.T) (open func() models.UserStore)
+
+// Run runs the whole contract, each case on a database of its own.
+func Run(t *testing.T, newDB Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open func() models.UserStore)
+	}{
+		{"CreateAndRead", testCreateAndRead},
+		{"NamesAreUniqueIgnoringCase", testNamesUnique},
+		{"InvalidInputIsRefused", testInvalidInput},
+		{"UnknownIDIsNotFound", testNotFound},
+		{"ListPagesWithKeyset", testList},
+		{"UpdateChangesOnlyGivenFields", testUpdate},
+		{"PasswordChangeBumpsSessionVersion", testPasswordBump},
+		{"LastAdminCannotBeRemoved", testLastAdmin},
+		{"ConcurrentDemotionsKeepOneAdmin", testConcurrentDemotions},
+		{"ConcurrentCreatesOfOneName", testConcurrentCreates},
+		{"Delete", testDelete},
+		{"DataSurvivesReopen", testReopen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, newDB(t))
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func mustCreate(t *testing.T, s models.UserStore, name string, role models.Role) models.User {
+	t.Helper()
+	u, err := s.CreateUser(ctx, models.NewUser{Name: name, Role: role})
+	if err != nil {
+		t.Fatalf("CreateUser(%q): %v", name, err)
+	}
+	return u
+}
+
+func wantErr(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("error %v, want %v", err, want)
+	}
+}
+
+func testCreateAndRead(t *testing.T, open func() models.UserStore) {
+	s := open()
+	before := time.Now().Add(-time.Second)
+	u := mustCreate(t, s, "  Kim ", "")
+	if u.ID <= 0 || u.Name != "Kim" || u.Role != models.RoleMember || u.PasswordHash != "" || u.SessionVersion != 1 {
+		t.Fatalf("created %+v", u)
+	}
+	if u.CreatedAt.Before(before) || !u.CreatedAt.Equal(u.UpdatedAt) || u.CreatedAt.Location() != time.UTC {
+		t.Fatalf("times %v %v", u.CreatedAt, u.UpdatedAt)
+	}
+	got, err := s.User(ctx, u.ID)
+	if err != nil || got != u {
+		t.Fatalf("User(%d) = %+v, %v; want %+v", u.ID, got, err, u)
+	}
+	byName, err := s.UserByName(ctx, "KIM")
+	if err != nil || byName != u {
+		t.Fatalf("UserByName(KIM) = %+v, %v", byName, err)
+	}
+	korean := mustCreate(t, s, "김철수", models.RoleAdmin)
+	if got, _ := s.UserByName(ctx, "김철수"); got.ID != korean.ID || got.Role != models.RoleAdmin {
+		t.Fatalf("korean name round trip: %+v", got)
+	}
+	if n, err := s.CountUsers(ctx); err != nil || n != 2 {
+		t.Fatalf("CountUsers = %d, %v", n, err)
+	}
+}
+
+func testNamesUnique(t *testing.T, open func() models.UserStore) {
+	s := open()
+	kim := mustCreate(t, s, "kim", "")
+	for _, name := range []string{"kim", "KIM", " Kim "} {
+		_, err := s.CreateUser(ctx, models.NewUser{Name: name})
+		wantErr(t, err, models.ErrNameTaken)
+	}
+	mustCreate(t, s, "straße", "")
+	_, err := s.CreateUser(ctx, models.NewUser{Name: "STRASSE"})
+	wantErr(t, err, models.ErrNameTaken)
+
+	lee := mustCreate(t, s, "lee", "")
+	taken := "KIM"
+	_, err = s.UpdateUser(ctx, lee.ID, models.UserChange{Name: &taken})
+	wantErr(t, err, models.ErrNameTaken)
+	// A user may change the case of their own name.
+	recased := "Kim"
+	if u, err := s.UpdateUser(ctx, kim.ID, models.UserChange{Name: &recased}); err != nil || u.Name != "Kim" {
+		t.Fatalf("recase own name: %+v, %v", u, err)
+	}
+}
+
+func testInvalidInput(t *testing.T, open func() models.UserStore) {
+	s := open()
+	var verr *models.ValidationError
+	if _, err := s.CreateUser(ctx, models.NewUser{Name: ""}); !errors.As(err, &verr) {
+		t.Fatalf("empty name: %v", err)
+	}
+	u := mustCreate(t, s, "kim", "")
+	bad := models.Role("root")
+	if _, err := s.UpdateUser(ctx, u.ID, models.UserChange{Role: &bad}); !errors.As(err, &verr) {
+		t.Fatalf("bad role: %v", err)
+	}
+	if n, _ := s.CountUsers(ctx); n != 1 {
+		t.Fatalf("refused input was stored: %d users", n)
+	}
+}
+
+func testNotFound(t *testing.T, open func() models.UserStore) {
+	s := open()
+	name := "x"
+	role := models.RoleMember
+	_, err := s.User(ctx, 999)
+	wantErr(t, err, models.ErrNotFound)
+	_, err = s.UserByName(ctx, "nobody")
+	wantErr(t, err, models.ErrNotFound)
+	_, err = s.UpdateUser(ctx, 999, models.UserChange{Name: &name})
+	wantErr(t, err, models.ErrNotFound)
+	_, err = s.UpdateUser(ctx, 999, models.UserChange{Role: &role})
+	wantErr(t, err, models.ErrNotFound)
+	wantErr(t, s.DeleteUser(ctx, 999), models.ErrNotFound)
+}
+
+func testList(t *testing.T, open func() models.UserStore) {
+	s := open()
+	if p, err := s.ListUsers(ctx, models.ListQuery{Limit: 10}); err != nil || len(p.Users) != 0 || p.More {
+		t.Fatalf("empty list: %+v, %v", p, err)
+	}
+	var ids []int64
+	for i := range 7 {
+		ids = append(ids, mustCreate(t, s, fmt.Sprintf("user%d", i), "").ID)
+	}
+	for _, newest := range []bool{false, true} {
+		var got []int64
+		var after int64
+		for pages := 0; ; pages++ {
+			if pages > 3 {
+				t.Fatal("too many pages")
+			}
+			p, err := s.ListUsers(ctx, models.ListQuery{After: after, Limit: 3, Newest: newest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range p.Users {
+				got = append(got, u.ID)
+			}
+			if wantMore := len(got) < 7; p.More != wantMore {
+				t.Fatalf("page %d: More=%v with %d of 7 seen", pages, p.More, len(got))
+			}
+			if !p.More {
+				break
+			}
+			after = p.Users[len(p.Users)-1].ID
+		}
+		for i := range ids {
+			want := ids[i]
+			if newest {
+				want = ids[len(ids)-1-i]
+			}
+			if got[i] != want {
+				t.Fatalf("newest=%v: order %v, created %v", newest, got, ids)
+			}
+		}
+	}
+}
+
+func testUpdate(t *testing.T, open func() models.UserStore) {
+	s := open()
+	u := mustCreate(t, s, "kim", "")
+	time.Sleep(2 * time.Millisecond) // so updated_at can differ
+	name := " Park "
+	renamed, err := s.UpdateUser(ctx, u.ID, models.UserChange{Name: &name})
+	if err != nil || renamed.Name != "Park" || renamed.Role != models.RoleMember {
+		t.Fatalf("rename: %+v, %v", renamed, err)
+	}
+	if !renamed.CreatedAt.Equal(u.CreatedAt) || !renamed.UpdatedAt.After(u.UpdatedAt) {
+		t.Fatalf("times after update: created %v->%v updated %v->%v", u.CreatedAt, renamed.CreatedAt, u.UpdatedAt, renamed.UpdatedAt)
+	}
+	admin := models.RoleAdmin
+	promoted, err := s.UpdateUser(ctx, u.ID, models.UserChange{Role: &admin})
+	if err != nil || promoted.Name != "Park" || promoted.Role != models.RoleAdmin || promoted.SessionVersion != 1 {
+		t.Fatalf("promote: %+v, %v", promoted, err)
+	}
+	if _, err := s.UserByName(ctx, "kim"); !errors.Is(err, models.ErrNotFound) {
+		t.Fatalf("old name still found: %v", err)
+	}
+	// The old name is free again.
+	mustCreate(t, s, "KIM", "")
+}
+
+func testPasswordBump(t *testing.T, open func() models.UserStore) {
+	s := open()
+	u := mustCreate(t, s, "kim", "")
+	hash := "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+	changed, err := s.UpdateUser(ctx, u.ID, models.UserChange{PasswordHash: &hash})
+	if err != nil || changed.PasswordHash != hash || changed.SessionVersion != u.SessionVersion+1 {
+		t.Fatalf("password change: %+v, %v", changed, err)
+	}
+}
+
+func testLastAdmin(t *testing.T, open func() models.UserStore) {
+	s := open()
+	a := mustCreate(t, s, "root", models.RoleAdmin)
+	member := models.RoleMember
+	_, err := s.UpdateUser(ctx, a.ID, models.UserChange{Role: &member})
+	wantErr(t, err, models.ErrLastAdmin)
+	wantErr(t, s.DeleteUser(ctx, a.ID), models.ErrLastAdmin)
+
+	b := mustCreate(t, s, "second", models.RoleAdmin)
+	if _, err := s.UpdateUser(ctx, a.ID, models.UserChange{Role: &member}); err != nil {
+		t.Fatalf("demote with another admin present: %v", err)
+	}
+	wantErr(t, s.DeleteUser(ctx, b.ID), models.ErrLastAdmin)
+	if err := s.DeleteUser(ctx, a.ID); err != nil {
+		t.Fatalf("delete a member: %v", err)
+	}
+	if got, _ := s.User(ctx, b.ID); got.Role != models.RoleAdmin {
+		t.Fatalf("the remaining admin is %+v", got)
+	}
+}
+
+func testConcurrentDemotions(t *testing.T, open func() models.UserStore) {
+	s := open()
+	const n = 4
+	var ids []int64
+	for i := range n {
+		ids = append(ids, mustCreate(t, s, fmt.Sprintf("admin%d", i), models.RoleAdmin).ID)
+	}
+	member := models.RoleMember
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			if i%2 == 0 {
+				_, errs[i] = s.UpdateUser(ctx, id, models.UserChange{Role: &member})
+			} else {
+				errs[i] = s.DeleteUser(ctx, id)
+			}
+		})
+	}
+	wg.Wait()
+	refused := 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, models.ErrLastAdmin):
+			refused++
+		case err != nil:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	admins := 0
+	p, _ := s.ListUsers(ctx, models.ListQuery{Limit: 10})
+	for _, u := range p.Users {
+		if u.IsAdmin() {
+			admins++
+		}
+	}
+	if refused != 1 || admins != 1 {
+		t.Fatalf("%d refused, %d admins left; want 1 and 1", refused, admins)
+	}
+}
+
+func testConcurrentCreates(t *testing.T, open func() models.UserStore) {
+	s := open()
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.CreateUser(ctx, models.NewUser{Name: []string{"dup", "DUP"}[i%2]})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, models.ErrNameTaken):
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d creates of one name succeeded, want 1", ok)
+	}
+}
+
+func testDelete(t *testing.T, open func() models.UserStore) {
+	s := open()
+	u := mustCreate(t, s, "kim", "")
+	if err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.User(ctx, u.ID)
+	wantErr(t, err, models.ErrNotFound)
+	wantErr(t, s.DeleteUser(ctx, u.ID), models.ErrNotFound)
+	// ids are not reused: a session naming the old id must never match a new user.
+	if again := mustCreate(t, s, "kim", ""); again.ID == u.ID {
+		t.Fatalf("id %d reused", u.ID)
+	}
+}
+
+func testReopen(t *testing.T, open func() models.UserStore) {
+	s := open()
+	u := mustCreate(t, s, "kim", models.RoleAdmin)
+	if c, ok := s.(interface{ Close() error }); ok {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := open().User(ctx, u.ID)
+	if err != nil || got != u {
+		t.Fatalf("after reopen: %+v, %v; want %+v", got, err, u)
+	}
+}

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"time"
+
+	"userhub/models"
+)
+
+const userColumns = "id, name, role, password_hash, session_version, created_at, updated_at"
+
+// rowScanner is what *sql.Row and *sql.Rows have in common.
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanUser(r rowScanner) (models.User, error) {
+	var u models.User
+	var created, updated int64
+	err := r.Scan(&u.ID, &u.Name, &u.Role, &u.PasswordHash, &u.SessionVersion, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, models.ErrNotFound
+	}
+	u.CreatedAt = time.UnixMicro(created).UTC()
+	u.UpdatedAt = time.UnixMicro(updated).UTC()
+	return u, err
+}
+
+// now is the time stored for created_at/updated_at, at the stores' precision.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// CreateUser implements models.UserStore.
+func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, error) {
+	n, err := n.Normalize()
+	if err != nil {
+		return models.User{}, err
+	}
+	t := now().UnixMicro()
+	u, err := scanUser(s.write.QueryRowContext(ctx,
+		`INSERT INTO users (name, name_key, role, password_hash, created_at, updated_at)
+		 VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+userColumns,
+		n.Name, models.NameKey(n.Name), n.Role, n.PasswordHash, t))
+	if s.dialect.isUniqueViolation(err) {
+		return models.User{}, models.ErrNameTaken
+	}
+	return u, err
+}
+
+// User implements models.UserStore.
+func (s *Store) User(ctx context.Context, id int64) (models.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
+}
+
+// UserByName implements models.UserStore.
+func (s *Store) UserByName(ctx context.Context, name string) (models.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE name_key = $1", models.NameKey(name)))
+}
+
+// ListUsers implements models.UserStore with a keyset on id: each page
+// starts where the last one ended, so deep pages cost what the first does.
+func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
+	query := "SELECT " + userColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+	after := q.After
+	if q.Newest {
+		query = "SELECT " + userColumns + " FROM users WHERE id < $1 ORDER BY id DESC LIMIT $2"
+		if after <= 0 {
+			after = math.MaxInt64
+		}
+	}
+	// One row more than asked tells whether another page follows.
+	rows, err := s.read.QueryContext(ctx, query, after, q.Limit+1)
+	if err != nil {
+		return models.Page{}, err
+	}
+	defer rows.Close()
+	users := make([]models.User, 0, q.Limit+1)
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return models.Page{}, err
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return models.Page{}, err
+	}
+	page := models.Page{Users: users}
+	if len(users) > q.Limit {
+		page.Users, page.More = users[:q.Limit], true
+	}
+	return page, nil
+}
+
+// CountUsers implements models.UserStore.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
+	return n, err
+}
+
+// UpdateUser implements models.UserStore. The UPDATE names only the changed
+// columns, so two concurrent changes to different fields both take effect.
+func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (models.User, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return models.User{}, err
+	}
+	var name, nameKey, role, hash any // nil keeps the column as it is
+	if c.Name != nil {
+		name, nameKey = *c.Name, models.NameKey(*c.Name)
+	}
+	if c.Role != nil {
+		role = string(*c.Role)
+	}
+	bump := 0
+	if c.PasswordHash != nil {
+		hash, bump = *c.PasswordHash, 1
+	}
+	var u models.User
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if c.Role != nil && *c.Role != models.RoleAdmin {
+			if err := s.checkOtherAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		u, err = scanUser(tx.QueryRowContext(ctx,
+			`UPDATE users SET name = COALESCE($1, name), name_key = COALESCE($2, name_key),
+			 role = COALESCE($3, role), password_hash = COALESCE($4, password_hash),
+			 session_version = session_version + $5, updated_at = $6
+			 WHERE id = $7 RETURNING `+userColumns,
+			name, nameKey, role, hash, bump, now().UnixMicro(), id))
+		return err
+	})
+	if s.dialect.isUniqueViolation(err) {
+		return models.User{}, models.ErrNameTaken
+	}
+	return u, err
+}
+
+// DeleteUser implements models.UserStore.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.checkOtherAdmin(ctx, tx, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = $1", id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return models.ErrNotFound
+		}
+		return err
+	})
+}
+
+// checkOtherAdmin returns ErrLastAdmin when user id is the only admin, and
+// nil when it is not an admin or another admin remains. It first takes the
+// dialect's admin lock, so that two transactions removing two different
+// admins run one after the other and the second sees the first's change.
+func (s *Store) checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error {
+	if s.dialect.lockAdmins != "" {
+		if _, err := tx.ExecContext(ctx, s.dialect.lockAdmins); err != nil {
+			return err
+		}
+	}
+	var targetIsAdmin, others int
+	err := tx.QueryRowContext(ctx,
+		`SELECT (SELECT count(*) FROM users WHERE id = $1 AND role = 'admin'),
+		        (SELECT count(*) FROM users WHERE id <> $1 AND role = 'admin')`, id).Scan(&targetIsAdmin, &others)
+	if err != nil {
+		return err
+	}
+	if targetIsAdmin == 1 && others == 0 {
+		return models.ErrLastAdmin
+	}
+	return nil
+}
