@@ -194,4 +194,3 @@ func version() string {
 	}
 	return strings.TrimSpace(v)
 }
-
