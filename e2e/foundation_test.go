@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+const (
+	jsonCT    = "application/json"
+	problemCT = "application/problem+json"
+)
+
+// step is one request against the running binary and what must come back.
+// Steps run in order on one server, so later steps see earlier writes.
+type step struct {
+	name        string
+	method      string
+	path        string
+	contentType string
+	body        string
+	header      []string // extra request headers, name, value, ...
+	status      int
+	wantHeader  map[string]string // header -> substring of its value
+	contains    []string
+}
+
+func (s step) run(t *testing.T, base string) (*http.Response, string) {
+	t.Helper()
+	resp, body := do(t, s.method, base+s.path, s.contentType, s.body, s.header...)
+	if resp.StatusCode != s.status {
+		t.Fatalf("%s: %s %s = %d, want %d\n%s", s.name, s.method, s.path, resp.StatusCode, s.status, body)
+	}
+	for k, want := range s.wantHeader {
+		if got := strings.Join(resp.Header.Values(k), ", "); !strings.Contains(got, want) {
+			t.Errorf("%s: %s = %q, want %q", s.name, k, got, want)
+		}
+	}
+	for _, want := range s.contains {
+		if !strings.Contains(body, want) {
+			t.Errorf("%s: body lacks %q\n%s", s.name, want, body)
+		}
+	}
+	return resp, body
+}
+
+// TestRunningBinary walks the foundation's list against the real binary.
+func TestRunningBinary(t *testing.T) {
+	p := start(t)
+	big := `{"name":"` + strings.Repeat("a", 2<<20) + `"}`
+	problem := map[string]string{"Content-Type": problemCT}
+	for _, s := range []step{
+		{name: "home", method: "GET", path: "/", status: 200, wantHeader: map[string]string{"Content-Type": "text/html"}, contains: []string{"<h1>Users</h1>"}},
+		{name: "create", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"kim"}`, status: 201,
+			wantHeader: map[string]string{"Location": "/api/v1/users/1"}, contains: []string{`"name":"kim"`}},
+		{name: "list", method: "GET", path: "/users", status: 200, contains: []string{`{"1":"kim"}`}},
+		{name: "put", method: "PUT", path: "/user/1", contentType: jsonCT, body: `{"name":"lee"}`, status: 200, contains: []string{`"name":"lee"`}},
+		{name: "patch", method: "PATCH", path: "/user/1", contentType: jsonCT, body: `{"name":"park"}`, status: 200, contains: []string{`"name":"park"`}},
+		{name: "unknown id", method: "PUT", path: "/user/42", contentType: jsonCT, body: `{"name":"x"}`, status: 404, wantHeader: problem},
+		{name: "bad json", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":`, status: 400, wantHeader: problem},
+		{name: "text/plain", method: "POST", path: "/user", contentType: "text/plain", body: "kim", status: 415, wantHeader: problem},
+		{name: "65 characters", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"` + strings.Repeat("x", 65) + `"}`,
+			status: 422, wantHeader: problem, contains: []string{`"field":"name"`}},
+		{name: "duplicate", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"park"}`, status: 409, wantHeader: problem},
+		{name: "duplicate in another case", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"PARK"}`, status: 409, wantHeader: problem},
+		{name: "2 MiB", method: "POST", path: "/user", contentType: jsonCT, body: big, status: 413, wantHeader: problem},
+		{name: "TRACE", method: "TRACE", path: "/users", status: 405, wantHeader: map[string]string{"Allow": "GET, HEAD, OPTIONS", "Content-Type": problemCT}},
+		{name: "delete", method: "DELETE", path: "/user/1", status: 204},
+		{name: "gone", method: "DELETE", path: "/user/1", status: 404, wantHeader: problem},
+		{name: "cross-origin", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"x"}`, header: []string{"Origin", "https://evil.example"}, status: 403, wantHeader: problem},
+		{name: "readyz", method: "GET", path: "/readyz", status: 200},
+	} {
+		s.run(t, p.base)
+	}
+
+	// gzip when asked.
+	resp, body := do(t, "GET", p.base+"/about", "", "", "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("no gzip: %v", resp.Header)
+	}
+	zr, err := gzip.NewReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, _ := io.ReadAll(zr); !bytes.Contains(plain, []byte("About userhub")) {
+		t.Fatalf("gunzipped body: %s", plain)
+	}
+
+	// 304 on a static file with its ETag.
+	resp, _ = do(t, "GET", p.base+"/static/app.css", "", "")
+	etag := resp.Header.Get("ETag")
+	resp, body = do(t, "GET", p.base+"/static/app.css", "", "", "If-None-Match", etag)
+	if etag == "" || resp.StatusCode != 304 || body != "" {
+		t.Fatalf("revalidation with %q: %d %q", etag, resp.StatusCode, body)
+	}
+}
+
+// TestDataSurvivesRestart writes, restarts the binary, and reads.
+func TestDataSurvivesRestart(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		dir := t.TempDir()
+		restartKeepsData(t, "USERHUB_DATA_DIR="+dir)
+		if _, err := os.Stat(filepath.Join(dir, "userhub.db")); err != nil {
+			t.Fatalf("no database file in the data dir: %v", err)
+		}
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		dsn := os.Getenv("USERHUB_TEST_POSTGRES_DSN")
+		if dsn == "" {
+			t.Skip("PostgreSQL restart test skipped: set USERHUB_TEST_POSTGRES_DSN")
+		}
+		restartKeepsData(t, "USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN="+pgSchema(t, dsn))
+	})
+}
+
+func restartKeepsData(t *testing.T, env ...string) {
+	addr := freeAddr(t)
+	env = append(env, "USERHUB_SERVER_ADDR="+addr)
+	p := start(t, env...)
+	step{name: "create", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"김철수"}`, status: 201}.run(t, p.base)
+	p.stop()
+	if code := p.wait(time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	again := start(t, env...)
+	step{name: "after restart", method: "GET", path: "/users", status: 200, contains: []string{`{"1":"김철수"}`}}.run(t, again.base)
+}
+
+// pgSchema makes a schema of its own for a test and returns a DSN that uses it.
+func pgSchema(t *testing.T, dsn string) string {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	schema := "e2e_" + strings.ToLower(rand.Text()[:10])
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", dsn)
+		if err == nil {
+			db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema
+}
+
+// TestSecondInstanceOnATakenPort is the seed's EADDRINUSE: one line that
+// names the port and the setting, and a non-zero exit.
+func TestSecondInstanceOnATakenPort(t *testing.T) {
+	first := start(t)
+	addr := strings.TrimPrefix(first.base, "http://")
+	second := launch(t, "USERHUB_SERVER_ADDR="+addr)
+	if code := second.wait(10 * time.Second); code == 0 {
+		t.Fatal("the second instance exited 0")
+	}
+	out := strings.TrimSpace(second.output())
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	if strings.Count(out, "\n") != 0 || !strings.Contains(out, "port "+port+" is already in use") || !strings.Contains(out, "server.addr") {
+		t.Fatalf("second instance said:\n%s", out)
+	}
+}
+
+// TestGracefulShutdown sends SIGTERM while a request is still uploading its
+// body: the request completes, and the process then exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	p := start(t)
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", p.base+"/user", pr)
+	req.Header.Set("Content-Type", jsonCT)
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := noGzipClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		resp.Body.Close()
+		done <- result{status: resp.StatusCode}
+	}()
+	pw.Write([]byte(`{"name":`)) // the request is now in flight
+	time.Sleep(200 * time.Millisecond)
+	p.signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	// New connections are refused while the old request drains.
+	if _, err := http.Get(p.base + "/healthz"); err == nil {
+		t.Error("a new connection was accepted after SIGTERM")
+	}
+	pw.Write([]byte(`"late"}`))
+	pw.Close()
+	r := <-done
+	if r.err != nil || r.status != 201 {
+		t.Fatalf("in-flight request: %d, %v", r.status, r.err)
+	}
+	if code := p.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if out := p.output(); !strings.Contains(out, "shutting down") || !strings.Contains(out, "stopped") {
+		t.Fatalf("log:\n%s", out)
+	}
+}
