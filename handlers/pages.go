@@ -38,7 +38,7 @@ func (h *Handlers) home(c *gin.Context) {
 	h.renderPage(c, http.StatusOK, "home.html", "home", data)
 }
 
-// about: GET /about.
+// about: GET /about, the same for every visitor of a language.
 func (h *Handlers) about(c *gin.Context) {
-	h.renderPage(c, http.StatusOK, "about.html", "about", nil)
+	h.renderConstantPage(c, "about.html", "about")
 }

@@ -91,23 +91,55 @@ func language(c *gin.Context) string {
 
 // renderPage renders the page template name inside the layout.
 func (h *Handlers) renderPage(c *gin.Context, status int, name, nav string, data any) {
-	t, ok := h.pages.byName[name]
-	if !ok {
-		panic("no template " + name)
-	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer func() { buf.Reset(); bufPool.Put(buf) }()
 	v := view{Lang: language(c), Nav: nav, RequestID: middleware.GetRequestID(c), Data: data}
-	if err := t.ExecuteTemplate(buf, "layout", v); err != nil {
+	body, err := h.pages.render(name, v)
+	if err != nil {
 		if name == "error.html" {
 			// The error page itself failed: plain text, so this cannot loop.
 			writeBody(c, http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
 			return
 		}
-		h.fail(c, fmt.Errorf("render %s: %w", path.Base(name), err))
+		h.fail(c, err)
 		return
 	}
-	c.Header("Content-Language", v.Lang)
-	c.Writer.Header().Add("Vary", "Accept-Language, Cookie")
-	writeBody(c, status, "text/html; charset=utf-8", buf.Bytes())
+	writePage(c, status, v.Lang, body)
+}
+
+// renderConstantPage serves a page whose content depends only on the
+// language: it is rendered once per language and then served from memory.
+func (h *Handlers) renderConstantPage(c *gin.Context, name, nav string) {
+	lang := language(c)
+	key := name + " " + lang
+	body, ok := h.constantPages.Load(key)
+	if !ok {
+		rendered, err := h.pages.render(name, view{Lang: lang, Nav: nav})
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		body, _ = h.constantPages.LoadOrStore(key, rendered)
+	}
+	writePage(c, http.StatusOK, lang, body.([]byte))
+}
+
+func writePage(c *gin.Context, status int, lang string, body []byte) {
+	h := c.Writer.Header()
+	h.Set("Content-Language", lang)
+	h.Add("Vary", "Accept-Language, Cookie")
+	writeBody(c, status, "text/html; charset=utf-8", body)
+}
+
+// render executes a page into a new byte slice. Rendering completes before
+// anything is written, so a template error becomes a clean 500.
+func (p *pages) render(name string, v view) ([]byte, error) {
+	t, ok := p.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("no template %s", name)
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() { buf.Reset(); bufPool.Put(buf) }()
+	if err := t.ExecuteTemplate(buf, "layout", v); err != nil {
+		return nil, fmt.Errorf("render %s: %w", path.Base(name), err)
+	}
+	return bytes.Clone(buf.Bytes()), nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gin-contrib/gzip"
 	"github.com/gin-gonic/gin"
@@ -36,6 +37,8 @@ type Handlers struct {
 	log    *slog.Logger
 	pages  *pages
 	assets *assets
+	// constantPages holds pages rendered once per language ("about.html en").
+	constantPages sync.Map
 }
 
 // New builds the whole HTTP handler: the middleware chain and the route

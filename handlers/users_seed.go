@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -44,8 +43,7 @@ func (h *Handlers) seedListUsers(c *gin.Context) {
 		b = append(b, '"')
 		b = strconv.AppendInt(b, u.ID, 10)
 		b = append(b, '"', ':')
-		name, _ := json.Marshal(u.Name) // a string always encodes
-		b = append(b, name...)
+		b = appendJSONString(b, u.Name)
 	}
 	b = append(b, '}', '\n')
 	writeBody(c, http.StatusOK, "application/json", b)

@@ -36,6 +36,9 @@ type Store struct {
 	// a lock, which the busy timeout absorbs.
 	read, write *sql.DB
 	dialect     dialect
+	// cache keeps hot read results until the data changes (SQLite only).
+	cache *readCache
+	watch *sql.DB // the connection cache asks for the data version
 }
 
 // dialect holds what differs between the two databases. Statements use $N
@@ -133,7 +136,17 @@ func openSQLite(opt Options) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
-	return &Store{read: read, write: write, dialect: sqliteDialect}, nil
+	s := &Store{read: read, write: write, dialect: sqliteDialect}
+	if s.watch, err = sql.Open("sqlite", base+"&_query_only=1"); err == nil {
+		s.watch.SetMaxOpenConns(1)
+		s.watch.SetConnMaxIdleTime(0)
+		s.cache, err = newReadCache(s.watch)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite database %s: %w", opt.DSN, err)
+	}
+	return s, nil
 }
 
 // escapeSQLitePath makes a file path safe inside a SQLite URI filename.
@@ -172,6 +185,9 @@ func (s *Store) Close() error {
 	err := s.read.Close()
 	if s.write != s.read {
 		err = errors.Join(err, s.write.Close())
+	}
+	if s.watch != nil {
+		err = errors.Join(err, s.watch.Close())
 	}
 	return err
 }

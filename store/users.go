@@ -47,9 +47,18 @@ func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, 
 	return u, err
 }
 
+// cache keys, one type per query.
+type (
+	userKey  int64
+	listKey  models.ListQuery
+	countKey struct{}
+)
+
 // User implements models.UserStore.
 func (s *Store) User(ctx context.Context, id int64) (models.User, error) {
-	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
+	return cached(ctx, s.cache, userKey(id), func() (models.User, error) {
+		return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
+	})
 }
 
 // UserByName implements models.UserStore.
@@ -59,7 +68,12 @@ func (s *Store) UserByName(ctx context.Context, name string) (models.User, error
 
 // ListUsers implements models.UserStore with a keyset on id: each page
 // starts where the last one ended, so deep pages cost what the first does.
+// The page returned may be shared with other callers: do not modify it.
 func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
+	return cached(ctx, s.cache, listKey(q), func() (models.Page, error) { return s.listUsers(ctx, q) })
+}
+
+func (s *Store) listUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
 	query := "SELECT " + userColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
 	after := q.After
 	if q.Newest {
@@ -94,9 +108,11 @@ func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page,
 
 // CountUsers implements models.UserStore.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
-	var n int
-	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
-	return n, err
+	return cached(ctx, s.cache, countKey{}, func() (int, error) {
+		var n int
+		err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
+		return n, err
+	})
 }
 
 // UpdateUser implements models.UserStore. The UPDATE names only the changed

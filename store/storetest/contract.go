@@ -37,6 +37,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"ConcurrentCreatesOfOneName", testConcurrentCreates},
 		{"Delete", testDelete},
 		{"DataSurvivesReopen", testReopen},
+		{"ReadsSeeOtherWriters", testOtherWriters},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -333,5 +334,47 @@ func testReopen(t *testing.T, open func() models.UserStore) {
 	got, err := open().User(ctx, u.ID)
 	if err != nil || got != u {
 		t.Fatalf("after reopen: %+v, %v; want %+v", got, err, u)
+	}
+}
+
+// testOtherWriters opens two stores on one database, as two cluster workers
+// do, and checks that each read sees what the other store committed just
+// before, however the store speeds up its reads.
+func testOtherWriters(t *testing.T, open func() models.UserStore) {
+	a, b := open(), open()
+	kim := mustCreate(t, a, "kim", models.RoleAdmin)
+	q := models.ListQuery{Limit: 10}
+	for round := range 3 {
+		// Read through a (warming whatever it keeps), write through b, read a again.
+		if _, err := a.ListUsers(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		a.CountUsers(ctx)
+		a.User(ctx, kim.ID)
+		name := fmt.Sprintf("kim%d", round)
+		if _, err := b.UpdateUser(ctx, kim.ID, models.UserChange{Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+		added := mustCreate(t, b, fmt.Sprintf("other%d", round), "")
+		p, err := a.ListUsers(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Users[len(p.Users)-1]; got.ID != added.ID {
+			t.Fatalf("round %d: the list read after another store's insert ends with %+v", round, got)
+		}
+		if u, _ := a.User(ctx, kim.ID); u.Name != name {
+			t.Fatalf("round %d: a user read after another store's rename is %q", round, u.Name)
+		}
+		if n, _ := a.CountUsers(ctx); n != round+2 {
+			t.Fatalf("round %d: count %d after another store's insert", round, n)
+		}
+		if err := b.DeleteUser(ctx, added.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.User(ctx, added.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Fatalf("round %d: a user deleted by another store is still found: %v", round, err)
+		}
+		mustCreate(t, b, fmt.Sprintf("again%d", round), "")
 	}
 }

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+// target is a server under load and the client that drives it. Later
+// variants (HTTPS and HTTP/2, a cluster of workers) are more targets with
+// their own base URL and client.
+type target struct {
+	name    string
+	baseURL string // http://127.0.0.1:port, never another host
+	client  *http.Client
+}
+
+// newTarget returns a target whose client keeps at most conns keep-alive
+// connections, and asks for no compression, so that every target sends the
+// same bytes.
+func newTarget(name, baseURL string, conns int) target {
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		DisableCompression:  true,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		MaxConnsPerHost:     conns,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return target{name: name, baseURL: baseURL, client: &http.Client{Transport: tr}}
+}
+
+// seedUsers creates users user001, user002, ... with POST /user.
+func seedUsers(ctx context.Context, t target, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for i := 1; i <= n; i++ {
+		body := fmt.Sprintf(`{"name":"user%03d"}`, i)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+"/user", strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := t.client.Do(req)
+		if err != nil {
+			return fmt.Errorf("seed: POST /user: %w", err)
+		}
+		answer, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("seed: POST /user: %w", err)
+		}
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("seed: POST /user %s: %s, want 201: %s", body, resp.Status, bytes.TrimSpace(answer))
+		}
+	}
+	return nil
+}
+
+// capture fetches sc.path from t and keeps its body and Content-Type as
+// what every measured response must match.
+func capture(ctx context.Context, t target, sc *scenario) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.baseURL+sc.path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("capture GET %s: %w", sc.path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("capture GET %s: %w", sc.path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("capture GET %s: %s, want 200", sc.path, resp.Status)
+	}
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" {
+		return fmt.Errorf("capture GET %s: Content-Encoding %q though the client asked for none", sc.path, enc)
+	}
+	sc.contentType = resp.Header.Get("Content-Type")
+	sc.body = body
+	return nil
+}
+
+// checkUsers makes sure GET /users answered every seeded user in one page,
+// so that the run measures what it says.
+func checkUsers(body []byte, want int) error {
+	var users map[string]string
+	if err := json.Unmarshal(body, &users); err != nil {
+		return fmt.Errorf("GET /users: %w", err)
+	}
+	if len(users) != want {
+		return fmt.Errorf("GET /users answered %d users, want %d", len(users), want)
+	}
+	return nil
+}
+
+// result is one measured run of a scenario against a target, or the
+// round a table row reports.
+type result struct {
+	path     string
+	target   string
+	requests int           // answered 200 with the expected body
+	errors   int           // transport errors, other statuses, other bodies
+	firstErr string        // the first of those, to show
+	elapsed  time.Duration // from the first request to the last answer
+	p50, p99 time.Duration // over the successful requests
+	ratio    float64       // req/s relative to the baseline's, if compared
+	compared bool          // false for the baseline itself
+}
+
+// rps is successful requests per second.
+func (r result) rps() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+// load sends GET sc.path to t from conns workers over keep-alive
+// connections until n requests have been sent or limit has passed,
+// whichever comes first, and measures each one from sending to the last
+// byte of the body.
+func load(ctx context.Context, t target, sc *scenario, conns, n int, limit time.Duration) result {
+	// One deadline bounds the requests in flight, instead of a timer per
+	// request: the client shares the CPUs with the servers.
+	ctx, cancel := context.WithTimeout(ctx, limit+10*time.Second)
+	defer cancel()
+	url := t.baseURL + sc.path
+	latencies := make([]time.Duration, n)
+	var (
+		sent, done, failed atomic.Int64
+		firstErr           sync.Once
+		res                = result{path: sc.path, target: t.name}
+		wg                 sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(limit)
+	for range min(conns, n) {
+		wg.Go(func() {
+			var buf bytes.Buffer
+			for sent.Add(1) <= int64(n) {
+				began := time.Now()
+				if began.After(deadline) {
+					return
+				}
+				if err := get(ctx, t.client, url, sc.body, &buf); err != nil {
+					failed.Add(1)
+					firstErr.Do(func() { res.firstErr = err.Error() })
+					continue
+				}
+				latencies[done.Add(1)-1] = time.Since(began)
+			}
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.requests = int(done.Load())
+	res.errors = int(failed.Load())
+	ok := latencies[:res.requests]
+	slices.Sort(ok)
+	res.p50 = percentile(ok, 0.50)
+	res.p99 = percentile(ok, 0.99)
+	return res
+}
+
+// get is one measured request: the answer must be 200 with want as its
+// body, read in full into buf.
+func get(ctx context.Context, client *http.Client, url string, want []byte, buf *bytes.Buffer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	switch {
+	case err != nil:
+		return err
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("status %s", resp.Status)
+	case !bytes.Equal(buf.Bytes(), want):
+		return fmt.Errorf("body differs from the captured one (%d bytes, captured %d)", buf.Len(), len(want))
+	}
+	return nil
+}
+
+// percentile is the nearest-rank p-quantile (0 < p <= 1) of sorted.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p * float64(len(sorted))))
+	rank = max(1, min(rank, len(sorted)))
+	return sorted[rank-1]
+}
+
+// median is the run with the median throughput (the lower middle of an
+// even number), so a row's latencies come from the same run as its req/s.
+func median(runs []result) result {
+	if len(runs) == 0 {
+		return result{}
+	}
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b result) int {
+		switch ra, rb := a.rps(), b.rps(); {
+		case ra < rb:
+			return -1
+		case ra > rb:
+			return 1
+		}
+		return 0
+	})
+	return sorted[(len(sorted)-1)/2]
+}
+
+// ratio is rps relative to ref, or 0 when there is no reference.
+func ratio(rps, ref float64) float64 {
+	if ref <= 0 {
+		return 0
+	}
+	return rps / ref
+}
+
+// fmtLatency shows a latency in milliseconds with about three significant
+// digits.
+func fmtLatency(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case ms < 10:
+		return fmt.Sprintf("%.2fms", ms)
+	case ms < 100:
+		return fmt.Sprintf("%.1fms", ms)
+	}
+	return fmt.Sprintf("%.0fms", ms)
+}
+
+// writeTable prints one row per result, then the first error of every row
+// that had any.
+func writeTable(w io.Writer, rows []result) error {
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "path\tserver\treq/s\tp50\tp99\trequests\terrors\tratio")
+	for _, r := range rows {
+		ratio := ""
+		if r.compared {
+			ratio = fmt.Sprintf("%.2f", r.ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%d\t%d\t%s\n",
+			r.path, r.target, r.rps(), fmtLatency(r.p50), fmtLatency(r.p99), r.requests, r.errors, ratio)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var out strings.Builder
+	for line := range strings.Lines(table.String()) {
+		// The baseline's empty ratio cell leaves padding behind.
+		out.WriteString(strings.TrimRight(line, " \n") + "\n")
+	}
+	for _, r := range rows {
+		if r.errors > 0 {
+			fmt.Fprintf(&out, "%s %s: %d errors, the first: %s\n", r.path, r.target, r.errors, r.firstErr)
+		}
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
+}

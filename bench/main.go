@@ -1,0 +1,449 @@
+// Command bench is the load generator behind `make bench`.
+//
+// It measures what userhub's HTTP stack costs on top of the network: it
+// starts the userhub binary on a loopback port with a fresh database of 100
+// users, captures its answers to GET /about and GET /users, and starts a
+// baseline next to it, a bare net/http handler that answers those exact
+// bytes (same Content-Type, same Content-Length) from memory. Both are
+// driven by the same Go client (a fixed number of keep-alive connections,
+// no compression, so both sides send identical bodies), and for each path
+// it prints requests/s, p50 and p99 latency and the ratio userhub/baseline.
+//
+// The baseline is this program re-executed in a hidden mode
+// (-baseline-serve), so that userhub and the baseline each have a runtime
+// of their own, as they would in production, and neither shares a
+// scheduler or garbage collector with the client. The ratio is the number
+// to watch: absolute numbers depend on the machine, and on a shared machine
+// they drift, which is why runs are interleaved (baseline and userhub
+// alternate, path by path, round by round) and the median round is shown.
+//
+// Every run is bounded by a request count (-n) and a duration (-d),
+// whichever comes first; only 127.0.0.1 is ever contacted. userhub runs at
+// log level warn, so the per-request access log is off and the numbers are
+// those of the request path, not of writing log lines.
+//
+// Usage:
+//
+//	go run ./bench -bin bin/userhub [-c 32] [-n 30000] [-d 10s] [-rounds 3] [-warmup 1000]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the command line of a bench run.
+type config struct {
+	bin    string        // the userhub binary
+	conns  int           // concurrent keep-alive connections (workers)
+	n      int           // measured requests per run, at most
+	d      time.Duration // measured time per run, at most
+	warmup int           // unmeasured requests before each run
+	rounds int           // interleaved rounds; the median is reported
+	users  int           // users seeded before measuring
+}
+
+func main() {
+	var cfg config
+	var base baselineFlags
+	flag.StringVar(&cfg.bin, "bin", "bin/userhub", "the userhub binary to measure")
+	flag.IntVar(&cfg.conns, "c", 32, "concurrent keep-alive connections")
+	flag.IntVar(&cfg.n, "n", 30000, "requests per measured run, at most")
+	flag.DurationVar(&cfg.d, "d", 10*time.Second, "duration of a measured run, at most")
+	flag.IntVar(&cfg.warmup, "warmup", 1000, "unmeasured warm-up requests before each run")
+	flag.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds; the median round by req/s is reported")
+	flag.BoolVar(&base.serve, "baseline-serve", false, "internal: serve the baseline (started by bench itself)")
+	flag.StringVar(&base.addr, "baseline-addr", "", "internal: the baseline's listen address")
+	flag.StringVar(&base.routes, "baseline-routes", "", "internal: the file of captured responses the baseline serves")
+	flag.Parse()
+	cfg.users = 100
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var err error
+	if base.serve {
+		err = serveBaseline(ctx, base)
+	} else {
+		err = run(ctx, cfg)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted")
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// scenario is one request measured against every target. Later scenarios
+// (an authenticated GET /users, say) add fields here, e.g. headers.
+type scenario struct {
+	path string
+	// Captured from userhub before measuring; the baseline serves these
+	// bytes, and every measured response must match them.
+	contentType string
+	body        []byte
+}
+
+// run is a whole bench: start both servers, seed, capture, measure, print.
+// Every process and temporary directory it creates is gone when it returns.
+func run(ctx context.Context, cfg config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "userhub-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	uh, err := startUserhub(ctx, cfg.bin, tmp)
+	if err != nil {
+		return err
+	}
+	defer uh.stop()
+	userhub := newTarget("userhub", uh.baseURL, cfg.conns)
+
+	if err := seedUsers(ctx, userhub, cfg.users); err != nil {
+		return err
+	}
+	scenarios := []*scenario{{path: "/about"}, {path: "/users"}}
+	for _, sc := range scenarios {
+		if err := capture(ctx, userhub, sc); err != nil {
+			return err
+		}
+	}
+	if err := checkUsers(scenarios[1].body, cfg.users); err != nil {
+		return err
+	}
+
+	bl, err := startBaseline(ctx, tmp, scenarios)
+	if err != nil {
+		return err
+	}
+	defer bl.stop()
+	// The baseline comes first: it is the reference the others are
+	// compared with.
+	targets := []target{
+		newTarget("baseline", bl.baseURL, cfg.conns),
+		userhub,
+	}
+
+	results, err := measure(ctx, cfg, scenarios, targets)
+	if err != nil {
+		return err
+	}
+
+	rounds := fmt.Sprintf("%d interleaved rounds (the median round by req/s is shown)", cfg.rounds)
+	if cfg.rounds == 1 {
+		rounds = "1 round"
+	}
+	fmt.Printf("userhub bench: GOMAXPROCS=%d (%d CPUs, shared by client, userhub and baseline), %d connections, ≤%d requests or %s per run after %d warm-up requests, %s, access log off (warn level)\n",
+		runtime.GOMAXPROCS(0), runtime.NumCPU(), cfg.conns, cfg.n, cfg.d, cfg.warmup, rounds)
+	for _, sc := range scenarios {
+		fmt.Printf("GET %s: %d bytes, %s\n", sc.path, len(sc.body), sc.contentType)
+	}
+	fmt.Println()
+	return writeTable(os.Stdout, results)
+}
+
+func (c config) validate() error {
+	switch {
+	case c.bin == "":
+		return errors.New("-bin: the userhub binary is required")
+	case c.conns < 1:
+		return errors.New("-c must be at least 1")
+	case c.n < 1:
+		return errors.New("-n must be at least 1")
+	case c.d <= 0:
+		return errors.New("-d must be positive")
+	case c.warmup < 0:
+		return errors.New("-warmup must not be negative")
+	case c.rounds < 1:
+		return errors.New("-rounds must be at least 1")
+	}
+	return nil
+}
+
+// measure runs every scenario against every target, rounds times,
+// interleaved (round by round, scenario by scenario, target by target) so
+// that drift on a shared machine hits all of them alike, and keeps the
+// median round of each. Rows come back scenario-major, in target order.
+func measure(ctx context.Context, cfg config, scenarios []*scenario, targets []target) ([]result, error) {
+	runs := make([][]result, len(scenarios)*len(targets))
+	for round := 1; round <= cfg.rounds; round++ {
+		for i, sc := range scenarios {
+			for j, t := range targets {
+				if cfg.warmup > 0 {
+					load(ctx, t, sc, cfg.conns, cfg.warmup, cfg.d)
+				}
+				r := load(ctx, t, sc, cfg.conns, cfg.n, cfg.d)
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				fmt.Fprintf(os.Stderr, "round %d/%d  %-7s %-9s %8.0f req/s  p50 %s  p99 %s  errors %d\n",
+					round, cfg.rounds, sc.path, t.name, r.rps(), fmtLatency(r.p50), fmtLatency(r.p99), r.errors)
+				runs[i*len(targets)+j] = append(runs[i*len(targets)+j], r)
+			}
+		}
+	}
+	rows := make([]result, 0, len(runs))
+	for i, rs := range runs {
+		row := median(rs)
+		if j := i % len(targets); j > 0 {
+			ref := median(runs[i-j])
+			row.ratio, row.compared = ratio(row.rps(), ref.rps()), true
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// child is a server process started by bench.
+type child struct {
+	name    string
+	baseURL string // http://127.0.0.1:port
+	cmd     *exec.Cmd
+	done    chan struct{} // closed once the process has exited
+	err     error         // its exit status, once done is closed
+}
+
+// startChild starts cmd, whose stdout and stderr go to bench's stderr so
+// the table on stdout stays clean, and waits until GET readyPath answers
+// 200 (10s at most). On failure the process is stopped again.
+func startChild(ctx context.Context, name, addr, readyPath string, cmd *exec.Cmd) (*child, error) {
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	c := &child{name: name, baseURL: "http://" + addr, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	if err := c.waitReady(ctx, readyPath, 10*time.Second); err != nil {
+		c.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// waitReady polls GET path until it answers 200, the process exits, or
+// the wait runs out.
+func (c *child) waitReady(ctx context.Context, path string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+path, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-c.done:
+			return fmt.Errorf("%s exited before it was ready: %v", c.name, c.err)
+		case <-ctx.Done():
+			if err := context.Cause(ctx); errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("%s: GET %s did not answer 200 within %s", c.name, path, wait)
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for the process to exit, killing it if it
+// has not after 10s. A process that already exited is left as it is.
+func (c *child) stop() {
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		fmt.Fprintf(os.Stderr, "bench: stop %s: %v\n", c.name, err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		fmt.Fprintf(os.Stderr, "bench: %s did not exit 10s after SIGTERM; killing it\n", c.name)
+		c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// startUserhub starts the userhub binary on a free loopback port with a
+// fresh data directory under tmp, in a working directory of its own so
+// that no config.yaml is picked up, at log level warn (no access log).
+func startUserhub(ctx context.Context, bin, tmp string) (*child, error) {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("-bin: %w (make build creates it)", err)
+	}
+	dir := filepath.Join(tmp, "userhub")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Dir = dir
+	cmd.Env = append(withoutUserhubEnv(os.Environ()),
+		"USERHUB_SERVER_ADDR="+addr,
+		"USERHUB_DATA_DIR="+filepath.Join(dir, "data"),
+		"USERHUB_LOG_LEVEL=warn",
+	)
+	return startChild(ctx, "userhub", addr, "/healthz", cmd)
+}
+
+// withoutUserhubEnv drops USERHUB_* variables, so that the caller's
+// environment (a database DSN, a config file) does not leak into the run.
+func withoutUserhubEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "USERHUB_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago; the child that is given it binds it.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// route is one response the baseline serves, as written to the routes file.
+type route struct {
+	Path        string `json:"path"`
+	ContentType string `json:"content_type"`
+	Body        []byte `json:"body"`
+}
+
+// startBaseline writes the captured responses to a file under tmp and
+// re-executes this program in baseline mode to serve them.
+func startBaseline(ctx context.Context, tmp string, scenarios []*scenario) (*child, error) {
+	routes := make([]route, len(scenarios))
+	for i, sc := range scenarios {
+		routes[i] = route{Path: sc.path, ContentType: sc.contentType, Body: sc.body}
+	}
+	data, err := json.Marshal(routes)
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(tmp, "baseline-routes.json")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "-baseline-serve", "-baseline-addr", addr, "-baseline-routes", file)
+	cmd.Dir = tmp
+	// The baseline exits when its stdin closes, so it does not outlive
+	// bench even if bench is killed outright.
+	if _, err := cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	return startChild(ctx, "baseline", addr, scenarios[0].path, cmd)
+}
+
+// baselineFlags are the hidden flags of baseline mode.
+type baselineFlags struct {
+	serve  bool
+	addr   string
+	routes string
+}
+
+// serveBaseline is baseline mode: a plain http.ServeMux answering each
+// captured path with its bytes from memory, until SIGTERM, SIGINT or the
+// end of stdin.
+func serveBaseline(ctx context.Context, f baselineFlags) error {
+	if f.addr == "" || f.routes == "" {
+		return errors.New("-baseline-serve needs -baseline-addr and -baseline-routes")
+	}
+	data, err := os.ReadFile(f.routes)
+	if err != nil {
+		return err
+	}
+	var routes []route
+	if err := json.Unmarshal(data, &routes); err != nil {
+		return fmt.Errorf("%s: %w", f.routes, err)
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.HandleFunc("GET "+rt.Path, staticHandler(rt.ContentType, rt.Body))
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	return srv.Shutdown(shutdown)
+}
+
+// staticHandler answers with body, as a bare from-memory handler would.
+func staticHandler(contentType string, body []byte) http.HandlerFunc {
+	length := strconv.Itoa(len(body))
+	return func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Set("Content-Length", length)
+		w.Write(body)
+	}
+}
