@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -87,17 +88,17 @@ func TestFmtLatency(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	rows := []result{
-		{path: "/about", target: "baseline", requests: 30000, elapsed: time.Second, p50: ms(0.45), p99: ms(1.9)},
-		{path: "/about", target: "userhub", requests: 15000, elapsed: time.Second, p50: ms(0.9), p99: ms(3.8),
+		{path: "/about", target: "baseline", requests: 30000, elapsed: time.Second, p50: ms(0.45), p99: ms(1.9), cpu: 600 * time.Millisecond},
+		{path: "/about", target: "userhub", requests: 15000, elapsed: time.Second, p50: ms(0.9), p99: ms(3.8), cpu: -1,
 			errors: 2, firstErr: "status 500 Internal Server Error", ratio: 0.5, compared: true},
 	}
 	var out bytes.Buffer
 	if err := writeTable(&out, rows); err != nil {
 		t.Fatal(err)
 	}
-	want := `path    server    req/s  p50     p99     requests  errors  ratio
-/about  baseline  30000  0.45ms  1.90ms  30000     0
-/about  userhub   15000  0.90ms  3.80ms  15000     2       0.50
+	want := `path    server    req/s  p50     p99     cpu/req  requests  errors  ratio
+/about  baseline  30000  0.45ms  1.90ms  20.0µs   30000     0
+/about  userhub   15000  0.90ms  3.80ms  -        15000     2       0.50
 /about userhub: 2 errors, the first: status 500 Internal Server Error
 `
 	if got := out.String(); got != want {
@@ -122,8 +123,8 @@ func TestCheckUsers(t *testing.T) {
 func TestLoadCountsErrors(t *testing.T) {
 	body := []byte(`{"1":"user001"}` + "\n")
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /users", staticHandler("application/json", body))
-	mux.HandleFunc("GET /other", staticHandler("application/json", []byte("{}")))
+	mux.HandleFunc("GET /users", staticHandler(http.Header{"Content-Type": {"application/json"}}, body))
+	mux.HandleFunc("GET /other", staticHandler(http.Header{"Content-Type": {"application/json"}}, []byte("{}")))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	tg := newTarget("test", srv.URL, 4)
@@ -144,5 +145,17 @@ func TestLoadCountsErrors(t *testing.T) {
 	r = load(t.Context(), tg, &scenario{path: "/missing", body: body}, 4, 10, 5*time.Second)
 	if r.errors != 10 || !strings.Contains(r.firstErr, "404") {
 		t.Errorf("GET /missing: %d errors (%s), want 10 404s", r.errors, r.firstErr)
+	}
+}
+
+func TestProcessCPU(t *testing.T) {
+	if processCPU(0) != -1 {
+		t.Error("pid 0 has a CPU time")
+	}
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc here")
+	}
+	if cpu := processCPU(os.Getpid()); cpu < 0 {
+		t.Errorf("own CPU time %v", cpu)
 	}
 }

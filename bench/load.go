@@ -9,7 +9,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +26,7 @@ type target struct {
 	name    string
 	baseURL string // http://127.0.0.1:port, never another host
 	client  *http.Client
+	pid     int // the server process, whose CPU time a run records (0: none)
 }
 
 // newTarget returns a target whose client keeps at most conns keep-alive
@@ -94,6 +97,8 @@ func capture(ctx context.Context, t target, sc *scenario) error {
 		return fmt.Errorf("capture GET %s: Content-Encoding %q though the client asked for none", sc.path, enc)
 	}
 	sc.contentType = resp.Header.Get("Content-Type")
+	sc.header = resp.Header.Clone()
+	sc.header.Del("Date") // net/http adds its own
 	sc.body = body
 	return nil
 }
@@ -121,6 +126,7 @@ type result struct {
 	firstErr string        // the first of those, to show
 	elapsed  time.Duration // from the first request to the last answer
 	p50, p99 time.Duration // over the successful requests
+	cpu      time.Duration // CPU time the server process spent in the run (-1: unknown)
 	ratio    float64       // req/s relative to the baseline's, if compared
 	compared bool          // false for the baseline itself
 }
@@ -150,6 +156,7 @@ func load(ctx context.Context, t target, sc *scenario, conns, n int, limit time.
 		res                = result{path: sc.path, target: t.name}
 		wg                 sync.WaitGroup
 	)
+	cpuBefore := processCPU(t.pid)
 	start := time.Now()
 	deadline := start.Add(limit)
 	for range min(conns, n) {
@@ -171,6 +178,10 @@ func load(ctx context.Context, t target, sc *scenario, conns, n int, limit time.
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
+	res.cpu = -1
+	if cpuAfter := processCPU(t.pid); cpuBefore >= 0 && cpuAfter >= 0 {
+		res.cpu = cpuAfter - cpuBefore
+	}
 	res.requests = int(done.Load())
 	res.errors = int(failed.Load())
 	ok := latencies[:res.requests]
@@ -260,14 +271,14 @@ func fmtLatency(d time.Duration) string {
 func writeTable(w io.Writer, rows []result) error {
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "path\tserver\treq/s\tp50\tp99\trequests\terrors\tratio")
+	fmt.Fprintln(tw, "path\tserver\treq/s\tp50\tp99\tcpu/req\trequests\terrors\tratio")
 	for _, r := range rows {
 		ratio := ""
 		if r.compared {
 			ratio = fmt.Sprintf("%.2f", r.ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%d\t%d\t%s\n",
-			r.path, r.target, r.rps(), fmtLatency(r.p50), fmtLatency(r.p99), r.requests, r.errors, ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%s\n",
+			r.path, r.target, r.rps(), fmtLatency(r.p50), fmtLatency(r.p99), r.cpuPerRequest(), r.requests, r.errors, ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -284,4 +295,39 @@ func writeTable(w io.Writer, rows []result) error {
 	}
 	_, err := io.WriteString(w, out.String())
 	return err
+}
+
+// cpuPerRequest is the server's CPU time per answered request, which,
+// unlike req/s, hardly depends on what else the machine is doing.
+func (r result) cpuPerRequest() string {
+	if r.cpu < 0 || r.requests == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fµs", float64(r.cpu.Microseconds())/float64(r.requests))
+}
+
+// processCPU returns the user+system CPU time of process pid from
+// /proc/<pid>/stat, or -1 where that cannot be read (pid 0, not Linux).
+func processCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return -1
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is the first, utime the 12th, stime the 13th.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	const clockTicksPerSecond = 100 // USER_HZ, 100 on every Linux architecture Go supports
+	return time.Duration(utime+stime) * time.Second / clockTicksPerSecond
 }

@@ -4,7 +4,8 @@
 // starts the userhub binary on a loopback port with a fresh database of 100
 // users, captures its answers to GET /about and GET /users, and starts a
 // baseline next to it, a bare net/http handler that answers those exact
-// bytes (same Content-Type, same Content-Length) from memory. Both are
+// bytes (the same headers, Content-Type and Content-Length included, and
+// the same body) from memory. Both are
 // driven by the same Go client (a fixed number of keep-alive connections,
 // no compression, so both sides send identical bodies), and for each path
 // it prints requests/s, p50 and p99 latency and the ratio userhub/baseline.
@@ -18,9 +19,9 @@
 // alternate, path by path, round by round) and the median round is shown.
 //
 // Every run is bounded by a request count (-n) and a duration (-d),
-// whichever comes first; only 127.0.0.1 is ever contacted. userhub runs at
-// log level warn, so the per-request access log is off and the numbers are
-// those of the request path, not of writing log lines.
+// whichever comes first; only 127.0.0.1 is ever contacted. userhub runs as
+// in production, at log level info: its access log (a line per request)
+// goes to a file.
 //
 // Usage:
 //
@@ -41,7 +42,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -99,6 +99,7 @@ type scenario struct {
 	// Captured from userhub before measuring; the baseline serves these
 	// bytes, and every measured response must match them.
 	contentType string
+	header      http.Header // every response header but Date
 	body        []byte
 }
 
@@ -120,6 +121,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer uh.stop()
 	userhub := newTarget("userhub", uh.baseURL, cfg.conns)
+	userhub.pid = uh.cmd.Process.Pid
 
 	if err := seedUsers(ctx, userhub, cfg.users); err != nil {
 		return err
@@ -141,10 +143,9 @@ func run(ctx context.Context, cfg config) error {
 	defer bl.stop()
 	// The baseline comes first: it is the reference the others are
 	// compared with.
-	targets := []target{
-		newTarget("baseline", bl.baseURL, cfg.conns),
-		userhub,
-	}
+	baseline := newTarget("baseline", bl.baseURL, cfg.conns)
+	baseline.pid = bl.cmd.Process.Pid
+	targets := []target{baseline, userhub}
 
 	results, err := measure(ctx, cfg, scenarios, targets)
 	if err != nil {
@@ -155,7 +156,7 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.rounds == 1 {
 		rounds = "1 round"
 	}
-	fmt.Printf("userhub bench: GOMAXPROCS=%d (%d CPUs, shared by client, userhub and baseline), %d connections, ≤%d requests or %s per run after %d warm-up requests, %s, access log off (warn level)\n",
+	fmt.Printf("userhub bench: GOMAXPROCS=%d (%d CPUs, shared by client, userhub and baseline), %d connections, ≤%d requests or %s per run after %d warm-up requests, %s, access log on (to a file)\n",
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), cfg.conns, cfg.n, cfg.d, cfg.warmup, rounds)
 	for _, sc := range scenarios {
 		fmt.Printf("GET %s: %d bytes, %s\n", sc.path, len(sc.body), sc.contentType)
@@ -229,8 +230,9 @@ type child struct {
 // the table on stdout stays clean, and waits until GET readyPath answers
 // 200 (10s at most). On failure the process is stopped again.
 func startChild(ctx context.Context, name, addr, readyPath string, cmd *exec.Cmd) (*child, error) {
-	cmd.Stdout = os.Stderr
-	cmd.Stderr = os.Stderr
+	if cmd.Stdout == nil {
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -297,7 +299,8 @@ func (c *child) stop() {
 
 // startUserhub starts the userhub binary on a free loopback port with a
 // fresh data directory under tmp, in a working directory of its own so
-// that no config.yaml is picked up, at log level warn (no access log).
+// that no config.yaml is picked up. Its log, one line per request, goes to
+// userhub.log under tmp.
 func startUserhub(ctx context.Context, bin, tmp string) (*child, error) {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
@@ -314,13 +317,19 @@ func startUserhub(ctx context.Context, bin, tmp string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	logFile, err := os.Create(filepath.Join(tmp, "userhub.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child has its own descriptor
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
 	cmd.Env = append(withoutUserhubEnv(os.Environ()),
 		"USERHUB_SERVER_ADDR="+addr,
 		"USERHUB_DATA_DIR="+filepath.Join(dir, "data"),
-		"USERHUB_LOG_LEVEL=warn",
+		"USERHUB_LOG_LEVEL=info",
 	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	return startChild(ctx, "userhub", addr, "/healthz", cmd)
 }
 
@@ -349,9 +358,9 @@ func freeAddr() (string, error) {
 
 // route is one response the baseline serves, as written to the routes file.
 type route struct {
-	Path        string `json:"path"`
-	ContentType string `json:"content_type"`
-	Body        []byte `json:"body"`
+	Path   string      `json:"path"`
+	Header http.Header `json:"header"`
+	Body   []byte      `json:"body"`
 }
 
 // startBaseline writes the captured responses to a file under tmp and
@@ -359,7 +368,7 @@ type route struct {
 func startBaseline(ctx context.Context, tmp string, scenarios []*scenario) (*child, error) {
 	routes := make([]route, len(scenarios))
 	for i, sc := range scenarios {
-		routes[i] = route{Path: sc.path, ContentType: sc.contentType, Body: sc.body}
+		routes[i] = route{Path: sc.path, Header: sc.header, Body: sc.body}
 	}
 	data, err := json.Marshal(routes)
 	if err != nil {
@@ -411,7 +420,7 @@ func serveBaseline(ctx context.Context, f baselineFlags) error {
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {
-		mux.HandleFunc("GET "+rt.Path, staticHandler(rt.ContentType, rt.Body))
+		mux.HandleFunc("GET "+rt.Path, staticHandler(rt.Header, rt.Body))
 	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -437,13 +446,14 @@ func serveBaseline(ctx context.Context, f baselineFlags) error {
 	return srv.Shutdown(shutdown)
 }
 
-// staticHandler answers with body, as a bare from-memory handler would.
-func staticHandler(contentType string, body []byte) http.HandlerFunc {
-	length := strconv.Itoa(len(body))
+// staticHandler answers with the captured header and body, as a bare
+// from-memory handler would: the header slices are shared, not copied.
+func staticHandler(header http.Header, body []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
-		h.Set("Content-Type", contentType)
-		h.Set("Content-Length", length)
+		for k, v := range header {
+			h[k] = v
+		}
 		w.Write(body)
 	}
 }

@@ -113,19 +113,25 @@ func (e env) run(assets Assets) int {
 		fmt.Fprintln(e.stderr, "userhub:", err)
 		return exitUsage
 	}
-	switch cmd {
-	case "config":
+	if cmd == "config" {
 		out, err := cfg.Redacted(store.RedactDSN)
 		if err != nil {
 			return e.fail(err)
 		}
 		e.stdout.Write(out)
 		return exitOK
-	case "migrate":
-		return e.fail(migrate(cfg, newLogger(cfg.Log, e.stderr)))
-	default:
-		return e.fail(serve(cfg, assets, newLogger(cfg.Log, e.stderr)))
 	}
+
+	logOut := newLogOutput(e.stderr)
+	log := newLogger(cfg.Log, logOut)
+	switch cmd {
+	case "migrate":
+		err = migrate(cfg, log)
+	default:
+		err = serve(cfg, assets, log)
+	}
+	logOut.Close() // before the error line, so the log reads in order
+	return e.fail(err)
 }
 
 // fail prints err as one line and returns the exit code for it.
@@ -135,19 +141,6 @@ func (e env) fail(err error) int {
 	}
 	fmt.Fprintln(e.stderr, "userhub:", err)
 	return exitFailed
-}
-
-// newLogger builds the process logger. Every line carries the pid, so the
-// lines of several processes (cluster workers) can be told apart.
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if c.Format == "json" {
-		h = slog.NewJSONHandler(w, opts)
-	}
-	return slog.New(h).With("pid", os.Getpid())
 }
 
 // openStore opens and migrates the configured database, creating the data

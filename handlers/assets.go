@@ -21,7 +21,7 @@ type assets struct {
 
 type asset struct {
 	body        []byte
-	contentType string
+	contentType []string
 	version     string // first hex digits of the content hash
 	etag        string
 }
@@ -47,7 +47,7 @@ func loadAssets(fsys fs.FS) (*assets, error) {
 		}
 		// A weak ETag: gzip may re-encode the body, and the content is the
 		// same either way.
-		a.files[name] = asset{body: body, contentType: ct, version: version, etag: `W/"` + version + `"`}
+		a.files[name] = asset{body: body, contentType: []string{ct}, version: version, etag: `W/"` + version + `"`}
 		return nil
 	})
 	return a, err

@@ -95,7 +95,7 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 	}
 	c.Abort()
 	if wantsJSON(c.Request) {
-		writeJSON(c, p.Status, "application/problem+json", p)
+		writeJSON(c, p.Status, typeProblem, p)
 		return
 	}
 	h.renderPage(c, p.Status, "error.html", "", errorPage{Problem: p})

@@ -12,7 +12,7 @@ import (
 // not touch the database, so a database outage does not get the process
 // restarted.
 func (h *Handlers) healthz(c *gin.Context) {
-	writeJSON(c, http.StatusOK, "application/json", gin.H{"status": "ok"})
+	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ok"})
 }
 
 // readyz: GET /readyz -> 200 when the database answers within a second,
@@ -25,5 +25,5 @@ func (h *Handlers) readyz(c *gin.Context) {
 		h.fail(c, errStoreUnhealthy)
 		return
 	}
-	writeJSON(c, http.StatusOK, "application/json", gin.H{"status": "ready", "database": "ok"})
+	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ready", "database": "ok"})
 }

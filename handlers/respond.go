@@ -22,17 +22,25 @@ import (
 // of half a page.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// Content types, as shared header values: assigning one allocates nothing.
+var (
+	typeHTML    = []string{"text/html; charset=utf-8"}
+	typeJSON    = []string{"application/json"}
+	typeProblem = []string{"application/problem+json"}
+	typeText    = []string{"text/plain; charset=utf-8"}
+)
+
 // writeBody sends a complete body with its type and length.
-func writeBody(c *gin.Context, status int, contentType string, body []byte) {
+func writeBody(c *gin.Context, status int, contentType []string, body []byte) {
 	h := c.Writer.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = contentType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	c.Status(status)
 	_, _ = c.Writer.Write(body)
 }
 
 // writeJSON encodes v as the response body.
-func writeJSON(c *gin.Context, status int, contentType string, v any) {
+func writeJSON(c *gin.Context, status int, contentType []string, v any) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() { buf.Reset(); bufPool.Put(buf) }()
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
@@ -96,7 +104,7 @@ func (h *Handlers) renderPage(c *gin.Context, status int, name, nav string, data
 	if err != nil {
 		if name == "error.html" {
 			// The error page itself failed: plain text, so this cannot loop.
-			writeBody(c, http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
+			writeBody(c, http.StatusInternalServerError, typeText, []byte("internal error\n"))
 			return
 		}
 		h.fail(c, err)
@@ -124,9 +132,9 @@ func (h *Handlers) renderConstantPage(c *gin.Context, name, nav string) {
 
 func writePage(c *gin.Context, status int, lang string, body []byte) {
 	h := c.Writer.Header()
-	h.Set("Content-Language", lang)
+	h["Content-Language"] = []string{lang}
 	h.Add("Vary", "Accept-Language, Cookie")
-	writeBody(c, status, "text/html; charset=utf-8", body)
+	writeBody(c, status, typeHTML, body)
 }
 
 // render executes a page into a new byte slice. Rendering completes before

@@ -136,7 +136,7 @@ func (h *Handlers) createUser(c *gin.Context, in userInput) {
 		return
 	}
 	c.Header("Location", userLocation(u.ID))
-	writeJSON(c, http.StatusCreated, "application/json", toJSON(u))
+	writeJSON(c, http.StatusCreated, typeJSON, toJSON(u))
 }
 
 // updateUser applies a decoded input to the user named by :id.
@@ -156,7 +156,7 @@ func (h *Handlers) updateUser(c *gin.Context, in userInput) {
 		h.fail(c, err)
 		return
 	}
-	writeJSON(c, http.StatusOK, "application/json", toJSON(u))
+	writeJSON(c, http.StatusOK, typeJSON, toJSON(u))
 }
 
 // deleteUser removes the user named by :id: 204.

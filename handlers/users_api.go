@@ -33,7 +33,7 @@ func (h *Handlers) apiListUsers(c *gin.Context) {
 		body.Users[i] = toJSON(u)
 	}
 	body.NextCursor = setNextLink(c, page, q.Limit)
-	writeJSON(c, http.StatusOK, "application/json", body)
+	writeJSON(c, http.StatusOK, typeJSON, body)
 }
 
 // apiCreateUser: POST /api/v1/users {"name", "role"} -> 201.
@@ -58,7 +58,7 @@ func (h *Handlers) apiGetUser(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	writeJSON(c, http.StatusOK, "application/json", toJSON(u))
+	writeJSON(c, http.StatusOK, typeJSON, toJSON(u))
 }
 
 // apiReplaceUser: PUT /api/v1/users/:id {"name", "role"}, both required.

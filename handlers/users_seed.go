@@ -46,7 +46,7 @@ func (h *Handlers) seedListUsers(c *gin.Context) {
 		b = appendJSONString(b, u.Name)
 	}
 	b = append(b, '}', '\n')
-	writeBody(c, http.StatusOK, "application/json", b)
+	writeBody(c, http.StatusOK, typeJSON, b)
 }
 
 // seedCreateUser: POST /user {"name"} -> 201, Location, the user.

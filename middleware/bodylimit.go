@@ -16,7 +16,9 @@ func BodyLimit(limit int64, fail Fail) gin.HandlerFunc {
 			fail(c, &http.MaxBytesError{Limit: limit})
 			return
 		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		if c.Request.Body != http.NoBody { // most GETs: nothing to limit
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		}
 		c.Next()
 	}
 }

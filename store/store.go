@@ -36,9 +36,9 @@ type Store struct {
 	// a lock, which the busy timeout absorbs.
 	read, write *sql.DB
 	dialect     dialect
-	// cache keeps hot read results until the data changes (SQLite only).
+	// cache keeps hot read results until the data changes (SQLite only;
+	// nil for PostgreSQL).
 	cache *readCache
-	watch *sql.DB // the connection cache asks for the data version
 }
 
 // dialect holds what differs between the two databases. Statements use $N
@@ -136,17 +136,14 @@ func openSQLite(opt Options) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
-	s := &Store{read: read, write: write, dialect: sqliteDialect}
-	if s.watch, err = sql.Open("sqlite", base+"&_query_only=1"); err == nil {
-		s.watch.SetMaxOpenConns(1)
-		s.watch.SetConnMaxIdleTime(0)
-		s.cache, err = newReadCache(s.watch)
-	}
+	gen, err := openGeneration(opt.DSN + "-gen")
 	if err != nil {
-		s.Close()
+		read.Close()
+		write.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", opt.DSN, err)
 	}
-	return s, nil
+	cache := &readCache{gen: gen, entries: map[any]cacheEntry{}}
+	return &Store{read: read, write: write, dialect: sqliteDialect, cache: cache}, nil
 }
 
 // escapeSQLitePath makes a file path safe inside a SQLite URI filename.
@@ -186,8 +183,8 @@ func (s *Store) Close() error {
 	if s.write != s.read {
 		err = errors.Join(err, s.write.Close())
 	}
-	if s.watch != nil {
-		err = errors.Join(err, s.watch.Close())
+	if s.cache != nil {
+		err = errors.Join(err, s.cache.gen.close())
 	}
 	return err
 }
@@ -211,6 +208,8 @@ func RedactDSN(dsn string) string {
 }
 
 // inTx runs fn in a write transaction and commits it when fn returns nil.
+// Every write to data the read cache keeps goes through here, so that the
+// commit is announced to every process.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -220,5 +219,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.cache != nil {
+		s.cache.gen.bump()
+	}
+	return nil
 }

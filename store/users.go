@@ -37,10 +37,14 @@ func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, 
 		return models.User{}, err
 	}
 	t := now().UnixMicro()
-	u, err := scanUser(s.write.QueryRowContext(ctx,
-		`INSERT INTO users (name, name_key, role, password_hash, created_at, updated_at)
-		 VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+userColumns,
-		n.Name, models.NameKey(n.Name), n.Role, n.PasswordHash, t))
+	var u models.User
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err = scanUser(tx.QueryRowContext(ctx,
+			`INSERT INTO users (name, name_key, role, password_hash, created_at, updated_at)
+			 VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+userColumns,
+			n.Name, models.NameKey(n.Name), n.Role, n.PasswordHash, t))
+		return err
+	})
 	if s.dialect.isUniqueViolation(err) {
 		return models.User{}, models.ErrNameTaken
 	}
@@ -56,7 +60,7 @@ type (
 
 // User implements models.UserStore.
 func (s *Store) User(ctx context.Context, id int64) (models.User, error) {
-	return cached(ctx, s.cache, userKey(id), func() (models.User, error) {
+	return cached(s.cache, userKey(id), func() (models.User, error) {
 		return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
 	})
 }
@@ -70,7 +74,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (models.User, error
 // starts where the last one ended, so deep pages cost what the first does.
 // The page returned may be shared with other callers: do not modify it.
 func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
-	return cached(ctx, s.cache, listKey(q), func() (models.Page, error) { return s.listUsers(ctx, q) })
+	return cached(s.cache, listKey(q), func() (models.Page, error) { return s.listUsers(ctx, q) })
 }
 
 func (s *Store) listUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
@@ -108,7 +112,7 @@ func (s *Store) listUsers(ctx context.Context, q models.ListQuery) (models.Page,
 
 // CountUsers implements models.UserStore.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
-	return cached(ctx, s.cache, countKey{}, func() (int, error) {
+	return cached(s.cache, countKey{}, func() (int, error) {
 		var n int
 		err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
 		return n, err

@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// A write that does not bump the generation (another program writing the
+// file) is seen once cached entries age out.
+func TestCacheExpiresForForeignWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	s, err := Open(context.Background(), Options{Driver: "sqlite", DSN: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountUsers(context.Background()); n != 0 {
+		t.Fatalf("count %d", n)
+	}
+	foreign, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer foreign.Close()
+	if _, err := foreign.Exec(`INSERT INTO users (name, name_key, role, created_at, updated_at) VALUES ('x', 'x', 'member', 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountUsers(context.Background()); n != 0 {
+		t.Logf("the foreign write was seen at once (the cache was cold)")
+	}
+	deadline := time.Now().Add(maxCacheAge + time.Second)
+	for {
+		if n, _ := s.CountUsers(context.Background()); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a foreign write was not seen within %v", maxCacheAge+time.Second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
