@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"syscall"
 	"time"
 
@@ -85,7 +84,7 @@ type Listener struct {
 func Serve(ctx context.Context, log *slog.Logger, shutdownTimeout time.Duration, listeners ...Listener) error {
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
-		log.Info("listening", "listener", l.Name, "addr", "http://"+l.Net.Addr().String(), "pid", os.Getpid())
+		log.Info("listening", "listener", l.Name, "addr", "http://"+l.Net.Addr().String())
 		go func() {
 			if err := l.Server.Serve(l.Net); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s listener on %s: %w", l.Name, l.Net.Addr(), err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -43,5 +44,26 @@ func TestCacheExpiresForForeignWriters(t *testing.T) {
 			t.Fatalf("a foreign write was not seen within %v", maxCacheAge+time.Second)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	s, err := Open(context.Background(), Options{Driver: "sqlite", DSN: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm", path + "-gen"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v", filepath.Base(f), fi.Mode().Perm())
+		}
 	}
 }

@@ -103,6 +103,11 @@ func openSQLite(opt Options) (*Store, error) {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 	}
+	// The file holds password hashes: create it readable by its owner only.
+	// SQLite gives its -wal and -shm files the same mode.
+	if f, err := os.OpenFile(opt.DSN, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
 	// WAL lets readers run beside a writer, also across processes. FULL
 	// synchronous makes an acknowledged write survive power loss, not only a
 	// crash; writes are rare here, so the extra fsync is cheap. IMMEDIATE
