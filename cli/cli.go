@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,12 +36,18 @@ const (
 const usage = `userhub serves a user-management web application and its JSON API.
 
 Usage:
-  userhub [flags] [command]
+  userhub [flags] [command] [arguments]
 
 Commands:
   serve      serve HTTP (the default)
   migrate    apply database migrations and exit
   config     print the effective configuration, secrets redacted
+  user       manage users from the shell:
+               user add NAME [-admin] [-password-stdin]
+               user passwd NAME [-password-stdin]
+               user list
+               user delete NAME
+               user logout NAME     (ends every session of the user)
   version    print the version
 
 Flags:
@@ -54,6 +61,7 @@ Settings come from config.yaml, then USERHUB_* environment variables, then -set.
 type env struct {
 	args   []string
 	vars   []string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -61,38 +69,68 @@ type env struct {
 // Run runs the command line args (without the program name) and returns the
 // process exit code.
 func Run(args []string, assets Assets) int {
-	e := env{args: args, vars: os.Environ(), stdout: os.Stdout, stderr: os.Stderr}
+	e := env{args: args, vars: os.Environ(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	return e.run(assets)
 }
 
+// options are the flags.
 type options struct {
-	configFile string
-	sets       []string
+	configFile    string
+	sets          []string
+	admin         bool // user add
+	passwordStdin bool // user add, user passwd
+}
+
+// flags returns a flag set for cmd: the global flags, and the command's own.
+func (e env) flags(cmd string, opt *options) *flag.FlagSet {
+	fl := flag.NewFlagSet("userhub "+cmd, flag.ContinueOnError)
+	fl.SetOutput(e.stderr)
+	fl.Usage = func() { fmt.Fprint(e.stderr, usage) }
+	fl.StringVar(&opt.configFile, "config", opt.configFile, "")
+	fl.Func("set", "", func(s string) error { opt.sets = append(opt.sets, s); return nil })
+	if cmd == "user" {
+		fl.BoolVar(&opt.admin, "admin", false, "")
+		fl.BoolVar(&opt.passwordStdin, "password-stdin", false, "")
+	}
+	return fl
+}
+
+// parse parses args with fl, allowing flags between the positional
+// arguments (userhub user add kim -admin), and returns the positional ones.
+func parse(fl *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fl.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
 }
 
 func (e env) run(assets Assets) int {
-	var opt options
-	fl := flag.NewFlagSet("userhub", flag.ContinueOnError)
-	fl.SetOutput(e.stderr)
-	fl.Usage = func() { fmt.Fprint(e.stderr, usage) }
-	fl.StringVar(&opt.configFile, "config", os.Getenv("USERHUB_CONFIG"), "")
-	fl.Func("set", "", func(s string) error { opt.sets = append(opt.sets, s); return nil })
-
-	// Flags may come before or after the command: userhub -config x migrate,
-	// or userhub migrate -config x.
-	if err := fl.Parse(e.args); err != nil {
+	opt := options{configFile: lookup(e.vars, "USERHUB_CONFIG")}
+	// Global flags may come before the command: userhub -config x migrate.
+	global := e.flags("", &opt)
+	if err := global.Parse(e.args); err != nil {
 		return exitUsage
 	}
-	cmd := "serve"
-	if rest := fl.Args(); len(rest) > 0 {
-		cmd = rest[0]
-		if err := fl.Parse(rest[1:]); err != nil {
-			return exitUsage
-		}
-		if extra := fl.Args(); len(extra) > 0 {
-			fmt.Fprintf(e.stderr, "userhub %s: unexpected arguments %q\n", cmd, extra)
-			return exitUsage
-		}
+	cmd, rest := "serve", global.Args()
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	args, err := parse(e.flags(cmd, &opt), rest)
+	if err != nil {
+		return exitUsage
+	}
+	wantArgs := map[string]bool{"user": true}
+	if len(args) > 0 && !wantArgs[cmd] {
+		fmt.Fprintf(e.stderr, "userhub %s: unexpected arguments %q\n", cmd, args)
+		return exitUsage
 	}
 
 	switch cmd {
@@ -102,7 +140,7 @@ func (e env) run(assets Assets) int {
 	case "help":
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
-	case "serve", "migrate", "config":
+	case "serve", "migrate", "config", "user":
 	default:
 		fmt.Fprintf(e.stderr, "userhub: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -127,11 +165,33 @@ func (e env) run(assets Assets) int {
 	switch cmd {
 	case "migrate":
 		err = migrate(cfg, log)
+	case "user":
+		err = e.user(cfg, log, opt, args)
 	default:
 		err = serve(cfg, assets, log)
 	}
 	logOut.Close() // before the error line, so the log reads in order
+	var usageErr usageError
+	if errors.As(err, &usageErr) {
+		fmt.Fprintf(e.stderr, "userhub: %v\n\n%s", err, usage)
+		return exitUsage
+	}
 	return e.fail(err)
+}
+
+// usageError is a command line that makes no sense (exit 2, with usage).
+type usageError string
+
+func (u usageError) Error() string { return string(u) }
+
+// lookup returns the value of the variable name in vars.
+func lookup(vars []string, name string) string {
+	for _, kv := range vars {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // fail prints err as one line and returns the exit code for it.

@@ -4,11 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"os/signal"
+	"runtime"
 	"syscall"
+	"time"
 
 	"userhub/config"
 	"userhub/handlers"
+	"userhub/models"
 	"userhub/server"
+	"userhub/sessionstore"
 )
 
 // serve runs the HTTP server until SIGINT or SIGTERM, then drains in-flight
@@ -31,19 +35,34 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger) error {
 	}
 	defer s.Close()
 
-	handler, err := handlers.New(handlers.Deps{
-		Store:          s,
-		Logger:         log,
-		Templates:      assets.Templates,
-		Static:         assets.Static,
-		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
-		TrustedProxies: cfg.Server.TrustedProxies,
-		TrustedOrigins: cfg.Server.TrustedOrigins,
-	})
+	secret, err := sessionstore.Secret(cfg)
 	if err != nil {
 		return err
 	}
-	log.Info("userhub starting", "version", version(), "database", s.Driver(), "data_dir", cfg.DataDir)
+	sessions, err := sessionstore.Open(cfg.Session, secret)
+	if err != nil {
+		return err
+	}
+	defer sessions.Close()
+	deps := handlers.Deps{
+		Config:       cfg,
+		Store:        s,
+		SessionStore: sessions.Store,
+		Counter:      s, // login counts in the database, unless Redis keeps them
+		Hasher:       newHasher(cfg.Auth),
+		Logger:       log,
+		Templates:    assets.Templates,
+		Static:       assets.Static,
+	}
+	if sessions.Counter != nil {
+		deps.Counter = sessions.Counter
+		deps.Ready = append(deps.Ready, sessions.Ping)
+	}
+	handler, err := handlers.New(deps)
+	if err != nil {
+		return err
+	}
+	log.Info("userhub starting", "version", version(), "database", s.Driver(), "sessions", cfg.Session.Store, "data_dir", cfg.DataDir)
 
 	// After the first signal, a second one kills at once (default behaviour).
 	go func() { <-ctx.Done(); stop() }()
@@ -56,4 +75,19 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger) error {
 		log.Info("stopped")
 	}
 	return err
+}
+
+// newHasher returns the password hasher the configuration asks for. Each
+// hash takes argon2_memory_kib, so at most hash_concurrency (by default one
+// per CPU) run at once; a login waits up to 5 s for a turn, then gets 503.
+func newHasher(a config.Auth) *models.Hasher {
+	n := a.HashConcurrency
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return models.NewHasher(models.Argon2Params{
+		MemoryKiB:   uint32(a.Argon2MemoryKiB),
+		Iterations:  uint32(a.Argon2Iterations),
+		Parallelism: uint8(a.Argon2Parallelism),
+	}, n, 5*time.Second)
 }

@@ -26,6 +26,8 @@ type Config struct {
 	DataDir  string   `yaml:"data_dir"`
 	Server   Server   `yaml:"server"`
 	Database Database `yaml:"database"`
+	Session  Session  `yaml:"session"`
+	Auth     Auth     `yaml:"auth"`
 	Log      Log      `yaml:"log"`
 }
 
@@ -48,6 +50,35 @@ type Database struct {
 	Driver       string `yaml:"driver"`
 	DSN          string `yaml:"dsn"`
 	MaxOpenConns int    `yaml:"max_open_conns"`
+}
+
+// Session configures login sessions and their cookie.
+type Session struct {
+	Store           string        `yaml:"store"`
+	Secret          string        `yaml:"secret"`
+	RedisAddr       string        `yaml:"redis_addr"`
+	RedisPassword   string        `yaml:"redis_password"`
+	RedisDB         int           `yaml:"redis_db"`
+	CookieName      string        `yaml:"cookie_name"`
+	Path            string        `yaml:"path"`
+	Domain          string        `yaml:"domain"`
+	MaxAge          time.Duration `yaml:"max_age"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`
+	Secure          string        `yaml:"secure"`
+	SameSite        string        `yaml:"same_site"`
+}
+
+// Auth configures passwords and login throttling.
+type Auth struct {
+	PasswordMinLength int           `yaml:"password_min_length"`
+	Argon2MemoryKiB   int           `yaml:"argon2_memory_kib"`
+	Argon2Iterations  int           `yaml:"argon2_iterations"`
+	Argon2Parallelism int           `yaml:"argon2_parallelism"`
+	HashConcurrency   int           `yaml:"hash_concurrency"`
+	LoginLimitPerName int           `yaml:"login_limit_per_name"`
+	LoginLimitPerIP   int           `yaml:"login_limit_per_ip"`
+	LoginWindow       time.Duration `yaml:"login_window"`
 }
 
 // Log says how to write logs.
@@ -74,7 +105,28 @@ func Default() Config {
 			TrustedOrigins:    []string{},
 		},
 		Database: Database{Driver: "sqlite"},
-		Log:      Log{Format: "text", Level: "info"},
+		Session: Session{
+			Store:           "cookie",
+			RedisAddr:       "127.0.0.1:6379",
+			CookieName:      "userhub_session",
+			Path:            "/",
+			MaxAge:          12 * time.Hour,
+			IdleTimeout:     time.Hour,
+			AbsoluteTimeout: 12 * time.Hour,
+			Secure:          "auto",
+			SameSite:        "lax",
+		},
+		Auth: Auth{
+			PasswordMinLength: 12,
+			Argon2MemoryKiB:   19 * 1024,
+			Argon2Iterations:  2,
+			Argon2Parallelism: 1,
+			HashConcurrency:   0,
+			LoginLimitPerName: 5,
+			LoginLimitPerIP:   20,
+			LoginWindow:       time.Minute,
+		},
+		Log: Log{Format: "text", Level: "info"},
 	}
 }
 
@@ -304,5 +356,10 @@ func (f field) set(s string) error {
 // `userhub config`.
 func (c Config) Redacted(redactDSN func(string) string) ([]byte, error) {
 	c.Database.DSN = redactDSN(c.Database.DSN)
+	for _, secret := range []*string{&c.Session.Secret, &c.Session.RedisPassword} {
+		if *secret != "" {
+			*secret = "REDACTED"
+		}
+	}
 	return yaml.Marshal(c)
 }

@@ -111,3 +111,28 @@ func TestRedacted(t *testing.T) {
 		t.Fatalf("redacted output:\n%s", out)
 	}
 }
+
+func TestSessionAndAuthProblems(t *testing.T) {
+	_, err := Load("", []string{
+		"USERHUB_SESSION_STORE=memcached",
+		"USERHUB_SESSION_SECRET=short",
+		"USERHUB_SESSION_SAME_SITE=none",
+		"USERHUB_SESSION_SECURE=false",
+		"USERHUB_SESSION_COOKIE_NAME=bad name",
+		"USERHUB_AUTH_PASSWORD_MIN_LENGTH=6",
+		"USERHUB_AUTH_ARGON2_MEMORY_KIB=1024",
+	}, nil)
+	for _, want := range []string{
+		`session.store: "memcached"`, "session.secret: too short", `session.same_site: "none" needs`,
+		`session.cookie_name: "bad name"`, `auth.password_min_length: "6"`, "OWASP",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	if cfg, err := Load("", []string{"USERHUB_SESSION_SECRET=0123456789abcdef0123456789abcdef"}, nil); err != nil {
+		t.Fatal(err)
+	} else if out, _ := cfg.Redacted(func(s string) string { return s }); strings.Contains(string(out), "0123456789abcdef") {
+		t.Errorf("the session secret is printed:\n%s", out)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -68,6 +69,83 @@ func (c Config) Validate() Problems {
 	}
 	if n := c.Database.MaxOpenConns; n < 0 || n > 1000 {
 		bad("database.max_open_conns", n, "use 0 (automatic) or a number up to 1000")
+	}
+
+	switch c.Session.Store {
+	case "cookie", "redis":
+	default:
+		bad("session.store", c.Session.Store, `use "cookie" (signed and encrypted, nothing to run) or "redis"`)
+	}
+	if c.Session.Secret != "" && len(c.Session.Secret) < 32 {
+		p = append(p, "session.secret: too short; use at least 32 characters (or leave it empty to have one generated in data_dir)")
+	}
+	if c.Session.Store == "redis" {
+		if _, _, err := net.SplitHostPort(c.Session.RedisAddr); err != nil {
+			bad("session.redis_addr", c.Session.RedisAddr, `use host:port, e.g. "127.0.0.1:6379"`)
+		}
+	}
+	if n := c.Session.RedisDB; n < 0 || n > 15 {
+		bad("session.redis_db", n, "use a database number from 0 to 15")
+	}
+	if name := c.Session.CookieName; name == "" || strings.ContainsAny(name, " \t\r\n;,=\"") || strings.HasPrefix(name, "__") {
+		bad("session.cookie_name", name, "use letters, digits, - and _ (the __Host- prefix is added by itself under TLS)")
+	}
+	if !strings.HasPrefix(c.Session.Path, "/") {
+		bad("session.path", c.Session.Path, `use a path starting with "/"`)
+	}
+	for _, t := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"session.max_age", c.Session.MaxAge},
+		{"session.idle_timeout", c.Session.IdleTimeout},
+		{"session.absolute_timeout", c.Session.AbsoluteTimeout},
+	} {
+		if t.d < time.Minute || t.d > 90*24*time.Hour {
+			bad(t.key, t.d, "use a duration between 1m and 2160h (90 days)")
+		}
+	}
+	if c.Session.IdleTimeout > c.Session.AbsoluteTimeout {
+		p = append(p, "session.idle_timeout: longer than session.absolute_timeout, so it would never apply")
+	}
+	switch c.Session.Secure {
+	case "auto", "true", "false":
+	default:
+		bad("session.secure", c.Session.Secure, `use "auto" (Secure under TLS), "true" or "false"`)
+	}
+	switch c.Session.SameSite {
+	case "lax", "strict":
+	case "none":
+		if c.Session.Secure == "false" {
+			p = append(p, `session.same_site: "none" needs session.secure "auto" or "true" (browsers refuse it otherwise)`)
+		}
+	default:
+		bad("session.same_site", c.Session.SameSite, `use "lax", "strict" or "none"`)
+	}
+
+	if n := c.Auth.PasswordMinLength; n < 8 || n > 128 {
+		bad("auth.password_min_length", n, "use a length from 8 to 128 characters")
+	}
+	if n := c.Auth.Argon2MemoryKiB; n < 19*1024 || n > 4<<20 {
+		bad("auth.argon2_memory_kib", n, "use at least 19456 (OWASP's minimum for argon2id) and at most 4194304")
+	}
+	if n := c.Auth.Argon2Iterations; n < 2 || n > 100 {
+		bad("auth.argon2_iterations", n, "use 2 (OWASP's minimum with 19 MiB) to 100")
+	}
+	if n := c.Auth.Argon2Parallelism; n < 1 || n > 16 {
+		bad("auth.argon2_parallelism", n, "use 1 to 16")
+	}
+	if n := c.Auth.HashConcurrency; n < 0 || n > 256 {
+		bad("auth.hash_concurrency", n, "use 0 (one per CPU) or up to 256")
+	}
+	if n := c.Auth.LoginLimitPerName; n < 1 || n > 1000 {
+		bad("auth.login_limit_per_name", n, "use 1 to 1000 failed logins per window")
+	}
+	if n := c.Auth.LoginLimitPerIP; n < 1 || n > 100000 {
+		bad("auth.login_limit_per_ip", n, "use 1 to 100000 failed logins per window")
+	}
+	if d := c.Auth.LoginWindow; d < time.Second || d > 24*time.Hour {
+		bad("auth.login_window", d, "use a duration between 1s and 24h")
 	}
 
 	if f := c.Log.Format; f != "text" && f != "json" {

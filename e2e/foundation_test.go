@@ -37,9 +37,9 @@ type step struct {
 	contains    []string
 }
 
-func (s step) run(t *testing.T, base string) (*http.Response, string) {
+func (s step) run(t *testing.T, c *http.Client, base string) (*http.Response, string) {
 	t.Helper()
-	resp, body := do(t, s.method, base+s.path, s.contentType, s.body, s.header...)
+	resp, body := doWith(t, c, s.method, base+s.path, s.contentType, s.body, s.header...)
 	if resp.StatusCode != s.status {
 		t.Fatalf("%s: %s %s = %d, want %d\n%s", s.name, s.method, s.path, resp.StatusCode, s.status, body)
 	}
@@ -56,18 +56,20 @@ func (s step) run(t *testing.T, base string) (*http.Response, string) {
 	return resp, body
 }
 
-// TestRunningBinary walks the foundation's list against the real binary.
+// TestRunningBinary walks the foundation's list against the real binary,
+// logged in as the administrator.
 func TestRunningBinary(t *testing.T) {
 	p := start(t)
+	admin := p.setup(t)
 	big := `{"name":"` + strings.Repeat("a", 2<<20) + `"}`
 	problem := map[string]string{"Content-Type": problemCT}
 	for _, s := range []step{
 		{name: "home", method: "GET", path: "/", status: 200, wantHeader: map[string]string{"Content-Type": "text/html"}, contains: []string{"<h1>Users</h1>"}},
-		{name: "create", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"kim"}`, status: 201,
-			wantHeader: map[string]string{"Location": "/api/v1/users/1"}, contains: []string{`"name":"kim"`}},
-		{name: "list", method: "GET", path: "/users", status: 200, contains: []string{`{"1":"kim"}`}},
-		{name: "put", method: "PUT", path: "/user/1", contentType: jsonCT, body: `{"name":"lee"}`, status: 200, contains: []string{`"name":"lee"`}},
-		{name: "patch", method: "PATCH", path: "/user/1", contentType: jsonCT, body: `{"name":"park"}`, status: 200, contains: []string{`"name":"park"`}},
+		{name: "create", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"lee"}`, status: 201,
+			wantHeader: map[string]string{"Location": "/api/v1/users/2"}, contains: []string{`"name":"lee"`}},
+		{name: "list", method: "GET", path: "/users", status: 200, contains: []string{`{"1":"kim","2":"lee"}`}},
+		{name: "put", method: "PUT", path: "/user/2", contentType: jsonCT, body: `{"name":"choi"}`, status: 200, contains: []string{`"name":"choi"`}},
+		{name: "patch", method: "PATCH", path: "/user/2", contentType: jsonCT, body: `{"name":"park"}`, status: 200, contains: []string{`"name":"park"`}},
 		{name: "unknown id", method: "PUT", path: "/user/42", contentType: jsonCT, body: `{"name":"x"}`, status: 404, wantHeader: problem},
 		{name: "bad json", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":`, status: 400, wantHeader: problem},
 		{name: "text/plain", method: "POST", path: "/user", contentType: "text/plain", body: "kim", status: 415, wantHeader: problem},
@@ -77,12 +79,12 @@ func TestRunningBinary(t *testing.T) {
 		{name: "duplicate in another case", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"PARK"}`, status: 409, wantHeader: problem},
 		{name: "2 MiB", method: "POST", path: "/user", contentType: jsonCT, body: big, status: 413, wantHeader: problem},
 		{name: "TRACE", method: "TRACE", path: "/users", status: 405, wantHeader: map[string]string{"Allow": "GET, HEAD, OPTIONS", "Content-Type": problemCT}},
-		{name: "delete", method: "DELETE", path: "/user/1", status: 204},
-		{name: "gone", method: "DELETE", path: "/user/1", status: 404, wantHeader: problem},
+		{name: "delete", method: "DELETE", path: "/user/2", status: 204},
+		{name: "gone", method: "DELETE", path: "/user/2", status: 404, wantHeader: problem},
 		{name: "cross-origin", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"x"}`, header: []string{"Origin", "https://evil.example"}, status: 403, wantHeader: problem},
 		{name: "readyz", method: "GET", path: "/readyz", status: 200},
 	} {
-		s.run(t, p.base)
+		s.run(t, admin, p.base)
 	}
 
 	// gzip when asked.
@@ -121,7 +123,8 @@ func TestDataSurvivesRestart(t *testing.T) {
 		if dsn == "" {
 			t.Skip("PostgreSQL restart test skipped: set USERHUB_TEST_POSTGRES_DSN")
 		}
-		restartKeepsData(t, "USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN="+pgSchema(t, dsn))
+		// The data dir still keeps the session secret, so it is kept too.
+		restartKeepsData(t, "USERHUB_DATA_DIR="+t.TempDir(), "USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN="+pgSchema(t, dsn))
 	})
 }
 
@@ -129,13 +132,15 @@ func restartKeepsData(t *testing.T, env ...string) {
 	addr := freeAddr(t)
 	env = append(env, "USERHUB_SERVER_ADDR="+addr)
 	p := start(t, env...)
-	step{name: "create", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"김철수"}`, status: 201}.run(t, p.base)
+	admin := p.setup(t)
+	step{name: "create", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"김철수"}`, status: 201}.run(t, admin, p.base)
 	p.stop()
 	if code := p.wait(time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
 	again := start(t, env...)
-	step{name: "after restart", method: "GET", path: "/users", status: 200, contains: []string{`{"1":"김철수"}`}}.run(t, again.base)
+	// The session outlives the restart too: the secret is kept in the data dir.
+	step{name: "after restart", method: "GET", path: "/users", status: 200, contains: []string{`{"1":"kim","2":"김철수"}`}}.run(t, admin, again.base)
 }
 
 // pgSchema makes a schema of its own for a test and returns a DSN that uses it.
@@ -183,6 +188,7 @@ func TestSecondInstanceOnATakenPort(t *testing.T) {
 // body: the request completes, and the process then exits 0.
 func TestGracefulShutdown(t *testing.T) {
 	p := start(t)
+	admin := p.setup(t)
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -194,7 +200,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := noGzipClient.Do(req)
+		resp, err := admin.Do(req)
 		if err != nil {
 			done <- result{err: err}
 			return

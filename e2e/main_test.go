@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,8 +189,43 @@ func (p *proc) stop() {
 	}
 }
 
-// do sends a request and returns the response with its body read.
+// newClient returns a client with a cookie jar that does not ask for gzip
+// on its own (tests see what the server sends for the headers they set) and
+// does not follow redirects (tests check them).
+func newClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Jar:           jar,
+		Transport:     &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// adminPassword is the password of the administrator setup creates.
+const adminPassword = "correct horse battery staple"
+
+// setup creates the first administrator (kim) through the setup form and
+// returns a client logged in as kim.
+func (p *proc) setup(t testing.TB) *http.Client {
+	t.Helper()
+	c := newClient()
+	resp, _ := doWith(t, c, "POST", p.base+"/setup", "application/x-www-form-urlencoded",
+		"name=kim&password="+url.QueryEscape(adminPassword)+"&password_confirm="+url.QueryEscape(adminPassword))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("setup: %s", resp.Status)
+	}
+	return c
+}
+
+// do sends a request with a fresh client (no cookies) and returns the
+// response with its body read.
 func do(t testing.TB, method, url, contentType, body string, header ...string) (*http.Response, string) {
+	t.Helper()
+	return doWith(t, newClient(), method, url, contentType, body, header...)
+}
+
+// doWith sends a request with client c.
+func doWith(t testing.TB, c *http.Client, method, url, contentType, body string, header ...string) (*http.Response, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -202,7 +239,7 @@ func do(t testing.TB, method, url, contentType, body string, header ...string) (
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := noGzipClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -213,7 +250,3 @@ func do(t testing.TB, method, url, contentType, body string, header ...string) (
 	}
 	return resp, string(b)
 }
-
-// noGzipClient does not ask for gzip on its own, so tests see what the
-// server sends for the headers they set.
-var noGzipClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}

@@ -8,10 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
+	"userhub/config"
 	"userhub/handlers"
 	"userhub/models"
 )
@@ -57,7 +57,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	for _, p := range []struct {
 		method, path string
 		status       int
-	}{{"GET", "/", 200}, {"GET", "/users", 200}, {"GET", "/nowhere", 404}, {"TRACE", "/users", 405}, {"GET", "/static/app.css", 200}} {
+	}{{"GET", "/", 303}, {"GET", "/users", 401}, {"GET", "/about", 200}, {"GET", "/nowhere", 404}, {"TRACE", "/users", 405}, {"GET", "/static/app.css", 200}} {
 		scs = append(scs, scenario{name: p.method + " " + p.path, method: p.method, path: p.path, status: p.status, wantHeader: want})
 	}
 	run(t, scs)
@@ -74,7 +74,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 }
 
 func TestCrossOriginProtection(t *testing.T) {
-	body := `{"name":"kim"}`
+	body := `{"name":"lee"}`
 	h := func(kv ...string) map[string]string {
 		m := map[string]string{"Content-Type": jsonCT}
 		for i := 0; i < len(kv); i += 2 {
@@ -82,7 +82,7 @@ func TestCrossOriginProtection(t *testing.T) {
 		}
 		return m
 	}
-	run(t, []scenario{
+	run(t, asAdmin([]scenario{
 		{name: "no browser headers (curl)", method: "POST", path: "/user", header: h(), body: body, status: 201},
 		{name: "same-origin fetch", method: "POST", path: "/user", header: h("Sec-Fetch-Site", "same-origin", "Origin", "http://example.com"), body: body, status: 201},
 		{name: "cross-site fetch", method: "POST", path: "/user", header: h("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"), body: body,
@@ -91,34 +91,35 @@ func TestCrossOriginProtection(t *testing.T) {
 		{name: "foreign Origin without Sec-Fetch-Site", method: "POST", path: "/user", header: h("Origin", "https://evil.example"), body: body, status: 403},
 		{name: "matching Origin", method: "POST", path: "/user", header: h("Origin", "http://example.com"), body: body, status: 201},
 		{name: "cross-site GET passes", method: "GET", path: "/users", header: h("Sec-Fetch-Site", "cross-site"), status: 200},
-		{name: "cross-site page POST gets the HTML page", method: "POST", path: "/about", header: h("Sec-Fetch-Site", "cross-site"),
+		{name: "cross-site page POST gets the HTML page", method: "POST", path: "/logout", header: h("Sec-Fetch-Site", "cross-site"),
 			status: 403, wantHeader: map[string]string{"Content-Type": htmlCT}},
-	})
+		{name: "cross-site login form", as: "-", method: "POST", path: "/login", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"},
+			body: "name=kim&password=" + testPassword, status: 403},
+	}))
 }
 
 func TestTrustedOrigins(t *testing.T) {
-	h, err := handlers.New(deps(t, nil, []string{"https://admin.example"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := httptest.NewRequest("POST", "/user", strings.NewReader(`{"name":"kim"}`))
+	a := newApp(t, func(c *config.Config) { c.Server.TrustedOrigins = []string{"https://admin.example"} })
+	users("kim")(t, a.store)
+	req := httptest.NewRequest("POST", "/user", strings.NewReader(`{"name":"lee"}`))
 	req.Header.Set("Content-Type", jsonCT)
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	req.Header.Set("Origin", "https://admin.example")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != 201 {
+	req.AddCookie(a.login(t, "kim"))
+	if rec := a.do(req); rec.Code != 201 {
 		t.Fatalf("trusted origin: %d %s", rec.Code, rec.Body)
 	}
 }
 
 func TestGzip(t *testing.T) {
 	a := newApp(t)
+	users("kim")(t, a.store)
+	session := a.login(t, "kim")
 	for _, path := range []string{"/", "/about", "/users", "/static/app.css"} {
 		req := httptest.NewRequest("GET", path, nil)
 		req.Header.Set("Accept-Encoding", "gzip")
-		rec := httptest.NewRecorder()
-		a.handler.ServeHTTP(rec, req)
+		req.AddCookie(session)
+		rec := a.do(req)
 		if rec.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(rec.Header().Get("Vary"), "Accept-Encoding") {
 			t.Fatalf("%s: Content-Encoding %q, Vary %q", path, rec.Header().Get("Content-Encoding"), rec.Header().Get("Vary"))
 		}
@@ -142,12 +143,13 @@ func TestGzip(t *testing.T) {
 // A chunked body (no Content-Length) is cut off at the limit: 413 too.
 func TestBodyLimitChunked(t *testing.T) {
 	a := newApp(t)
+	users("kim")(t, a.store)
 	body := io.MultiReader(strings.NewReader(`{"name":"`), strings.NewReader(strings.Repeat("a", 2<<20)), strings.NewReader(`"}`))
 	req := httptest.NewRequest("POST", "/user", body)
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", jsonCT)
-	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, req)
+	req.AddCookie(a.login(t, "kim"))
+	rec := a.do(req)
 	if rec.Code != 413 {
 		t.Fatalf("chunked 2 MiB body: %d %s", rec.Code, rec.Body)
 	}
@@ -156,7 +158,7 @@ func TestBodyLimitChunked(t *testing.T) {
 // faultyStore fails or panics on ListUsers and Ping, to see how the chain
 // answers a broken dependency.
 type faultyStore struct {
-	models.UserStore
+	handlers.Store
 	panics bool
 }
 
@@ -171,26 +173,12 @@ func (f faultyStore) ListUsers(ctx context.Context, q models.ListQuery) (models.
 
 func (f faultyStore) Ping(context.Context) error { return errDatabaseDown }
 
-func deps(t *testing.T, s models.UserStore, origins []string) handlers.Deps {
-	if s == nil {
-		s = newApp(t).store
-	}
-	return handlers.Deps{
-		Store:          s,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Templates:      os.DirFS("../templates"),
-		Static:         os.DirFS("../static"),
-		MaxBodyBytes:   1 << 20,
-		TrustedOrigins: origins,
-	}
-}
-
 func TestFaults(t *testing.T) {
 	for _, panics := range []bool{false, true} {
-		h, err := handlers.New(deps(t, faultyStore{UserStore: newApp(t).store, panics: panics}, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := newApp(t)
+		users("kim")(t, a.store)
+		session := a.login(t, "kim")
+		h := a.build(t, faultyStore{Store: a.store, panics: panics}, a.cfg)
 		for _, tt := range []struct {
 			path, contentType string
 			status            int
@@ -202,7 +190,9 @@ func TestFaults(t *testing.T) {
 			{"/healthz", jsonCT, 200}, // liveness does not depend on the database
 		} {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
+			req := httptest.NewRequest("GET", tt.path, nil)
+			req.AddCookie(session)
+			h.ServeHTTP(rec, req)
 			if rec.Code != tt.status || !strings.HasPrefix(rec.Header().Get("Content-Type"), tt.contentType) {
 				t.Errorf("panics=%v %s: %d %q, want %d %q", panics, tt.path, rec.Code, rec.Header().Get("Content-Type"), tt.status, tt.contentType)
 			}
@@ -217,21 +207,21 @@ func TestFaults(t *testing.T) {
 // request id) and that a panic is logged with its stack.
 func TestLogging(t *testing.T) {
 	var buf bytes.Buffer
-	d := deps(t, faultyStore{UserStore: newApp(t).store, panics: true}, nil)
-	d.Logger = slog.New(slog.NewTextHandler(&buf, nil))
-	h, err := handlers.New(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newApp(t)
+	users("kim")(t, a.store)
+	session := a.login(t, "kim")
+	a.log = slog.New(slog.NewTextHandler(&buf, nil))
+	h := a.build(t, faultyStore{Store: a.store, panics: true}, a.cfg)
 	req := httptest.NewRequest("GET", "/users?secret=1", nil)
 	req.Header.Set("X-Request-Id", "req-42")
+	req.AddCookie(session)
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/about", nil))
 
 	out := buf.String()
 	for _, want := range []string{
 		"msg=panic", "panic=boom", "request_id=req-42", "stack=",
-		"level=ERROR msg=request method=GET path=/users status=500",
+		"level=ERROR msg=request method=GET path=/users status=500", "user=kim",
 		"level=INFO msg=request method=GET path=/about status=200",
 	} {
 		if !strings.Contains(out, want) {

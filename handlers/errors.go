@@ -3,7 +3,9 @@ package handlers
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -29,7 +31,7 @@ var (
 	errNotObject      = &requestError{http.StatusBadRequest, "malformed_json", "the request body must be a JSON object"}
 	errTrailingData   = &requestError{http.StatusBadRequest, "malformed_json", "unexpected data after the JSON object"}
 	errUnsupportedCT  = &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"}
-	errStoreUnhealthy = &requestError{http.StatusServiceUnavailable, "unavailable", "the database does not answer; try again shortly"}
+	errStoreUnhealthy = &requestError{http.StatusServiceUnavailable, "unavailable", "a service userhub needs (the database, Redis) does not answer; try again shortly"}
 )
 
 func errMalformedJSON(detail string) error {
@@ -38,7 +40,10 @@ func errMalformedJSON(detail string) error {
 
 // problem is an RFC 9457 problem details body. Type stays "about:blank" (the
 // status says what happened); Code is the stable word clients switch on.
+// header holds response headers the status calls for (Retry-After,
+// WWW-Authenticate).
 type problem struct {
+	header    map[string]string
 	Type      string              `json:"type"`
 	Title     string              `json:"title"`
 	Status    int                 `json:"status"`
@@ -54,9 +59,11 @@ type problem struct {
 func problemFor(err error) problem {
 	p := problem{Type: "about:blank"}
 	var (
-		reqErr   *requestError
-		valErr   *models.ValidationError
-		tooLarge *http.MaxBytesError
+		reqErr    *requestError
+		valErr    *models.ValidationError
+		tooLarge  *http.MaxBytesError
+		forbidden *models.ForbiddenError
+		throttled *models.ThrottledError
 	)
 	switch {
 	case errors.As(err, &reqErr):
@@ -71,6 +78,24 @@ func problemFor(err error) problem {
 		p.Status, p.Code, p.Detail = http.StatusConflict, "name_taken", "another user already has this name (names ignore case)"
 	case errors.Is(err, models.ErrLastAdmin):
 		p.Status, p.Code, p.Detail = http.StatusConflict, "last_admin", "this is the only administrator; make another user an administrator first"
+	case errors.Is(err, models.ErrNotAuthenticated):
+		p.Status, p.Code, p.Detail = http.StatusUnauthorized, "not_authenticated", "log in first: POST /api/v1/login"
+		p.header = map[string]string{"WWW-Authenticate": wwwAuthenticate}
+	case errors.Is(err, models.ErrBadCredentials):
+		p.Status, p.Code, p.Detail = http.StatusUnauthorized, "bad_credentials", "wrong name or password"
+		p.header = map[string]string{"WWW-Authenticate": wwwAuthenticate}
+	case errors.As(err, &forbidden):
+		p.Status, p.Code, p.Detail = http.StatusForbidden, "forbidden", forbidden.Reason
+	case errors.Is(err, models.ErrForbidden):
+		p.Status, p.Code, p.Detail = http.StatusForbidden, "forbidden", "you may not do this"
+	case errors.As(err, &throttled):
+		p.Status, p.Code, p.Detail = http.StatusTooManyRequests, "too_many_attempts", throttled.Error()
+		p.header = map[string]string{"Retry-After": strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds())))}
+	case errors.Is(err, models.ErrHasherBusy):
+		p.Status, p.Code, p.Detail = http.StatusServiceUnavailable, "busy", "too many logins at once; try again in a second"
+		p.header = map[string]string{"Retry-After": "1"}
+	case errors.Is(err, models.ErrSetupDone):
+		p.Status, p.Code, p.Detail = http.StatusNotFound, "not_found", "no such page or resource"
 	case errors.Is(err, middleware.ErrCrossOrigin):
 		p.Status, p.Code, p.Detail = http.StatusForbidden, "cross_origin", "cross-origin request refused"
 	case errors.Is(err, context.DeadlineExceeded):
@@ -93,6 +118,9 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 		h.log.ErrorContext(c.Request.Context(), "request failed", "error", err, "request_id", p.RequestID,
 			"method", c.Request.Method, "path", c.Request.URL.Path)
 	}
+	for k, v := range p.header {
+		c.Header(k, v)
+	}
 	c.Abort()
 	if wantsJSON(c.Request) {
 		writeJSON(c, p.Status, typeProblem, p)
@@ -100,6 +128,11 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 	}
 	h.renderPage(c, p.Status, "error.html", "", errorPage{Problem: p})
 }
+
+// wwwAuthenticate names how to authenticate (RFC 9110 11.6.1): a session
+// cookie, obtained from the login endpoint. There is no registered scheme
+// for cookies; this one says what a client needs to know.
+const wwwAuthenticate = `Cookie realm="userhub", login="/api/v1/login"`
 
 // errorPage is what error.html shows.
 type errorPage struct {

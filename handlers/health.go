@@ -25,5 +25,12 @@ func (h *Handlers) readyz(c *gin.Context) {
 		h.fail(c, errStoreUnhealthy)
 		return
 	}
+	for _, check := range h.ready {
+		if err := check(ctx); err != nil {
+			h.log.Warn("readiness check failed", "error", err)
+			h.fail(c, errStoreUnhealthy)
+			return
+		}
+	}
 	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ready", "database": "ok"})
 }

@@ -15,6 +15,8 @@ const homePageSize = 50
 type homePage struct {
 	Users      []models.User
 	NextCursor string
+	First      bool // this is the first page
+	MinLength  int  // of a password, for the form's hint
 }
 
 // home: GET / -> the user list, rendered on the server; static/users.js adds,
@@ -31,11 +33,16 @@ func (h *Handlers) home(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	data := homePage{Users: page.Users}
+	data := homePage{Users: page.Users, First: q.After == 0, MinLength: h.minPasswordLength()}
 	if page.More {
 		data.NextCursor = encodeCursor(page.Users[len(page.Users)-1].ID)
 	}
 	h.renderPage(c, http.StatusOK, "home.html", "home", data)
+}
+
+// account: GET /account, where users change their own name and password.
+func (h *Handlers) account(c *gin.Context) {
+	h.renderPage(c, http.StatusOK, "account.html", "account", struct{ MinLength int }{h.minPasswordLength()})
 }
 
 // about: GET /about, the same for every visitor of a language.

@@ -10,30 +10,47 @@ import (
 const htmlCT = "text/html; charset=utf-8"
 
 func TestPages(t *testing.T) {
+	ko := map[string]string{"Accept-Language": "ko-KR,ko;q=0.9"}
 	run(t, []scenario{
-		{name: "home lists users newest first", method: "GET", path: "/", fixture: users("kim", "lee"), status: 200,
-			wantHeader:  map[string]string{"Content-Type": htmlCT, "Content-Language": "en"},
-			contains:    []string{"<h1>Users</h1>", `data-id="2" data-name="lee"`, `id="add-user"`, `/static/users.js?v=`, `data-action="rename"`, `data-action="delete"`},
+		{name: "home lists users newest first, with admin controls", as: "kim", method: "GET", path: "/", fixture: users("kim", "lee"), status: 200,
+			wantHeader: map[string]string{"Content-Type": htmlCT, "Content-Language": "en", "Cache-Control": "no-store"},
+			contains: []string{"<h1>Users</h1>", `Hello, <span class="who">kim</span>`, `data-id="2" data-name="lee"`, `id="add-user"`,
+				`/static/app.js?v=`, `data-action="rename"`, `data-action="role"`, `data-action="password"`, `data-action="delete"`, `id="logout"`},
 			notContains: []string{"<script>", "style="}},
-		{name: "home orders newest first", method: "GET", path: "/", fixture: users("first", "second"), status: 200,
-			contains: []string{`data-name="second"`}},
-		{name: "home escapes names", method: "GET", path: "/", fixture: users(`<script>alert(1)</script>`), status: 200,
+		{name: "home orders newest first", as: "kim", method: "GET", path: "/", fixture: users("kim", "second"), status: 200,
+			contains: []string{`<tr data-id="2" data-name="second" data-role="member">`}},
+		{name: "member sees no admin controls", as: "lee", method: "GET", path: "/", fixture: users("kim", "lee"), status: 200,
+			contains:    []string{`data-name="lee"`, "To change your own name or password", `href="/account"`},
+			notContains: []string{`id="add-user"`, `data-action="rename"`, `data-action="delete"`, `data-action="role"`}},
+		{name: "home escapes names", as: "kim", method: "GET", path: "/", fixture: users("kim", `<script>alert(1)</script>`), status: 200,
 			contains: []string{"&lt;script&gt;alert(1)&lt;/script&gt;"}, notContains: []string{"<script>alert(1)"}},
-		{name: "home empty", method: "GET", path: "/", status: 200, contains: []string{"No users yet"}},
-		{name: "home in Korean", method: "GET", path: "/", header: map[string]string{"Accept-Language": "ko-KR,ko;q=0.9"}, status: 200,
-			wantHeader: map[string]string{"Content-Language": "ko"}, contains: []string{`<html lang="ko">`, "<h1>사용자</h1>", "사용자 추가"}},
+		{name: "home in Korean greets as the seed does", as: "kim", method: "GET", path: "/", header: ko, fixture: users("kim"), status: 200,
+			wantHeader: map[string]string{"Content-Language": "ko"},
+			contains:   []string{`<html lang="ko">`, "<h1>사용자</h1>", `<span class="who">kim</span>님 안녕하세요`, "사용자 추가", "로그아웃"}},
 		{name: "language cookie wins", method: "GET", path: "/about", header: map[string]string{"Accept-Language": "ko", "Cookie": "lang=en"}, status: 200,
 			contains: []string{"About userhub"}},
-		{name: "home bad cursor is the HTML error page", method: "GET", path: "/?cursor=zz", status: 422,
+		{name: "home bad cursor is the HTML error page", as: "kim", method: "GET", path: "/?cursor=zz", fixture: users("kim"), status: 422,
 			wantHeader: map[string]string{"Content-Type": htmlCT}, contains: []string{"Invalid input"}},
-		{name: "about", method: "GET", path: "/about", status: 200, contains: []string{"About userhub", `aria-current="page">About`}},
+		{name: "account page", as: "lee", method: "GET", path: "/account", fixture: users("kim", "lee"), status: 200,
+			contains: []string{"Your account", `id="account-name"`, `id="account-password"`, `autocomplete="current-password"`, "At least 12 characters"}},
+		{name: "about for visitors", method: "GET", path: "/about", status: 200,
+			contains: []string{"About userhub", `aria-current="page">About`, `href="/login"`}, notContains: []string{"logout"}},
+		{name: "about for a logged-in user", as: "kim", method: "GET", path: "/about", fixture: users("kim"), status: 200,
+			contains: []string{`<span class="who">kim</span>`, `id="logout"`}},
 		{name: "HEAD about", method: "HEAD", path: "/about", status: 200},
 		{name: "404 page in the layout", method: "GET", path: "/nowhere", status: 404,
 			wantHeader: map[string]string{"Content-Type": htmlCT}, contains: []string{"Page not found", `class="site-nav"`, "Request ID:"}},
-		{name: "404 page in Korean", method: "GET", path: "/nowhere", header: map[string]string{"Accept-Language": "ko"}, status: 404,
+		{name: "404 page in Korean", method: "GET", path: "/nowhere", header: ko, status: 404,
 			contains: []string{"페이지를 찾을 수 없음"}},
 		{name: "405 on a page", method: "POST", path: "/about", status: 405,
 			wantHeader: map[string]string{"Allow": "GET, HEAD", "Content-Type": htmlCT}},
+		{name: "language switch", method: "POST", path: "/lang", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			body: "lang=ko&next=%2Fabout", status: 303,
+			wantHeader: map[string]string{"Location": "/about", "Set-Cookie": "lang=ko; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"}},
+		{name: "language switch stays local", method: "POST", path: "/lang", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			body: "lang=en&next=https://evil.example/", status: 303, wantHeader: map[string]string{"Location": "/"}},
+		{name: "unknown language", method: "POST", path: "/lang", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			body: "lang=fr", status: 422},
 	})
 }
 
@@ -50,7 +67,7 @@ func TestStatic(t *testing.T) {
 	run(t, []scenario{
 		{name: "css", method: "GET", path: "/static/app.css", status: 200,
 			wantHeader: map[string]string{"Content-Type": "text/css", "ETag": `W/"`, "Cache-Control": "max-age=3600"}},
-		{name: "js", method: "GET", path: "/static/users.js", status: 200,
+		{name: "js", method: "GET", path: "/static/app.js", status: 200,
 			wantHeader: map[string]string{"Content-Type": "javascript"}, contains: []string{"fetch("}},
 		{name: "favicon", method: "GET", path: "/favicon.ico", status: 200, wantHeader: map[string]string{"Content-Type": "image/x-icon"}},
 		{name: "missing", method: "GET", path: "/static/nope.css", status: 404},
@@ -63,26 +80,22 @@ func TestStatic(t *testing.T) {
 // TestStaticRevalidation fetches a file, then asks again with its ETag.
 func TestStaticRevalidation(t *testing.T) {
 	a := newApp(t)
-	first := httptest.NewRecorder()
-	a.handler.ServeHTTP(first, httptest.NewRequest("GET", "/static/app.css", nil))
+	first := a.do(httptest.NewRequest("GET", "/static/app.css", nil))
 	etag := first.Header().Get("ETag")
 	if first.Code != 200 || etag == "" {
 		t.Fatalf("first fetch: %d, ETag %q", first.Code, etag)
 	}
 	again := httptest.NewRequest("GET", "/static/app.css", nil)
 	again.Header.Set("If-None-Match", etag)
-	second := httptest.NewRecorder()
-	a.handler.ServeHTTP(second, again)
+	second := a.do(again)
 	if second.Code != 304 || second.Body.Len() != 0 || second.Header().Get("ETag") != etag {
 		t.Fatalf("revalidation: %d, %d bytes, ETag %q", second.Code, second.Body.Len(), second.Header().Get("ETag"))
 	}
 
-	// The page links each file with its version: that URL may be cached for good.
-	home := httptest.NewRecorder()
-	a.handler.ServeHTTP(home, httptest.NewRequest("GET", "/", nil))
-	link := regexp.MustCompile(`/static/app\.css\?v=[0-9a-f]+`).FindString(home.Body.String())
-	versioned := httptest.NewRecorder()
-	a.handler.ServeHTTP(versioned, httptest.NewRequest("GET", link, nil))
+	// Pages link each file with its version: that URL may be cached for good.
+	about := a.do(httptest.NewRequest("GET", "/about", nil))
+	link := regexp.MustCompile(`/static/app\.css\?v=[0-9a-f]+`).FindString(about.Body.String())
+	versioned := a.do(httptest.NewRequest("GET", link, nil))
 	if cc := versioned.Header().Get("Cache-Control"); link == "" || !strings.Contains(cc, "immutable") {
 		t.Fatalf("versioned %q: Cache-Control %q", link, cc)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"userhub/locale"
 	"userhub/middleware"
+	"userhub/models"
 )
 
 // bufPool recycles response buffers: bodies are rendered into a buffer
@@ -82,8 +83,19 @@ type view struct {
 	Lang      string
 	Nav       string
 	RequestID string
+	Path      string       // the page's own URL, for forms that come back to it
+	User      *models.User // the logged-in user, nil for visitors
 	Data      any
 }
+
+// greeting is the data of the "greeting" template.
+type greeting struct {
+	View view
+	Name string
+}
+
+// greet pairs the view with a name for the "greeting" template.
+func greet(v view, name string) greeting { return greeting{View: v, Name: name} }
 
 // T translates key into the page's language: {{.T "nav.home"}}.
 func (v view) T(key string, args ...any) string { return locale.T(v.Lang, key, args...) }
@@ -99,7 +111,10 @@ func language(c *gin.Context) string {
 
 // renderPage renders the page template name inside the layout.
 func (h *Handlers) renderPage(c *gin.Context, status int, name, nav string, data any) {
-	v := view{Lang: language(c), Nav: nav, RequestID: middleware.GetRequestID(c), Data: data}
+	v := view{Lang: language(c), Nav: nav, RequestID: middleware.GetRequestID(c), Path: c.Request.URL.RequestURI(), Data: data}
+	if u, ok := middleware.CurrentUser(c); ok {
+		v.User = &u
+	}
 	body, err := h.pages.render(name, v)
 	if err != nil {
 		if name == "error.html" {
@@ -114,13 +129,18 @@ func (h *Handlers) renderPage(c *gin.Context, status int, name, nav string, data
 }
 
 // renderConstantPage serves a page whose content depends only on the
-// language: it is rendered once per language and then served from memory.
+// language for visitors: it is rendered once per language and then served
+// from memory. Logged-in users see their name in it: rendered each time.
 func (h *Handlers) renderConstantPage(c *gin.Context, name, nav string) {
+	if _, ok := middleware.CurrentUser(c); ok {
+		h.renderPage(c, http.StatusOK, name, nav, nil)
+		return
+	}
 	lang := language(c)
 	key := name + " " + lang
 	body, ok := h.constantPages.Load(key)
 	if !ok {
-		rendered, err := h.pages.render(name, view{Lang: lang, Nav: nav})
+		rendered, err := h.pages.render(name, view{Lang: lang, Nav: nav, Path: c.Request.URL.Path})
 		if err != nil {
 			h.fail(c, err)
 			return

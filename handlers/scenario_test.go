@@ -10,9 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gin-contrib/sessions/cookie"
+
+	"userhub/config"
 	"userhub/handlers"
 	"userhub/models"
+	"userhub/sessionstore"
 	"userhub/store"
 )
 
@@ -20,6 +25,7 @@ import (
 // in the manner of PocketBase's ApiScenario: tests are tables of these.
 type scenario struct {
 	name    string
+	as      string // the user making the request ("" = anonymous); logged in first
 	method  string
 	path    string
 	header  map[string]string
@@ -32,14 +38,20 @@ type scenario struct {
 	notContains []string          // substrings the body must not contain
 }
 
-// app is a handler over a fresh SQLite database with the real templates and
-// static files.
+// testPassword is every fixture user's password.
+const testPassword = "correct horse battery staple"
+
+// app is a handler over a fresh SQLite database with the real templates
+// and static files, the cookie session store, and a fast password hasher.
 type app struct {
 	handler http.Handler
 	store   *store.Store
+	hasher  *models.Hasher
+	cfg     config.Config
+	log     *slog.Logger // nil: discard
 }
 
-func newApp(t testing.TB) app {
+func newApp(t testing.TB, adjust ...func(*config.Config)) app {
 	t.Helper()
 	s, err := store.Open(context.Background(), store.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "test.db")})
 	if err != nil {
@@ -49,17 +61,80 @@ func newApp(t testing.TB) app {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	cfg := config.Default()
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	a := app{store: s, cfg: cfg, hasher: testHasher()}
+	a.handler = a.build(t, s, cfg)
+	return a
+}
+
+// testHasher has tiny argon2id costs: the same code, a thousand times faster.
+func testHasher() *models.Hasher {
+	return models.NewHasher(models.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 4, time.Second)
+}
+
+func (a app) build(t testing.TB, s handlers.Store, cfg config.Config) http.Handler {
+	t.Helper()
+	hashKey, blockKey, _ := sessionstore.Keys([]byte("test secret: 0123456789abcdef0123456789"))
 	h, err := handlers.New(handlers.Deps{
+		Config:       cfg,
 		Store:        s,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SessionStore: cookie.NewStore(hashKey, blockKey),
+		Counter:      a.store,
+		Hasher:       a.hasher,
+		Logger:       a.logger(),
 		Templates:    os.DirFS("../templates"),
 		Static:       os.DirFS("../static"),
-		MaxBodyBytes: 1 << 20,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return app{handler: h, store: s}
+	return h
+}
+
+func (a app) logger() *slog.Logger {
+	if a.log != nil {
+		return a.log
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// do sends req and returns the response.
+func (a app) do(req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// login logs name in through the API and returns the session cookie.
+func (a app) login(t testing.TB, name string) *http.Cookie {
+	t.Helper()
+	return a.loginWith(t, name, testPassword)
+}
+
+func (a app) loginWith(t testing.TB, name, password string) *http.Cookie {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/api/v1/login", strings.NewReader(`{"name":"`+name+`","password":"`+password+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := a.do(req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("login as %s: %d %s", name, rec.Code, rec.Body)
+	}
+	return sessionCookie(t, rec)
+}
+
+// sessionCookie returns the session cookie a response set.
+func sessionCookie(t testing.TB, rec *httptest.ResponseRecorder) *http.Cookie {
+	t.Helper()
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "userhub_session" {
+			return c
+		}
+	}
+	t.Fatalf("no session cookie in %v", rec.Header()["Set-Cookie"])
+	return nil
 }
 
 func (sc scenario) request() *http.Request {
@@ -83,9 +158,11 @@ func run(t *testing.T, scenarios []scenario) {
 			if sc.fixture != nil {
 				sc.fixture(t, a.store)
 			}
-			rec := httptest.NewRecorder()
-			a.handler.ServeHTTP(rec, sc.request())
-			sc.check(t, rec)
+			req := sc.request()
+			if sc.as != "" && sc.as != "-" { // "-": anonymous, in a table of logged-in scenarios
+				req.AddCookie(a.login(t, sc.as))
+			}
+			sc.check(t, a.do(req))
 		})
 	}
 }
@@ -124,27 +201,39 @@ func bench(b *testing.B, sc scenario) {
 	if sc.fixture != nil {
 		sc.fixture(b, a.store)
 	}
+	var session *http.Cookie
+	if sc.as != "" {
+		session = a.login(b, sc.as)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		rec := httptest.NewRecorder()
-		a.handler.ServeHTTP(rec, sc.request())
+		req := sc.request()
+		if session != nil {
+			req.AddCookie(session)
+		}
+		rec := a.do(req)
 		if rec.Code != sc.status {
 			b.Fatalf("status %d, want %d: %s", rec.Code, sc.status, rec.Body)
 		}
 	}
 }
 
-// users creates the named users (the first one an admin).
+// users creates the named users, the first one an admin, every one with
+// testPassword (hashed with the test hasher's costs).
 func users(names ...string) func(testing.TB, models.UserStore) {
 	return func(t testing.TB, s models.UserStore) {
 		t.Helper()
+		hash, err := testHasher().Hash(context.Background(), testPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i, n := range names {
 			role := models.RoleMember
 			if i == 0 {
 				role = models.RoleAdmin
 			}
-			if _, err := s.CreateUser(context.Background(), models.NewUser{Name: n, Role: role}); err != nil {
+			if _, err := s.CreateUser(context.Background(), models.NewUser{Name: n, Role: role, PasswordHash: hash}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"userhub/middleware"
 	"userhub/models"
 )
 
@@ -97,20 +98,17 @@ func setNextLink(c *gin.Context, p models.Page, limit int) string {
 // userInput is what the API lets a client set on a user. Decoding refuses
 // any other field, so no request can set what the route does not offer.
 type userInput struct {
-	Name *string      `json:"name"`
-	Role *models.Role `json:"role"`
-}
-
-// change turns the input into a store change.
-func (in userInput) change() models.UserChange {
-	return models.UserChange{Name: in.Name, Role: in.Role}
+	Name     *string      `json:"name"`
+	Role     *models.Role `json:"role"`
+	Password *string      `json:"password"`
 }
 
 // require reports the named fields that are missing.
 func (in userInput) require(fields ...string) error {
+	missing := map[string]bool{"name": in.Name == nil, "role": in.Role == nil}
 	var verr models.ValidationError
 	for _, f := range fields {
-		if (f == "name" && in.Name == nil) || (f == "role" && in.Role == nil) {
+		if missing[f] {
 			verr.Fields = append(verr.Fields, models.FieldError{Field: f, Code: "required", Message: f + " is required"})
 		}
 	}
@@ -120,8 +118,22 @@ func (in userInput) require(fields ...string) error {
 	return nil
 }
 
-// createUser creates a user from a decoded input and answers 201 with the
-// user and its Location.
+// hashPassword checks a new password against the policy (for the user
+// named name) and hashes it; nil stays nil.
+func (h *Handlers) hashPassword(c *gin.Context, password *string, name string) (*string, error) {
+	if password == nil {
+		return nil, nil
+	}
+	if err := h.policy.Check("password", *password, name); err != nil {
+		return nil, err
+	}
+	hash, err := h.hasher.Hash(c.Request.Context(), *password)
+	return &hash, err
+}
+
+// createUser creates a user from a decoded input (admins only, by route)
+// and answers 201 with the user and its Location. A user created without
+// a password cannot log in until an administrator sets one.
 func (h *Handlers) createUser(c *gin.Context, in userInput) {
 	n := models.NewUser{}
 	if in.Name != nil {
@@ -130,13 +142,48 @@ func (h *Handlers) createUser(c *gin.Context, in userInput) {
 	if in.Role != nil {
 		n.Role = *in.Role
 	}
+	if _, err := n.Normalize(); err != nil {
+		h.fail(c, err) // before hashing: a bad name costs no hash
+		return
+	}
+	hash, err := h.hashPassword(c, in.Password, n.Name)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if hash != nil {
+		n.PasswordHash = *hash
+	}
 	u, err := h.store.CreateUser(c.Request.Context(), n)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
+	actor, _ := middleware.CurrentUser(c)
+	h.log.Info("user created", "user", u.Name, "role", u.Role, "by", actor.Name)
 	c.Header("Location", userLocation(u.ID))
 	writeJSON(c, http.StatusCreated, typeJSON, toJSON(u))
+}
+
+// authorizeChange says whether actor may apply in to user id: an admin may
+// change anyone (but sets their own password through /api/v1/me/password,
+// which asks for the current one); a member may only rename themselves.
+func authorizeChange(actor models.User, id int64, in userInput) error {
+	if actor.IsAdmin() {
+		if in.Password != nil && id == actor.ID {
+			return &models.ForbiddenError{Reason: "change your own password with PUT /api/v1/me/password, which asks for the current one"}
+		}
+		return nil
+	}
+	switch {
+	case id != actor.ID:
+		return &models.ForbiddenError{Reason: "members may change only their own account"}
+	case in.Role != nil && *in.Role != actor.Role:
+		return &models.ForbiddenError{Reason: "only administrators may change roles"}
+	case in.Password != nil:
+		return &models.ForbiddenError{Reason: "change your password with PUT /api/v1/me/password"}
+	}
+	return nil
 }
 
 // updateUser applies a decoded input to the user named by :id.
@@ -146,20 +193,43 @@ func (h *Handlers) updateUser(c *gin.Context, in userInput) {
 		h.fail(c, err)
 		return
 	}
-	var u models.User
-	if in.Name == nil && in.Role == nil {
-		u, err = h.store.User(c.Request.Context(), id) // nothing to change
-	} else {
-		u, err = h.store.UpdateUser(c.Request.Context(), id, in.change())
+	actor, _ := middleware.CurrentUser(c)
+	if err := authorizeChange(actor, id, in); err != nil {
+		h.fail(c, err)
+		return
 	}
+	ctx := c.Request.Context()
+	target, err := h.store.User(ctx, id)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
+	change := models.UserChange{Name: in.Name, Role: in.Role}
+	if change, err = change.Normalize(); err != nil {
+		h.fail(c, err)
+		return
+	}
+	name := target.Name
+	if in.Name != nil {
+		name = *change.Name
+	}
+	if change.PasswordHash, err = h.hashPassword(c, in.Password, name); err != nil {
+		h.fail(c, err)
+		return
+	}
+	u := target
+	if change.Name != nil || change.Role != nil || change.PasswordHash != nil {
+		if u, err = h.store.UpdateUser(ctx, id, change); err != nil {
+			h.fail(c, err)
+			return
+		}
+		h.log.Info("user changed", "user", u.Name, "id", u.ID, "by", actor.Name,
+			"name_changed", change.Name != nil, "role", u.Role, "password_set", change.PasswordHash != nil)
+	}
 	writeJSON(c, http.StatusOK, typeJSON, toJSON(u))
 }
 
-// deleteUser removes the user named by :id: 204.
+// deleteUser removes the user named by :id: 204 (admins only, by route).
 func (h *Handlers) deleteUser(c *gin.Context) {
 	id, err := userID(c)
 	if err == nil {
@@ -169,11 +239,13 @@ func (h *Handlers) deleteUser(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	actor, _ := middleware.CurrentUser(c)
+	h.log.Info("user deleted", "id", id, "by", actor.Name)
 	c.Status(http.StatusNoContent)
 }
 
-// patchUser changes the given fields (name, role): PATCH on both the seed
-// route and the API.
+// patchUser changes the given fields (name, role, password): PATCH on
+// both the seed route and the API.
 func (h *Handlers) patchUser(c *gin.Context) {
 	var in userInput
 	if err := decodeJSON(c, &in); err != nil {

@@ -36,7 +36,7 @@ func (h *Handlers) apiListUsers(c *gin.Context) {
 	writeJSON(c, http.StatusOK, typeJSON, body)
 }
 
-// apiCreateUser: POST /api/v1/users {"name", "role"} -> 201.
+// apiCreateUser: POST /api/v1/users {"name", "role", "password"} -> 201.
 func (h *Handlers) apiCreateUser(c *gin.Context) {
 	var in userInput
 	if err := decodeJSON(c, &in); err != nil {

@@ -8,31 +8,44 @@ import (
 
 const problemCT = "application/problem+json"
 
+// asAdmin makes every scenario a request by the admin kim (user 1), who is
+// the first user of every fixture (users("kim") when none is given).
+func asAdmin(scs []scenario) []scenario {
+	for i := range scs {
+		if scs[i].as == "" {
+			scs[i].as = "kim"
+		}
+		if scs[i].fixture == nil {
+			scs[i].fixture = users("kim")
+		}
+	}
+	return scs
+}
+
 func TestSeedRoutes(t *testing.T) {
 	long := strings.Repeat("a", 65)
-	run(t, []scenario{
-		{name: "list empty", method: "GET", path: "/users", status: 200,
-			wantHeader: map[string]string{"Content-Type": jsonCT, "Link": ""}, contains: []string{"{}"}},
+	run(t, asAdmin([]scenario{
 		{name: "list is an id->name object in id order", method: "GET", path: "/users", fixture: users("kim", "lee", "김철수"),
-			status: 200, contains: []string{`{"1":"kim","2":"lee","3":"김철수"}`}, notContains: []string{"role", "password"}},
-		{name: "list pages with a Link", method: "GET", path: "/users?limit=2", fixture: users("a", "b", "c"),
-			status: 200, contains: []string{`{"1":"a","2":"b"}`}, wantHeader: map[string]string{"Link": `rel="next"`}},
-		{name: "list second page", method: "GET", path: "/users?limit=2&cursor=Mg", fixture: users("a", "b", "c"),
-			status: 200, contains: []string{`{"3":"c"}`}, wantHeader: map[string]string{"Link": ""}},
+			status: 200, wantHeader: map[string]string{"Content-Type": jsonCT, "Link": "", "Cache-Control": "no-store"},
+			contains: []string{`{"1":"kim","2":"lee","3":"김철수"}`}, notContains: []string{"role", "password", "argon2"}},
+		{name: "list pages with a Link", method: "GET", path: "/users?limit=2", fixture: users("kim", "a", "b"),
+			status: 200, contains: []string{`{"1":"kim","2":"a"}`}, wantHeader: map[string]string{"Link": `</users?cursor=Mg&limit=2>; rel="next"`}},
+		{name: "list second page", method: "GET", path: "/users?limit=2&cursor=Mg", fixture: users("kim", "a", "b"),
+			status: 200, contains: []string{`{"3":"b"}`}, wantHeader: map[string]string{"Link": ""}},
 		{name: "list limit above 1000", method: "GET", path: "/users?limit=1001", status: 422,
 			wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"field":"limit"`}},
 		{name: "list bad cursor", method: "GET", path: "/users?cursor=!!!", status: 422, contains: []string{`"field":"cursor"`}},
 
-		{name: "create", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"kim"}`, status: 201,
-			wantHeader: map[string]string{"Location": "/api/v1/users/1", "Content-Type": jsonCT},
-			contains:   []string{`"id":1`, `"name":"kim"`, `"role":"member"`, `"created_at"`}, notContains: []string{"password", "session"}},
+		{name: "create", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"lee"}`, status: 201,
+			wantHeader: map[string]string{"Location": "/api/v1/users/2", "Content-Type": jsonCT},
+			contains:   []string{`"id":2`, `"name":"lee"`, `"role":"member"`, `"created_at"`}, notContains: []string{"password", "session"}},
 		{name: "create korean", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"김철수"}`, status: 201,
 			contains: []string{`"name":"김철수"`}},
 		{name: "create json with charset", method: "POST", path: "/user", header: map[string]string{"Content-Type": "application/json; charset=utf-8"},
-			body: `{"name":"kim"}`, status: 201},
-		{name: "create duplicate", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"kim"}`, fixture: users("kim"),
+			body: `{"name":"lee"}`, status: 201},
+		{name: "create duplicate", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"kim"}`,
 			status: 409, wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"code":"name_taken"`, `"status":409`}},
-		{name: "create duplicate differing in case", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"KIM"}`, fixture: users("kim"),
+		{name: "create duplicate differing in case", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"KIM"}`,
 			status: 409, contains: []string{`"code":"name_taken"`}},
 		{name: "create 65 characters", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"` + long + `"}`,
 			status: 422, wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"field":"name"`, `"code":"too_long"`}},
@@ -40,7 +53,7 @@ func TestSeedRoutes(t *testing.T) {
 			status: 422, contains: []string{`"code":"required"`}},
 		{name: "create without name", method: "POST", path: "/user", header: jsonHeader(), body: `{}`,
 			status: 422, contains: []string{`"field":"name"`, `"code":"required"`}},
-		{name: "create refuses role (no mass assignment)", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"kim","role":"admin"}`,
+		{name: "create refuses role (no mass assignment)", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"lee","role":"admin"}`,
 			status: 422, contains: []string{`"field":"role"`, `"code":"unknown_field"`}},
 		{name: "create wrong type", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":5}`,
 			status: 422, contains: []string{`"field":"name"`, `"code":"invalid_type"`}},
@@ -61,28 +74,28 @@ func TestSeedRoutes(t *testing.T) {
 		{name: "create 2 MiB", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"` + strings.Repeat("a", 2<<20) + `"}`,
 			status: 413, wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"code":"body_too_large"`}},
 
-		{name: "replace", method: "PUT", path: "/user/1", header: jsonHeader(), body: `{"name":"park"}`, fixture: users("kim"),
-			status: 200, contains: []string{`"id":1`, `"name":"park"`}},
-		{name: "replace needs name", method: "PUT", path: "/user/1", header: jsonHeader(), body: `{}`, fixture: users("kim"),
+		{name: "replace", method: "PUT", path: "/user/2", header: jsonHeader(), body: `{"name":"park"}`, fixture: users("kim", "lee"),
+			status: 200, contains: []string{`"id":2`, `"name":"park"`}},
+		{name: "replace needs name", method: "PUT", path: "/user/2", header: jsonHeader(), body: `{}`, fixture: users("kim", "lee"),
 			status: 422, contains: []string{`"field":"name"`, `"code":"required"`}},
 		{name: "replace unknown id", method: "PUT", path: "/user/99", header: jsonHeader(), body: `{"name":"x"}`,
 			status: 404, wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"code":"not_found"`}},
 		{name: "replace non-numeric id", method: "PUT", path: "/user/abc", header: jsonHeader(), body: `{"name":"x"}`, status: 404},
 		{name: "replace to taken name", method: "PUT", path: "/user/2", header: jsonHeader(), body: `{"name":"Kim"}`, fixture: users("kim", "lee"),
 			status: 409},
-		{name: "patch name", method: "PATCH", path: "/user/1", header: jsonHeader(), body: `{"name":"park"}`, fixture: users("kim"),
+		{name: "patch name", method: "PATCH", path: "/user/1", header: jsonHeader(), body: `{"name":"park"}`,
 			status: 200, contains: []string{`"name":"park"`, `"role":"admin"`}},
 		{name: "patch role", method: "PATCH", path: "/user/2", header: jsonHeader(), body: `{"role":"admin"}`, fixture: users("kim", "lee"),
 			status: 200, contains: []string{`"name":"lee"`, `"role":"admin"`}},
-		{name: "patch nothing", method: "PATCH", path: "/user/1", header: jsonHeader(), body: `{}`, fixture: users("kim"),
+		{name: "patch nothing", method: "PATCH", path: "/user/1", header: jsonHeader(), body: `{}`,
 			status: 200, contains: []string{`"name":"kim"`}},
-		{name: "patch bad role", method: "PATCH", path: "/user/1", header: jsonHeader(), body: `{"role":"root"}`, fixture: users("kim"),
+		{name: "patch bad role", method: "PATCH", path: "/user/2", header: jsonHeader(), body: `{"role":"root"}`, fixture: users("kim", "lee"),
 			status: 422, contains: []string{`"field":"role"`}},
-		{name: "patch demotes the last admin", method: "PATCH", path: "/user/1", header: jsonHeader(), body: `{"role":"member"}`, fixture: users("kim"),
+		{name: "patch demotes the last admin", method: "PATCH", path: "/user/1", header: jsonHeader(), body: `{"role":"member"}`,
 			status: 409, contains: []string{`"code":"last_admin"`}},
 		{name: "delete", method: "DELETE", path: "/user/2", fixture: users("kim", "lee"), status: 204},
 		{name: "delete unknown", method: "DELETE", path: "/user/99", status: 404, contains: []string{`"code":"not_found"`}},
-		{name: "delete the last admin", method: "DELETE", path: "/user/1", fixture: users("kim"), status: 409},
+		{name: "delete the last admin", method: "DELETE", path: "/user/1", status: 409, contains: []string{`"code":"last_admin"`}},
 
 		{name: "TRACE /users", method: "TRACE", path: "/users", status: 405,
 			wantHeader: map[string]string{"Allow": "GET, HEAD, OPTIONS", "Content-Type": problemCT}, contains: []string{`"code":"method_not_allowed"`}},
@@ -90,37 +103,42 @@ func TestSeedRoutes(t *testing.T) {
 		{name: "OPTIONS /users", method: "OPTIONS", path: "/users", status: 204, wantHeader: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
 		{name: "OPTIONS /user/1", method: "OPTIONS", path: "/user/1", status: 204, wantHeader: map[string]string{"Allow": "DELETE, OPTIONS, PATCH, PUT"}},
 		{name: "OPTIONS /user", method: "OPTIONS", path: "/user", status: 204, wantHeader: map[string]string{"Allow": "OPTIONS, POST"}},
-	})
+	}))
 }
 
 func TestAPIUsers(t *testing.T) {
-	many := make([]string, 7)
-	for i := range many {
-		many[i] = fmt.Sprintf("user%d", i)
+	many := []string{"kim"}
+	for i := range 6 {
+		many = append(many, fmt.Sprintf("user%d", i))
 	}
-	run(t, []scenario{
+	run(t, asAdmin([]scenario{
 		{name: "list", method: "GET", path: "/api/v1/users", fixture: users("kim", "lee"), status: 200,
-			contains: []string{`"users":[{"id":1,"name":"kim","role":"admin"`, `"name":"lee","role":"member"`}, notContains: []string{"next_cursor", "password"}},
-		{name: "list empty is an empty array", method: "GET", path: "/api/v1/users", status: 200, contains: []string{`"users":[]`}},
+			contains: []string{`"users":[{"id":1,"name":"kim","role":"admin"`, `"name":"lee","role":"member"`}, notContains: []string{"next_cursor", "password", "argon2"}},
 		{name: "list pages", method: "GET", path: "/api/v1/users?limit=3", fixture: users(many...), status: 200,
-			contains:    []string{`"name":"user2"`, `"next_cursor":"Mw"`},
-			notContains: []string{`"name":"user3"`},
+			contains:    []string{`"name":"user1"`, `"next_cursor":"Mw"`},
+			notContains: []string{`"name":"user2"`},
 			wantHeader:  map[string]string{"Link": `</api/v1/users?cursor=Mw&limit=3>; rel="next"`}},
 		{name: "list follows the cursor", method: "GET", path: "/api/v1/users?limit=3&cursor=Mw", fixture: users(many...), status: 200,
-			contains: []string{`"name":"user3"`, `"name":"user5"`}, notContains: []string{`"name":"user2"`}},
+			contains: []string{`"name":"user2"`, `"name":"user4"`}, notContains: []string{`"name":"user1"`}},
 		{name: "list limit 0", method: "GET", path: "/api/v1/users?limit=0", status: 422, contains: []string{`"field":"limit"`}},
 		{name: "list limit 501", method: "GET", path: "/api/v1/users?limit=501", status: 422, contains: []string{"from 1 to 500"}},
 		{name: "list limit 500", method: "GET", path: "/api/v1/users?limit=500", status: 200},
 		{name: "list bad limit and cursor at once", method: "GET", path: "/api/v1/users?limit=x&cursor=AAAA", status: 422,
 			contains: []string{`"field":"limit"`, `"field":"cursor"`}},
 
-		{name: "create with role", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"kim","role":"admin"}`, status: 201,
-			wantHeader: map[string]string{"Location": "/api/v1/users/1"}, contains: []string{`"role":"admin"`}},
-		{name: "create defaults to member", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"kim"}`, status: 201,
+		{name: "create with role", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee","role":"admin"}`, status: 201,
+			wantHeader: map[string]string{"Location": "/api/v1/users/2"}, contains: []string{`"role":"admin"`}},
+		{name: "create defaults to member", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee"}`, status: 201,
 			contains: []string{`"role":"member"`}},
+		{name: "create with a password", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee","password":"a fine long password"}`,
+			status: 201, notContains: []string{"password", "argon2"}},
+		{name: "create with a short password", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee","password":"short"}`,
+			status: 422, contains: []string{`"field":"password"`, `"code":"password_too_short"`}},
+		{name: "create with a common password", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee","password":"password1234"}`,
+			status: 422, contains: []string{`"code":"password_common"`}},
 		{name: "create reports every bad field", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"","role":"root","x":1}`,
 			status: 422, contains: []string{`"field":"x"`}},
-		{name: "create unknown and valid fields", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"kim","password_hash":"x"}`,
+		{name: "create refuses a hash", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee","password_hash":"x"}`,
 			status: 422, contains: []string{`"field":"password_hash"`, `"code":"unknown_field"`}},
 
 		{name: "get", method: "GET", path: "/api/v1/users/2", fixture: users("kim", "lee"), status: 200, contains: []string{`"id":2`, `"name":"lee"`}},
@@ -136,6 +154,10 @@ func TestAPIUsers(t *testing.T) {
 			status: 200, contains: []string{`"name":"park"`, `"role":"member"`}},
 		{name: "patch null keeps the field", method: "PATCH", path: "/api/v1/users/2", header: jsonHeader(), body: `{"name":null,"role":"admin"}`, fixture: users("kim", "lee"),
 			status: 200, contains: []string{`"name":"lee"`, `"role":"admin"`}},
+		{name: "admin sets another's password", method: "PATCH", path: "/api/v1/users/2", header: jsonHeader(), body: `{"password":"another long password"}`,
+			fixture: users("kim", "lee"), status: 200, notContains: []string{"argon2"}},
+		{name: "admin sets own password through PATCH", method: "PATCH", path: "/api/v1/users/1", header: jsonHeader(), body: `{"password":"another long password"}`,
+			status: 403, contains: []string{"/api/v1/me/password"}},
 		{name: "delete", method: "DELETE", path: "/api/v1/users/2", fixture: users("kim", "lee"), status: 204},
 		{name: "delete twice", method: "DELETE", path: "/api/v1/users/3", fixture: users("kim", "lee"), status: 404},
 
@@ -145,17 +167,60 @@ func TestAPIUsers(t *testing.T) {
 			wantHeader: map[string]string{"Allow": "GET", "Content-Type": problemCT}},
 		{name: "OPTIONS", method: "OPTIONS", path: "/api/v1/users/1", status: 204,
 			wantHeader: map[string]string{"Allow": "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"}},
+	}))
+}
+
+// TestAuthorization: who may do what, on the seed routes and the API alike.
+func TestAuthorization(t *testing.T) {
+	two := users("kim", "lee") // kim (1) is an admin, lee (2) a member
+	three := users("kim", "lee", "park")
+	unauth := map[string]string{"Content-Type": problemCT, "WWW-Authenticate": `Cookie realm="userhub"`}
+	run(t, []scenario{
+		// Anonymous: 401 with WWW-Authenticate, on every API and seed route.
+		{name: "anonymous GET /users", method: "GET", path: "/users", fixture: two, status: 401, wantHeader: unauth, contains: []string{`"code":"not_authenticated"`}},
+		{name: "anonymous POST /user", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"x"}`, fixture: two, status: 401, wantHeader: unauth},
+		{name: "anonymous PATCH /user/2", method: "PATCH", path: "/user/2", header: jsonHeader(), body: `{"name":"x"}`, fixture: two, status: 401},
+		{name: "anonymous DELETE /user/2", method: "DELETE", path: "/user/2", fixture: two, status: 401},
+		{name: "anonymous API list", method: "GET", path: "/api/v1/users", fixture: two, status: 401, wantHeader: unauth},
+		{name: "anonymous me", method: "GET", path: "/api/v1/me", fixture: two, status: 401},
+		{name: "anonymous page", method: "GET", path: "/?cursor=Mg", fixture: two, status: 303,
+			wantHeader: map[string]string{"Location": "/login?next=%2F%3Fcursor%3DMg"}},
+		{name: "anonymous account page", method: "GET", path: "/account", fixture: two, status: 303, wantHeader: map[string]string{"Location": "/login?next=%2Faccount"}},
+
+		// Members read the list and change their own name, nothing else.
+		{name: "member lists", as: "lee", method: "GET", path: "/users", fixture: two, status: 200, contains: []string{`"2":"lee"`}},
+		{name: "member reads one", as: "lee", method: "GET", path: "/api/v1/users/1", fixture: two, status: 200},
+		{name: "member creates", as: "lee", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"x"}`, fixture: two,
+			status: 403, wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"code":"forbidden"`}},
+		{name: "member creates through the API", as: "lee", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"x","role":"admin"}`, fixture: two, status: 403},
+		{name: "member renames self", as: "lee", method: "PATCH", path: "/user/2", header: jsonHeader(), body: `{"name":"lee2"}`, fixture: two,
+			status: 200, contains: []string{`"name":"lee2"`, `"role":"member"`}},
+		{name: "member renames self with PUT", as: "lee", method: "PUT", path: "/user/2", header: jsonHeader(), body: `{"name":"lee2"}`, fixture: two, status: 200},
+		{name: "member PUTs self keeping the role", as: "lee", method: "PUT", path: "/api/v1/users/2", header: jsonHeader(), body: `{"name":"lee2","role":"member"}`, fixture: two, status: 200},
+		{name: "member makes self admin", as: "lee", method: "PATCH", path: "/user/2", header: jsonHeader(), body: `{"role":"admin"}`, fixture: two,
+			status: 403, contains: []string{"only administrators may change roles"}},
+		{name: "member makes self admin through the API", as: "lee", method: "PATCH", path: "/api/v1/users/2", header: jsonHeader(), body: `{"name":"x","role":"admin"}`, fixture: two, status: 403},
+		{name: "member renames another", as: "lee", method: "PATCH", path: "/user/3", header: jsonHeader(), body: `{"name":"x"}`, fixture: three, status: 403},
+		{name: "member renames an admin", as: "lee", method: "PUT", path: "/user/1", header: jsonHeader(), body: `{"name":"x"}`, fixture: two, status: 403},
+		{name: "member sets a password with PATCH", as: "lee", method: "PATCH", path: "/api/v1/users/2", header: jsonHeader(), body: `{"password":"a new long password"}`, fixture: two, status: 403},
+		{name: "member deletes", as: "lee", method: "DELETE", path: "/user/1", fixture: two, status: 403},
+		{name: "member deletes self", as: "lee", method: "DELETE", path: "/api/v1/users/2", fixture: two, status: 403},
+		{name: "member sends a hash", as: "lee", method: "PATCH", path: "/user/2", header: jsonHeader(), body: `{"password_hash":"x"}`, fixture: two, status: 422},
+
+		// Authenticated responses are not cached.
+		{name: "no-store", as: "lee", method: "GET", path: "/api/v1/me", fixture: two, status: 200,
+			wantHeader: map[string]string{"Cache-Control": "no-store"}, contains: []string{`"name":"lee"`}, notContains: []string{"argon2", "session_version"}},
 	})
 }
 
 // BenchmarkSeedListUsers measures GET /users over 100 users through the
-// whole handler chain (no network).
+// whole handler chain (no network), logged in, as the route requires.
 func BenchmarkSeedListUsers(b *testing.B) {
-	names := make([]string, 100)
-	for i := range names {
-		names[i] = fmt.Sprintf("user%03d", i)
+	names := []string{"kim"}
+	for i := range 99 {
+		names = append(names, fmt.Sprintf("user%03d", i))
 	}
-	bench(b, scenario{method: "GET", path: "/users", fixture: users(names...), status: 200})
+	bench(b, scenario{as: "kim", method: "GET", path: "/users", fixture: users(names...), status: 200})
 }
 
 func BenchmarkAbout(b *testing.B) {

@@ -48,6 +48,16 @@ func Keys(lang string) []string {
 	return keys
 }
 
+// Supported reports whether lang is one of Languages.
+func Supported(lang string) bool {
+	for _, l := range Languages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
+}
+
 // Has reports whether key is in the English table.
 func Has(key string) bool {
 	_, ok := catalog["en"][key]
@@ -75,10 +85,8 @@ var matcher = language.NewMatcher([]language.Tag{language.English, language.Kore
 // Match picks the language for a request: a supported language named in the
 // cookie wins, then the Accept-Language header, then English.
 func Match(cookie, acceptLanguage string) string {
-	for _, l := range Languages {
-		if cookie == l {
-			return l
-		}
+	if Supported(cookie) {
+		return cookie
 	}
 	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
 	if err != nil || len(tags) == 0 {

@@ -2,7 +2,9 @@ package models
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors returned by a UserStore and by the domain rules. Handlers
@@ -14,7 +16,35 @@ var (
 	ErrNameTaken = errors.New("name taken")
 	// ErrLastAdmin: the change would leave the system without an administrator.
 	ErrLastAdmin = errors.New("last admin")
+	// ErrSetupDone: the first administrator exists already.
+	ErrSetupDone = errors.New("setup done")
+	// ErrNotAuthenticated: the request needs a logged-in user and has none.
+	ErrNotAuthenticated = errors.New("not authenticated")
+	// ErrForbidden: the user is logged in but may not do this.
+	ErrForbidden = errors.New("forbidden")
+	// ErrBadCredentials: no user has this name and password. Which of the
+	// two was wrong is not said, to anyone.
+	ErrBadCredentials = errors.New("wrong name or password")
 )
+
+// ThrottledError refuses a login attempt after too many failures; the
+// client may try again after RetryAfter.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed logins; try again in %v", e.RetryAfter.Round(time.Second))
+}
+
+// ForbiddenError is ErrForbidden with the reason, for the client.
+type ForbiddenError struct {
+	Reason string
+}
+
+func (e *ForbiddenError) Error() string { return e.Reason }
+
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 
 // FieldError says what is wrong with one input field. Code is a stable,
 // machine-readable word ("required", "too_long", ...) that the UI translates;

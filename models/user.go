@@ -68,11 +68,13 @@ func (n NewUser) Normalize() (NewUser, error) {
 }
 
 // UserChange lists the fields to change on a user; nil fields stay as they
-// are. Setting PasswordHash also ends every session of the user.
+// are. Setting PasswordHash also ends every session of the user, unless
+// KeepSessions says it is the same password hashed anew (new parameters).
 type UserChange struct {
 	Name         *string
 	Role         *Role
 	PasswordHash *string
+	KeepSessions bool
 }
 
 // Normalize validates c and returns it in canonical form.
@@ -135,6 +137,9 @@ type Page struct {
 type UserStore interface {
 	// CreateUser stores a new user. ErrNameTaken if the name is in use.
 	CreateUser(ctx context.Context, n NewUser) (User, error)
+	// CreateFirstUser stores n only while no user exists, atomically (two
+	// first-run forms submitted at once make one user); ErrSetupDone otherwise.
+	CreateFirstUser(ctx context.Context, n NewUser) (User, error)
 	// User returns the user with id, or ErrNotFound.
 	User(ctx context.Context, id int64) (User, error)
 	// UserByName finds a user by name, case-insensitively, or ErrNotFound.
@@ -148,6 +153,31 @@ type UserStore interface {
 	UpdateUser(ctx context.Context, id int64, c UserChange) (User, error)
 	// DeleteUser removes a user. ErrNotFound, or ErrLastAdmin for the only admin.
 	DeleteUser(ctx context.Context, id int64) error
+	// EndSessions ends every session of the user ("log out everywhere") by
+	// moving its session version on, and returns the user as it now is.
+	EndSessions(ctx context.Context, id int64) (User, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
+}
+
+// Revocations remembers sessions ended before their time (a logout), so
+// that a copy of the session's cookie no longer authenticates. Entries are
+// kept until the session would have expired anyway.
+type Revocations interface {
+	RevokeSession(ctx context.Context, sid string, until time.Time) error
+	SessionRevoked(ctx context.Context, sid string) (bool, error)
+}
+
+// Counter counts events per key in windows that start with the first event
+// and last a given duration (login throttling). Every process and instance
+// using the same store sees the same counts.
+type Counter interface {
+	// Count returns the events in key's current window and when it ends
+	// (n is 0 when no window is open).
+	Count(ctx context.Context, key string) (n int, resets time.Time, err error)
+	// Add records an event, opening a window of length window if none is
+	// open, and returns the new count and when the window ends.
+	Add(ctx context.Context, key string, window time.Duration) (n int, resets time.Time, err error)
+	// Reset forgets key's events.
+	Reset(ctx context.Context, key string) error
 }

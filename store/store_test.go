@@ -67,6 +67,19 @@ func TestContract(t *testing.T) {
 	}
 }
 
+// TestCounterContract runs the login-attempt counter contract on every
+// backend; two stores on one database stand for two processes.
+func TestCounterContract(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			storetest.RunCounter(t, func(t *testing.T) (models.Counter, models.Counter) {
+				opt := b.options(t)
+				return open(t, opt), open(t, opt)
+			})
+		})
+	}
+}
+
 func open(t *testing.T, opt store.Options) *store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), opt)

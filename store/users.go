@@ -36,18 +36,48 @@ func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, 
 	if err != nil {
 		return models.User{}, err
 	}
-	t := now().UnixMicro()
 	var u models.User
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		u, err = scanUser(tx.QueryRowContext(ctx,
-			`INSERT INTO users (name, name_key, role, password_hash, created_at, updated_at)
-			 VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+userColumns,
-			n.Name, models.NameKey(n.Name), n.Role, n.PasswordHash, t))
+		u, err = insertUser(ctx, tx, n)
 		return err
 	})
 	if s.dialect.isUniqueViolation(err) {
 		return models.User{}, models.ErrNameTaken
 	}
+	return u, err
+}
+
+func insertUser(ctx context.Context, tx *sql.Tx, n models.NewUser) (models.User, error) {
+	return scanUser(tx.QueryRowContext(ctx,
+		`INSERT INTO users (name, name_key, role, password_hash, created_at, updated_at)
+		 VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+userColumns,
+		n.Name, models.NameKey(n.Name), n.Role, n.PasswordHash, now().UnixMicro()))
+}
+
+// CreateFirstUser implements models.UserStore. The admin lock (a write
+// lock for SQLite) makes "no user yet" and the insert one step.
+func (s *Store) CreateFirstUser(ctx context.Context, n models.NewUser) (models.User, error) {
+	n, err := n.Normalize()
+	if err != nil {
+		return models.User{}, err
+	}
+	var u models.User
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.dialect.lockAdmins != "" {
+			if _, err := tx.ExecContext(ctx, s.dialect.lockAdmins); err != nil {
+				return err
+			}
+		}
+		var exists bool
+		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return models.ErrSetupDone
+		}
+		u, err = insertUser(ctx, tx, n)
+		return err
+	})
 	return u, err
 }
 
@@ -135,7 +165,10 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 	}
 	bump := 0
 	if c.PasswordHash != nil {
-		hash, bump = *c.PasswordHash, 1
+		hash = *c.PasswordHash
+		if !c.KeepSessions {
+			bump = 1
+		}
 	}
 	var u models.User
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
@@ -155,6 +188,18 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 	if s.dialect.isUniqueViolation(err) {
 		return models.User{}, models.ErrNameTaken
 	}
+	return u, err
+}
+
+// EndSessions implements models.UserStore.
+func (s *Store) EndSessions(ctx context.Context, id int64) (models.User, error) {
+	var u models.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx,
+			"UPDATE users SET session_version = session_version + 1 WHERE id = $1 RETURNING "+userColumns, id))
+		return err
+	})
 	return u, err
 }
 

@@ -38,6 +38,9 @@ func Run(t *testing.T, newDB Opener) {
 		{"Delete", testDelete},
 		{"DataSurvivesReopen", testReopen},
 		{"ReadsSeeOtherWriters", testOtherWriters},
+		{"EndSessionsMovesTheVersion", testEndSessions},
+		{"RevokedSessionsStayRevoked", testRevocations},
+		{"FirstUserOnlyOnce", testFirstUser},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -376,5 +379,164 @@ func testOtherWriters(t *testing.T, open func() models.UserStore) {
 			t.Fatalf("round %d: a user deleted by another store is still found: %v", round, err)
 		}
 		mustCreate(t, b, fmt.Sprintf("again%d", round), "")
+	}
+}
+
+func testEndSessions(t *testing.T, open func() models.UserStore) {
+	s := open()
+	u := mustCreate(t, s, "kim", "")
+	ended, err := s.EndSessions(ctx, u.ID)
+	if err != nil || ended.SessionVersion != u.SessionVersion+1 || ended.Name != "kim" {
+		t.Fatalf("EndSessions: %+v, %v", ended, err)
+	}
+	if got, _ := s.User(ctx, u.ID); got.SessionVersion != ended.SessionVersion {
+		t.Fatalf("read back version %d, want %d", got.SessionVersion, ended.SessionVersion)
+	}
+	_, err = s.EndSessions(ctx, 999)
+	wantErr(t, err, models.ErrNotFound)
+
+	// A rehash of the same password keeps the sessions; a new password ends them.
+	hash := "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+	kept, err := s.UpdateUser(ctx, u.ID, models.UserChange{PasswordHash: &hash, KeepSessions: true})
+	if err != nil || kept.SessionVersion != ended.SessionVersion || kept.PasswordHash != hash {
+		t.Fatalf("rehash: %+v, %v", kept, err)
+	}
+}
+
+func testRevocations(t *testing.T, open func() models.UserStore) {
+	a, ok := open().(models.Revocations)
+	if !ok {
+		t.Skip("this store keeps no revocations")
+	}
+	b := open().(models.Revocations)
+	revoked := func(s models.Revocations, sid string) bool {
+		t.Helper()
+		r, err := s.SessionRevoked(ctx, sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if revoked(a, "s1") {
+		t.Fatal("a session never revoked is revoked")
+	}
+	if err := b.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if !revoked(a, "s1") || revoked(a, "s2") {
+		t.Fatal("revoking s1 through another store: not seen, or seen for s2")
+	}
+	// Revoking twice is fine; an expired entry is cleaned up by the next revocation.
+	if err := a.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RevokeSession(ctx, "old", time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RevokeSession(ctx, "s3", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if revoked(a, "old") || !revoked(a, "s1") || !revoked(a, "s3") {
+		t.Fatal("cleanup removed the wrong entries")
+	}
+}
+
+// RunCounter is the contract of a models.Counter: newCounter returns
+// counters sharing one backing store (two processes, say).
+func RunCounter(t *testing.T, newCounter func(t *testing.T) (a, b models.Counter)) {
+	t.Run("CountsWithinAWindow", func(t *testing.T) {
+		a, b := newCounter(t)
+		key := "name:kim"
+		if n, _, err := a.Count(ctx, key); err != nil || n != 0 {
+			t.Fatalf("fresh key: %d, %v", n, err)
+		}
+		start := time.Now()
+		var resets time.Time
+		for i := 1; i <= 3; i++ {
+			c := a
+			if i%2 == 0 {
+				c = b // the other process counts into the same window
+			}
+			n, r, err := c.Add(ctx, key, time.Minute)
+			if err != nil || n != i {
+				t.Fatalf("add %d: %d, %v", i, n, err)
+			}
+			if i == 1 {
+				resets = r
+			} else if !r.Equal(resets) {
+				t.Fatalf("the window moved: %v then %v", resets, r)
+			}
+		}
+		if d := resets.Sub(start); d < 59*time.Second || d > 61*time.Second {
+			t.Fatalf("window ends %v after the first event", d)
+		}
+		if n, r, _ := b.Count(ctx, key); n != 3 || !r.Equal(resets) {
+			t.Fatalf("count %d until %v", n, r)
+		}
+		if n, _, _ := b.Count(ctx, "name:other"); n != 0 {
+			t.Fatal("keys share counts")
+		}
+		if err := b.Reset(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, _ := a.Count(ctx, key); n != 0 {
+			t.Fatalf("after reset: %d", n)
+		}
+	})
+	t.Run("WindowCloses", func(t *testing.T) {
+		a, _ := newCounter(t)
+		a.Add(ctx, "ip:1", 150*time.Millisecond)
+		a.Add(ctx, "ip:1", 150*time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
+		if n, _, _ := a.Count(ctx, "ip:1"); n != 0 {
+			t.Fatalf("closed window still counts %d", n)
+		}
+		if n, _, _ := a.Add(ctx, "ip:1", time.Minute); n != 1 {
+			t.Fatalf("a new window starts at %d", n)
+		}
+	})
+	t.Run("ConcurrentAddsAllCount", func(t *testing.T) {
+		a, b := newCounter(t)
+		var wg sync.WaitGroup
+		for i := range 20 {
+			c := a
+			if i%2 == 0 {
+				c = b
+			}
+			wg.Go(func() {
+				if _, _, err := c.Add(ctx, "name:burst", time.Minute); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n, _, _ := a.Count(ctx, "name:burst"); n != 20 {
+			t.Fatalf("20 concurrent adds counted %d", n)
+		}
+	})
+}
+
+func testFirstUser(t *testing.T, open func() models.UserStore) {
+	s := open()
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.CreateFirstUser(ctx, models.NewUser{Name: fmt.Sprintf("admin%d", i), Role: models.RoleAdmin})
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case !errors.Is(err, models.ErrSetupDone):
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if count, _ := s.CountUsers(ctx); created != 1 || count != 1 {
+		t.Fatalf("%d first users created, %d stored; want 1", created, count)
 	}
 }

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"userhub/config"
+	"userhub/models"
+)
+
+// user runs `userhub user SUBCOMMAND NAME`: user management for operators,
+// straight on the database (a running server sees the changes at once).
+func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []string) error {
+	if len(args) == 0 {
+		return usageError("user: which subcommand? add, passwd, list, delete or logout")
+	}
+	sub, args := args[0], args[1:]
+	if sub == "list" {
+		if len(args) != 0 {
+			return usageError("user list takes no arguments")
+		}
+	} else if len(args) != 1 {
+		return usageError(fmt.Sprintf("user %s takes one NAME", sub))
+	}
+	ctx := context.Background()
+	s, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	hasher := newHasher(cfg.Auth)
+	policy := models.PasswordPolicy{MinLength: cfg.Auth.PasswordMinLength}
+
+	switch sub {
+	case "list":
+		return e.listUsers(ctx, s)
+	case "add":
+		name := args[0]
+		role := models.RoleMember
+		if opt.admin {
+			role = models.RoleAdmin
+		}
+		if _, err := (models.NewUser{Name: name, Role: role}).Normalize(); err != nil {
+			return err
+		}
+		password, err := e.readPassword(opt.passwordStdin, true)
+		if err != nil {
+			return err
+		}
+		n := models.NewUser{Name: name, Role: role}
+		if password != "" {
+			if err := policy.Check("password", password, name); err != nil {
+				return err
+			}
+			if n.PasswordHash, err = hasher.Hash(ctx, password); err != nil {
+				return err
+			}
+		}
+		u, err := s.CreateUser(ctx, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "added %s (id %d, %s)\n", u.Name, u.ID, u.Role)
+		return nil
+	}
+
+	u, err := s.UserByName(ctx, args[0])
+	if errors.Is(err, models.ErrNotFound) {
+		return fmt.Errorf("no user is named %q", args[0])
+	}
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "passwd":
+		password, err := e.readPassword(opt.passwordStdin, false)
+		if err != nil {
+			return err
+		}
+		if err := policy.Check("password", password, u.Name); err != nil {
+			return err
+		}
+		hash, err := hasher.Hash(ctx, password)
+		if err != nil {
+			return err
+		}
+		if _, err := s.UpdateUser(ctx, u.ID, models.UserChange{PasswordHash: &hash}); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "password of %s changed; their sessions have ended\n", u.Name)
+	case "delete":
+		if err := s.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted %s\n", u.Name)
+	case "logout":
+		if _, err := s.EndSessions(ctx, u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "every session of %s has ended\n", u.Name)
+	default:
+		return usageError(fmt.Sprintf("user: unknown subcommand %q", sub))
+	}
+	return nil
+}
+
+func (e env) listUsers(ctx context.Context, s models.UserStore) error {
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tPASSWORD\tCREATED")
+	var after int64
+	for {
+		page, err := s.ListUsers(ctx, models.ListQuery{After: after, Limit: 500})
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Users {
+			password := "set"
+			if u.PasswordHash == "" {
+				password = "none"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Name, u.Role, password, u.CreatedAt.Format(time.RFC3339))
+		}
+		if !page.More {
+			return tw.Flush()
+		}
+		after = page.Users[len(page.Users)-1].ID
+	}
+}
+
+// readPassword reads a password: one line from standard input with
+// -password-stdin (for scripts), otherwise typed twice at the terminal
+// without echo. With optional, an empty answer means "no password".
+func (e env) readPassword(fromStdin, optional bool) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", fmt.Errorf("no password on standard input")
+		}
+		password := strings.TrimRight(line, "\r\n")
+		if password == "" && !optional {
+			return "", fmt.Errorf("the password on standard input is empty")
+		}
+		return password, nil
+	}
+	f, ok := e.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", fmt.Errorf("no terminal to ask for the password on; pipe it in with -password-stdin")
+	}
+	prompt := "Password: "
+	if optional {
+		prompt = "Password (empty: none, the user cannot log in until one is set): "
+	}
+	fmt.Fprint(e.stderr, prompt)
+	first, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return "", err
+	}
+	if len(first) == 0 && optional {
+		return "", nil
+	}
+	fmt.Fprint(e.stderr, "Again: ")
+	second, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return "", err
+	}
+	if string(first) != string(second) {
+		return "", fmt.Errorf("the two passwords differ")
+	}
+	return string(first), nil
+}

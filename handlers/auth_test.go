@@ -1,0 +1,488 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"userhub/config"
+	"userhub/models"
+)
+
+func form(method, path string, values url.Values) *http.Request {
+	req := httptest.NewRequest(method, path, strings.NewReader(values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req
+}
+
+func jsonReq(method, path, body string, cookies ...*http.Cookie) *http.Request {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", jsonCT)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	return req
+}
+
+func get(path string, cookies ...*http.Cookie) *http.Request {
+	req := httptest.NewRequest("GET", path, nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	return req
+}
+
+func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, status int, what string) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("%s: status %d, want %d\n%s", what, rec.Code, status, rec.Body)
+	}
+}
+
+func TestFirstRunSetup(t *testing.T) {
+	a := newApp(t)
+	for _, path := range []string{"/", "/login", "/account"} {
+		rec := a.do(get(path))
+		if rec.Code != 303 || rec.Header().Get("Location") != "/setup" {
+			t.Fatalf("%s before setup: %d to %q", path, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	rec := a.do(get("/setup"))
+	wantStatus(t, rec, 200, "setup page")
+	if !strings.Contains(rec.Body.String(), "Create the first administrator") {
+		t.Fatalf("setup page: %s", rec.Body)
+	}
+
+	for _, tt := range []struct {
+		values url.Values
+		want   string
+	}{
+		{url.Values{"name": {""}, "password": {testPassword}, "password_confirm": {testPassword}}, "Enter a name."},
+		{url.Values{"name": {"kim"}, "password": {"short"}, "password_confirm": {"short"}}, "The password is too short."},
+		{url.Values{"name": {"kim"}, "password": {"password1234"}, "password_confirm": {"password1234"}}, "one of the most common"},
+		{url.Values{"name": {"kim"}, "password": {testPassword}, "password_confirm": {testPassword + "!"}}, "The two passwords differ."},
+	} {
+		rec := a.do(form("POST", "/setup", tt.values))
+		if rec.Code != 422 || !strings.Contains(rec.Body.String(), tt.want) || !strings.Contains(rec.Body.String(), `aria-invalid="true"`) {
+			t.Fatalf("setup %v: %d, want 422 with %q\n%s", tt.values, rec.Code, tt.want, rec.Body)
+		}
+	}
+	if n, _ := a.store.CountUsers(context.Background()); n != 0 {
+		t.Fatal("a refused setup created a user")
+	}
+
+	rec = a.do(form("POST", "/setup", url.Values{"name": {"kim"}, "password": {testPassword}, "password_confirm": {testPassword}}))
+	if rec.Code != 303 || rec.Header().Get("Location") != "/" {
+		t.Fatalf("setup: %d to %q", rec.Code, rec.Header().Get("Location"))
+	}
+	session := sessionCookie(t, rec)
+	home := a.do(get("/", session))
+	wantStatus(t, home, 200, "home after setup")
+	if !strings.Contains(home.Body.String(), `<span class="who">kim</span>`) || !strings.Contains(home.Body.String(), `id="add-user"`) {
+		t.Fatalf("home after setup: %s", home.Body)
+	}
+	u, _ := a.store.UserByName(context.Background(), "kim")
+	if !u.IsAdmin() || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		t.Fatalf("first user %+v", u)
+	}
+	// Afterwards /setup is gone.
+	wantStatus(t, a.do(get("/setup")), 404, "setup page after setup")
+	wantStatus(t, a.do(form("POST", "/setup", url.Values{"name": {"evil"}, "password": {testPassword}, "password_confirm": {testPassword}})), 404, "second setup")
+}
+
+func TestLoginPage(t *testing.T) {
+	a := newApp(t)
+	users("kim", "lee")(t, a.store)
+	for _, tt := range []struct {
+		name, password, next string
+		status               int
+		location             string
+		contains             string
+	}{
+		{"kim", testPassword, "", 303, "/", ""},
+		{"KIM", testPassword, "/account", 303, "/account", ""},
+		{"kim", testPassword, "/?cursor=Mg", 303, "/?cursor=Mg", ""},
+		{"kim", testPassword, "https://evil.example/", 303, "/", ""},
+		{"kim", testPassword, "//evil.example/", 303, "/", ""},
+		{"kim", testPassword, "/\\evil.example", 303, "/", ""},
+		{"kim", testPassword, "javascript:alert(1)", 303, "/", ""},
+		{"kim", testPassword, "/logout", 303, "/", ""},
+		{"kim", "wrong password!", "/account", 401, "", "Wrong name or password."},
+		{"nobody", testPassword, "", 401, "", "Wrong name or password."},
+		{"kim", "", "", 401, "", "Wrong name or password."},
+	} {
+		rec := a.do(form("POST", "/login", url.Values{"name": {tt.name}, "password": {tt.password}, "next": {tt.next}}))
+		if rec.Code != tt.status || rec.Header().Get("Location") != tt.location || !strings.Contains(rec.Body.String(), tt.contains) {
+			t.Errorf("login %s next=%q: %d to %q, want %d to %q\n%s", tt.name, tt.next, rec.Code, rec.Header().Get("Location"), tt.status, tt.location, rec.Body)
+		}
+		if tt.status == 401 && (strings.Contains(rec.Body.String(), tt.password) && tt.password != "") {
+			t.Errorf("the login page shows the password back")
+		}
+	}
+	// A wrong name and a wrong password read exactly alike.
+	a2 := newApp(t)
+	users("kim")(t, a2.store)
+	badName := a2.do(form("POST", "/login", url.Values{"name": {"nobody"}, "password": {"x"}}))
+	badPass := a2.do(form("POST", "/login", url.Values{"name": {"kim"}, "password": {"x"}}))
+	clean := func(s string) string { return strings.NewReplacer("nobody", "NAME", "kim", "NAME").Replace(s) }
+	if clean(badName.Body.String()) != clean(badPass.Body.String()) || badName.Code != badPass.Code {
+		t.Error("a wrong name and a wrong password are told apart")
+	}
+
+	// The login page, already logged in, goes on to next.
+	session := a.login(t, "kim")
+	rec := a.do(get("/login?next=%2Faccount", session))
+	if rec.Code != 303 || rec.Header().Get("Location") != "/account" {
+		t.Fatalf("login page while logged in: %d to %q", rec.Code, rec.Header().Get("Location"))
+	}
+	// GET /logout changes nothing: 405.
+	rec = a.do(get("/logout", session))
+	if rec.Code != 405 || !strings.Contains(rec.Header().Get("Allow"), "POST") {
+		t.Fatalf("GET /logout: %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
+	}
+	wantStatus(t, a.do(get("/api/v1/me", session)), 200, "session after GET /logout")
+}
+
+func TestSessionCookie(t *testing.T) {
+	a := newApp(t)
+	users("kim", "lee")(t, a.store)
+
+	rec := a.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`))
+	wantStatus(t, rec, 200, "API login")
+	raw := rec.Header().Get("Set-Cookie")
+	for _, attr := range []string{"userhub_session=", "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=43200"} {
+		if !strings.Contains(raw, attr) {
+			t.Errorf("Set-Cookie %q lacks %s", raw, attr)
+		}
+	}
+	if strings.Contains(raw, "Secure") || strings.Contains(raw, "Domain=") {
+		t.Errorf("Set-Cookie %q over plain HTTP", raw)
+	}
+	if len(raw) > 1024 {
+		t.Errorf("the cookie is %d bytes", len(raw))
+	}
+	if body := rec.Body.String(); !strings.Contains(body, `"name":"kim"`) || strings.Contains(body, "argon2") {
+		t.Errorf("login body: %s", body)
+	}
+	session := sessionCookie(t, rec)
+
+	// Requests right after login do not set the cookie again.
+	again := a.do(get("/api/v1/me", session))
+	wantStatus(t, again, 200, "me")
+	if sc := again.Header().Get("Set-Cookie"); sc != "" {
+		t.Errorf("an ordinary request rewrites the cookie: %s", sc)
+	}
+
+	// Login renews the session: logging in again (or as someone else) with
+	// a cookie in hand gives a different one.
+	req := jsonReq("POST", "/api/v1/login", `{"name":"lee","password":"`+testPassword+`"}`, session)
+	renewed := sessionCookie(t, a.do(req))
+	if renewed.Value == session.Value {
+		t.Fatal("the cookie after login equals the one before")
+	}
+	// ... and the replaced session is over.
+	wantStatus(t, a.do(get("/api/v1/me", session)), 401, "the session replaced by a new login")
+
+	// One byte changed: anonymous.
+	tampered := *renewed
+	b := []byte(tampered.Value)
+	b[len(b)/2] ^= 1
+	tampered.Value = string(b)
+	rec = a.do(get("/api/v1/me", &tampered))
+	wantStatus(t, rec, 401, "tampered cookie")
+	if !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("a tampered cookie is not deleted: %q", rec.Header().Get("Set-Cookie"))
+	}
+
+	// Under TLS: __Host- prefix and Secure.
+	tlsReq := jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`)
+	tlsReq.TLS = &tls.ConnectionState{}
+	raw = a.do(tlsReq).Header().Get("Set-Cookie")
+	if !strings.HasPrefix(raw, "__Host-userhub_session=") || !strings.Contains(raw, "; Secure") || strings.Contains(raw, "Domain=") {
+		t.Errorf("Set-Cookie under TLS: %q", raw)
+	}
+}
+
+func TestSessionsEnd(t *testing.T) {
+	ctx := context.Background()
+	a := newApp(t)
+	users("kim", "lee", "park")(t, a.store)
+
+	t.Run("logout, and the old cookie replayed", func(t *testing.T) {
+		session := a.login(t, "lee")
+		rec := a.do(jsonReq("POST", "/api/v1/logout", "", session))
+		wantStatus(t, rec, 204, "logout")
+		if !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
+			t.Errorf("logout does not delete the cookie: %q", rec.Header().Get("Set-Cookie"))
+		}
+		wantStatus(t, a.do(get("/api/v1/me", session)), 401, "replayed cookie")
+		if rec := a.do(get("/", session)); rec.Code != 303 {
+			t.Fatalf("replayed cookie on a page: %d", rec.Code)
+		}
+		// Other sessions of the user go on.
+		other := a.login(t, "lee")
+		wantStatus(t, a.do(get("/api/v1/me", other)), 200, "another session")
+	})
+	t.Run("page logout", func(t *testing.T) {
+		session := a.login(t, "lee")
+		rec := a.do(func() *http.Request { r := form("POST", "/logout", nil); r.AddCookie(session); return r }())
+		if rec.Code != 303 || rec.Header().Get("Location") != "/login?bye=1" {
+			t.Fatalf("logout: %d to %q", rec.Code, rec.Header().Get("Location"))
+		}
+		wantStatus(t, a.do(get("/api/v1/me", session)), 401, "after page logout")
+		if !strings.Contains(a.do(get("/login?bye=1")).Body.String(), "You have logged out.") {
+			t.Error("no logout message")
+		}
+	})
+	t.Run("deleted user", func(t *testing.T) {
+		session := a.login(t, "park")
+		admin := a.login(t, "kim")
+		park, _ := a.store.UserByName(ctx, "park")
+		wantStatus(t, a.do(func() *http.Request {
+			r := httptest.NewRequest("DELETE", fmt.Sprintf("/api/v1/users/%d", park.ID), nil)
+			r.AddCookie(admin)
+			return r
+		}()), 204, "delete park")
+		wantStatus(t, a.do(get("/api/v1/me", session)), 401, "deleted user's cookie")
+	})
+	t.Run("own password change ends the other sessions only", func(t *testing.T) {
+		here := a.login(t, "lee")
+		elsewhere := a.login(t, "lee")
+		for _, tt := range []struct {
+			body   string
+			status int
+			want   string
+		}{
+			{`{"current_password":"wrong one here","new_password":"a brand new password"}`, 422, `"code":"wrong_password"`},
+			{`{"current_password":"` + testPassword + `","new_password":"short"}`, 422, `"code":"password_too_short"`},
+			{`{"current_password":"` + testPassword + `","new_password":"lee-is-my-password"}`, 422, `"code":"password_contains_name"`},
+			{`{"new_password":"a brand new password"}`, 422, `"field":"current_password"`},
+		} {
+			rec := a.do(jsonReq("PUT", "/api/v1/me/password", tt.body, here))
+			if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.want) {
+				t.Fatalf("%s: %d %s", tt.body, rec.Code, rec.Body)
+			}
+		}
+		rec := a.do(jsonReq("PUT", "/api/v1/me/password", `{"current_password":"`+testPassword+`","new_password":"a brand new password"}`, here))
+		wantStatus(t, rec, 204, "password change")
+		current := sessionCookie(t, rec)
+		wantStatus(t, a.do(get("/api/v1/me", current)), 200, "the session the change was made in")
+		wantStatus(t, a.do(get("/api/v1/me", elsewhere)), 401, "another session after a password change")
+		a.loginWith(t, "lee", "a brand new password")
+	})
+	t.Run("admin sets a password", func(t *testing.T) {
+		hash, _ := a.hasher.Hash(ctx, testPassword)
+		u, _ := a.store.CreateUser(ctx, models.NewUser{Name: "choi", PasswordHash: hash})
+		session := a.login(t, "choi")
+		rec := a.do(jsonReq("PATCH", fmt.Sprintf("/api/v1/users/%d", u.ID), `{"password":"set by the admin"}`, a.login(t, "kim")))
+		wantStatus(t, rec, 200, "admin sets choi's password")
+		wantStatus(t, a.do(get("/api/v1/me", session)), 401, "choi's session after the admin set a password")
+		a.loginWith(t, "choi", "set by the admin")
+	})
+	t.Run("log out everywhere", func(t *testing.T) {
+		session := a.login(t, "kim")
+		kim, _ := a.store.UserByName(ctx, "kim")
+		if _, err := a.store.EndSessions(ctx, kim.ID); err != nil { // what `userhub user logout kim` does
+			t.Fatal(err)
+		}
+		wantStatus(t, a.do(get("/api/v1/me", session)), 401, "after log out everywhere")
+	})
+}
+
+func TestSessionTimeouts(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		idle, absolute time.Duration
+		activity       bool // keep the session busy while waiting
+	}{
+		{"idle", 150 * time.Millisecond, time.Hour, false},
+		{"absolute", time.Hour, 300 * time.Millisecond, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApp(t, func(c *config.Config) { c.Session.IdleTimeout, c.Session.AbsoluteTimeout = tt.idle, tt.absolute })
+			users("kim")(t, a.store)
+			session := a.login(t, "kim")
+			deadline := time.Now().Add(400 * time.Millisecond)
+			for tt.activity && time.Now().Before(deadline) {
+				if rec := a.do(get("/api/v1/me", session)); rec.Code == 401 {
+					return // the absolute timeout ended it, busy or not
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if tt.activity {
+				t.Fatal("a busy session outlived the absolute timeout")
+			}
+			wantStatus(t, a.do(get("/api/v1/me", session)), 200, "before the idle timeout")
+			time.Sleep(250 * time.Millisecond)
+			wantStatus(t, a.do(get("/api/v1/me", session)), 401, "after the idle timeout")
+		})
+	}
+}
+
+func TestIdleRefreshRewritesTheCookie(t *testing.T) {
+	a := newApp(t, func(c *config.Config) { c.Session.IdleTimeout = 200 * time.Millisecond })
+	users("kim")(t, a.store)
+	session := a.login(t, "kim")
+	for range 10 { // 400 ms of activity: twice the idle timeout
+		time.Sleep(40 * time.Millisecond)
+		rec := a.do(get("/api/v1/me", session))
+		wantStatus(t, rec, 200, "active session")
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == "userhub_session" {
+				session = c // the refreshed last-seen time
+			}
+		}
+	}
+}
+
+func TestLoginThrottling(t *testing.T) {
+	a := newApp(t)
+	users("kim", "lee")(t, a.store)
+	bad := `{"name":"kim","password":"not the password"}`
+	for i := 1; i <= 5; i++ {
+		wantStatus(t, a.do(jsonReq("POST", "/api/v1/login", bad)), 401, fmt.Sprintf("wrong password %d", i))
+	}
+	rec := a.do(jsonReq("POST", "/api/v1/login", bad))
+	wantStatus(t, rec, 429, "the 6th wrong password")
+	if ra := rec.Header().Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+	if !strings.Contains(rec.Body.String(), `"code":"too_many_attempts"`) {
+		t.Fatalf("429 body: %s", rec.Body)
+	}
+	// Even the right password waits for the window now.
+	wantStatus(t, a.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`)), 429, "right password while throttled")
+	// The form says so in the page.
+	page := a.do(form("POST", "/login", url.Values{"name": {"KIM"}, "password": {testPassword}}))
+	if page.Code != 429 || !strings.Contains(page.Body.String(), "Too many failed attempts") || page.Header().Get("Retry-After") == "" {
+		t.Fatalf("login form while throttled: %d %s", page.Code, page.Body)
+	}
+	// Another account from the same address is not locked out by kim's count.
+	a.login(t, "lee")
+
+	// Per IP: 20 failures over any names, then 429 for everyone from there.
+	b := newApp(t)
+	users("kim")(t, b.store)
+	for i := range 20 {
+		wantStatus(t, b.do(jsonReq("POST", "/api/v1/login", fmt.Sprintf(`{"name":"user%d","password":"x"}`, i))), 401, "spray")
+	}
+	wantStatus(t, b.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`)), 429, "after 20 failures from one IP")
+
+	// A success clears the name's count.
+	c := newApp(t)
+	users("kim")(t, c.store)
+	for range 4 {
+		c.do(jsonReq("POST", "/api/v1/login", bad))
+	}
+	c.login(t, "kim")
+	for range 4 {
+		wantStatus(t, c.do(jsonReq("POST", "/api/v1/login", bad)), 401, "after a success")
+	}
+}
+
+func TestAPILoginInput(t *testing.T) {
+	run(t, []scenario{
+		{name: "missing password", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"kim"}`, fixture: users("kim"),
+			status: 422, contains: []string{`"field":"password"`, `"code":"required"`}},
+		{name: "text/plain", method: "POST", path: "/api/v1/login", header: map[string]string{"Content-Type": "text/plain"}, body: "kim", status: 415},
+		{name: "extra field", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"kim","password":"x","admin":true}`, status: 422},
+		{name: "wrong password", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"kim","password":"x"}`, fixture: users("kim"),
+			status: 401, wantHeader: map[string]string{"WWW-Authenticate": "Cookie", "Set-Cookie": ""}, contains: []string{`"code":"bad_credentials"`}},
+		{name: "a user without a password cannot log in", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"nopass","password":""}`,
+			fixture: func(t testing.TB, s models.UserStore) {
+				s.CreateUser(context.Background(), models.NewUser{Name: "nopass"})
+			}, status: 401},
+		{name: "me", as: "kim", method: "GET", path: "/api/v1/me", fixture: users("kim"), status: 200, contains: []string{`"name":"kim"`, `"role":"admin"`}},
+	})
+}
+
+func TestLoginsAreLogged(t *testing.T) {
+	var logs bytes.Buffer
+	a := newApp(t)
+	a.log = slog.New(slog.NewTextHandler(&logs, nil))
+	a.handler = a.build(t, a.store, a.cfg)
+	users("kim")(t, a.store)
+	a.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"wrong-password-123"}`))
+	a.do(jsonReq("POST", "/api/v1/login", `{"name":"nobody","password":"wrong-password-456"}`))
+	session := a.login(t, "kim")
+	a.do(get("/api/v1/me", session))
+	out := logs.String()
+	for _, want := range []string{
+		`msg="login failed" name=kim ip=192.0.2.1 reason="wrong password"`,
+		`msg="login failed" name=nobody ip=192.0.2.1 reason="no such user"`,
+		`msg=login user=kim ip=192.0.2.1`,
+		"path=/api/v1/me status=200", "user=kim",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"wrong-password", testPassword, session.Value} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds a secret: %q", secret)
+		}
+	}
+}
+
+func TestRehashOnLogin(t *testing.T) {
+	a := newApp(t)
+	users("kim")(t, a.store) // hashed with m=64
+	stronger := models.NewHasher(models.Argon2Params{MemoryKiB: 128, Iterations: 1, Parallelism: 1}, 2, time.Second)
+	a.hasher = stronger
+	a.handler = a.build(t, a.store, a.cfg)
+	session := a.login(t, "kim")
+	u, _ := a.store.UserByName(context.Background(), "kim")
+	if !strings.Contains(u.PasswordHash, "m=128,") {
+		t.Fatalf("hash after login with new parameters: %s", u.PasswordHash)
+	}
+	wantStatus(t, a.do(get("/api/v1/me", session)), 200, "the session survives the rehash")
+}
+
+// TestDenyByDefault walks the whole route table and calls every route
+// without a session: only the public allow-list may answer 2xx.
+func TestDenyByDefault(t *testing.T) {
+	public := map[string]bool{
+		"GET /healthz": true, "GET /readyz": true, "GET /static/*path": true, "GET /favicon.ico": true,
+		"GET /about": true, "GET /login": true, "POST /login": true, "GET /setup": true, "POST /setup": true,
+		"POST /lang": true, "POST /api/v1/login": true,
+	}
+	a := newApp(t)
+	users("kim", "lee")(t, a.store)
+	engine := a.handler.(*gin.Engine)
+	seen := map[string]bool{}
+	for _, r := range engine.Routes() {
+		key := r.Method + " " + r.Path
+		if r.Method == "HEAD" {
+			key = "GET " + r.Path
+		}
+		seen[key] = true
+		path := strings.NewReplacer(":id", "2", "*path", "app.css").Replace(r.Path)
+		req := httptest.NewRequest(r.Method, path, strings.NewReader(`{"name":"x","password":"y","role":"admin"}`))
+		req.Header.Set("Content-Type", jsonCT)
+		rec := a.do(req)
+		ok := rec.Code >= 200 && rec.Code < 300
+		switch {
+		case r.Method == "OPTIONS":
+			if rec.Code != 204 {
+				t.Errorf("%s: %d", key, rec.Code)
+			}
+		case ok && !public[key]:
+			t.Errorf("%s answers %d to an anonymous request", key, rec.Code)
+		}
+	}
+	for key := range public {
+		if !seen[key] {
+			t.Errorf("the allow-list names %s, which is not a route", key)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package models
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Password rules (NIST SP 800-63B 3.1.1.2, OWASP ASVS 6.2): a minimum
+// length, a generous maximum, any Unicode, no composition rules, and none of
+// the most common passwords.
+const (
+	// MinPasswordFloor is the least minimum length the configuration may set.
+	MinPasswordFloor = 8
+	// MaxPasswordLength, in characters. Never truncated: argon2id takes
+	// input of any length (bcrypt would silently ignore bytes after 72).
+	MaxPasswordLength = 256
+)
+
+//go:embed passwords/common.txt
+var commonFile embed.FS
+
+// commonPasswords is the refused list, lower-cased, loaded on first use.
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	f, err := commonFile.Open("passwords/common.txt")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	defer f.Close()
+	set := make(map[string]struct{}, 20000)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if line := sc.Text(); line != "" && !strings.HasPrefix(line, "#") {
+			set[line] = struct{}{}
+		}
+	}
+	return set
+})
+
+// PasswordPolicy checks new passwords.
+type PasswordPolicy struct {
+	MinLength int // characters; at least MinPasswordFloor
+}
+
+// Check validates a new password for the user named name, reporting every
+// problem under field. Passwords are compared in NFC, so the same password
+// typed on two keyboards is one password.
+func (p PasswordPolicy) Check(field, password, name string) error {
+	var verr ValidationError
+	n := utf8.RuneCountInString(password)
+	switch {
+	case !utf8.ValidString(password):
+		verr.add(field, "invalid_characters", "the password must be valid UTF-8 text")
+	case n < max(p.MinLength, MinPasswordFloor):
+		verr.add(field, "password_too_short", fmt.Sprintf("the password must be at least %d characters (got %d)", max(p.MinLength, MinPasswordFloor), n))
+	case n > MaxPasswordLength:
+		verr.add(field, "password_too_long", fmt.Sprintf("the password must be at most %d characters", MaxPasswordLength))
+	default:
+		lower := strings.ToLower(norm.NFC.String(password))
+		if _, common := commonPasswords()[lower]; common {
+			verr.add(field, "password_common", "this password is one of the most common ones; choose another")
+		} else if name != "" && strings.Contains(lower, strings.ToLower(strings.TrimSpace(name))) && utf8.RuneCountInString(name) >= 3 {
+			verr.add(field, "password_contains_name", "the password must not contain the user's name")
+		}
+	}
+	return verr.orNil()
+}
+
+// Argon2Params are argon2id's cost parameters.
+type Argon2Params struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// DefaultArgon2 is OWASP's minimum recommendation for argon2id: 19 MiB,
+// 2 iterations, 1 lane (about 20 ms a hash on a server core).
+var DefaultArgon2 = Argon2Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1}
+
+const (
+	saltLength = 16
+	keyLength  = 32
+)
+
+// ErrHasherBusy is returned when no hashing slot became free in time:
+// the server is flooded with logins, and the client should retry.
+var ErrHasherBusy = errors.New("too many password checks at once")
+
+// Hasher hashes and verifies passwords with argon2id. At most a few hashes
+// run at once (each takes MemoryKiB of memory): a burst of logins waits
+// for a slot, briefly, instead of exhausting memory.
+type Hasher struct {
+	Params Argon2Params
+	slots  chan struct{}
+	wait   time.Duration
+	dummy  string // a hash to verify against when there is no user, so both cases take the same time
+}
+
+// NewHasher returns a Hasher running at most concurrency hashes at once,
+// and letting a caller wait up to wait for a slot.
+func NewHasher(p Argon2Params, concurrency int, wait time.Duration) *Hasher {
+	h := &Hasher{Params: p, slots: make(chan struct{}, max(concurrency, 1)), wait: wait}
+	h.dummy = h.encode(rand.Text(), randomSalt())
+	return h
+}
+
+func randomSalt() []byte {
+	salt := make([]byte, saltLength)
+	_, _ = rand.Read(salt) // never fails
+	return salt
+}
+
+// acquire takes a hashing slot, or gives up after h.wait.
+func (h *Hasher) acquire(ctx context.Context) error {
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrHasherBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// Hash returns the PHC string of password:
+// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return h.encode(password, randomSalt()), nil
+}
+
+func (h *Hasher) encode(password string, salt []byte) string {
+	p := h.Params
+	key := argon2.IDKey([]byte(norm.NFC.String(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLength)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// Verify reports whether password matches the PHC string encoded, in
+// constant time, and whether the hash should be replaced because it was
+// made with other parameters than h's. An empty encoded (no user, or a
+// user without a password) is checked against a dummy hash, so that the
+// answer takes as long as for a real user, and is never a match.
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	hasHash := encoded != ""
+	if !hasHash {
+		encoded = h.dummy
+	}
+	p, salt, key, err := decodeHash(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	got := argon2.IDKey([]byte(norm.NFC.String(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
+	ok = subtle.ConstantTimeCompare(got, key) == 1 && hasHash
+	return ok, ok && p != h.Params, nil
+}
+
+// decodeHash parses a PHC argon2id string.
+func decodeHash(encoded string) (p Argon2Params, salt, key []byte, err error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, errors.New("not an argon2id hash")
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return p, nil, nil, fmt.Errorf("unsupported argon2 version %q", parts[2])
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
+		return p, nil, nil, fmt.Errorf("argon2id parameters %q: %w", parts[3], err)
+	}
+	if salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil {
+		return p, nil, nil, fmt.Errorf("argon2id salt: %w", err)
+	}
+	if key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(key) < 16 {
+		return p, nil, nil, errors.New("argon2id key is malformed")
+	}
+	return p, salt, key, nil
+}

@@ -1,0 +1,132 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPasswordPolicy(t *testing.T) {
+	p := PasswordPolicy{MinLength: 12}
+	tests := []struct {
+		password, name, code string // code "" = accepted
+	}{
+		{"correct horse battery", "kim", ""},
+		{"비밀번호는길어야안전합니다", "kim", ""}, // Korean, 13 characters (39 bytes)
+		{strings.Repeat("가", 12), "kim", ""},
+		{strings.Repeat("x", 256) + "", "kim", ""},
+		{"short pass", "kim", "password_too_short"},
+		{strings.Repeat("가", 11), "kim", "password_too_short"}, // 33 bytes, but 11 characters
+		{strings.Repeat("x", 257), "kim", "password_too_long"},
+		{"password1234", "kim", "password_common"},
+		{"Qwertyuiop123", "kim", "password_common"}, // case does not matter
+		{"kimberly-is-my-name", "Kimberly", "password_contains_name"},
+		{"bad\xffutf8-long-enough", "kim", "invalid_characters"},
+	}
+	for _, tt := range tests {
+		err := p.Check("password", tt.password, tt.name)
+		var verr *ValidationError
+		switch {
+		case tt.code == "" && err != nil:
+			t.Errorf("%q refused: %v", tt.password, err)
+		case tt.code != "" && (!errors.As(err, &verr) || verr.Fields[0].Code != tt.code || verr.Fields[0].Field != "password"):
+			t.Errorf("%q: %v, want %s", tt.password, err, tt.code)
+		}
+	}
+	// The configured minimum never goes below the floor.
+	if err := (PasswordPolicy{MinLength: 4}).Check("password", "abc-def", "kim"); err == nil {
+		t.Error("a 7-character password passed a minimum set below the floor")
+	}
+}
+
+func fastHasher(concurrency int, wait time.Duration) *Hasher {
+	// Small parameters keep the test fast; the format and logic are the same.
+	return NewHasher(Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, concurrency, wait)
+}
+
+func TestHashAndVerify(t *testing.T) {
+	ctx := context.Background()
+	h := fastHasher(2, time.Second)
+	long := strings.Repeat("long password ", 20) // 280 bytes: beyond bcrypt's 72
+	hash, err := h.Hash(ctx, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\$argon2id\$v=19\$m=64,t=1,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`).MatchString(hash) {
+		t.Fatalf("not a PHC string: %s", hash)
+	}
+	if again, _ := h.Hash(ctx, long); again == hash {
+		t.Fatal("two hashes of one password are equal: no salt")
+	}
+	for _, tt := range []struct {
+		password string
+		ok       bool
+	}{
+		{long, true},
+		{long + "x", false},            // not truncated
+		{long[:72], false},             // not truncated
+		{strings.ToUpper(long), false}, //
+		{"", false},
+	} {
+		ok, rehash, err := h.Verify(ctx, tt.password, hash)
+		if err != nil || ok != tt.ok || rehash {
+			t.Errorf("Verify(%.20q...) = %v, %v, %v; want %v", tt.password, ok, rehash, err, tt.ok)
+		}
+	}
+
+	// NFC: é typed as one code point or as e + combining accent is one password.
+	composed, _ := h.Hash(ctx, "caf\u00e9 au lait!")
+	if ok, _, _ := h.Verify(ctx, "cafe\u0301 au lait!", composed); !ok {
+		t.Error("the decomposed form of a password does not match")
+	}
+
+	// No hash (no such user): never a match, and no error.
+	if ok, _, err := h.Verify(ctx, "anything", ""); ok || err != nil {
+		t.Errorf("empty hash: %v, %v", ok, err)
+	}
+	if _, _, err := h.Verify(ctx, "x", "$bcrypt$nonsense"); err == nil {
+		t.Error("a malformed hash verified without error")
+	}
+}
+
+func TestRehashWhenParametersChange(t *testing.T) {
+	ctx := context.Background()
+	old := fastHasher(1, time.Second)
+	hash, _ := old.Hash(ctx, "a long enough password")
+	stronger := NewHasher(Argon2Params{MemoryKiB: 128, Iterations: 2, Parallelism: 1}, 1, time.Second)
+	ok, rehash, err := stronger.Verify(ctx, "a long enough password", hash)
+	if !ok || !rehash || err != nil {
+		t.Fatalf("verify with new parameters: ok=%v rehash=%v err=%v", ok, rehash, err)
+	}
+	if _, rehash, _ := stronger.Verify(ctx, "wrong password here", hash); rehash {
+		t.Error("a wrong password asks for a rehash")
+	}
+}
+
+func TestHasherBoundsConcurrency(t *testing.T) {
+	h := fastHasher(1, 20*time.Millisecond)
+	if err := h.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The only slot is taken: the next caller gives up after its wait.
+	start := time.Now()
+	if _, err := h.Hash(context.Background(), "a long enough password"); !errors.Is(err, ErrHasherBusy) {
+		t.Fatalf("want ErrHasherBusy, got %v", err)
+	}
+	if waited := time.Since(start); waited < 20*time.Millisecond {
+		t.Fatalf("gave up after %v", waited)
+	}
+	h.release()
+	if _, err := h.Hash(context.Background(), "a long enough password"); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+}
+
+func TestDefaultParametersMeetOWASP(t *testing.T) {
+	if p := DefaultArgon2; p.MemoryKiB < 19*1024 || p.Iterations < 2 || p.Parallelism < 1 {
+		t.Fatalf("%+v is below OWASP's argon2id minimum", p)
+	}
+}

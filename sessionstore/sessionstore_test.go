@@ -1,0 +1,117 @@
+package sessionstore
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"userhub/config"
+	"userhub/models"
+	"userhub/store/storetest"
+)
+
+func TestSecretIsMadeOnceAndKept(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	secrets := make([][]byte, 8)
+	var wg sync.WaitGroup
+	for i := range secrets {
+		wg.Go(func() {
+			var err error
+			if secrets[i], err = Secret(cfg); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, s := range secrets[1:] {
+		if !bytes.Equal(s, secrets[0]) || len(s) != 32 {
+			t.Fatalf("processes starting at once got different secrets")
+		}
+	}
+	fi, err := os.Stat(filepath.Join(cfg.DataDir, SecretFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v, %v", fi, err)
+	}
+	again, _ := Secret(cfg)
+	if !bytes.Equal(again, secrets[0]) {
+		t.Fatal("a restart gets another secret: everyone would be logged out")
+	}
+	entries, _ := os.ReadDir(cfg.DataDir)
+	if len(entries) != 1 {
+		t.Fatalf("temporary files left behind: %v", entries)
+	}
+
+	cfg.Session.Secret = "configured-secret-of-at-least-32-chars"
+	if s, _ := Secret(cfg); string(s) != cfg.Session.Secret {
+		t.Fatal("the configured secret is not used")
+	}
+}
+
+func TestCorruptSecretFileIsReported(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	os.WriteFile(filepath.Join(cfg.DataDir, SecretFile), []byte("not hex"), 0o600)
+	if _, err := Secret(cfg); err == nil {
+		t.Fatal("a corrupt secret file was accepted")
+	}
+}
+
+func TestKeysAreIndependent(t *testing.T) {
+	hash, block, err := Keys([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil || len(hash) != 32 || len(block) != 32 || bytes.Equal(hash, block) {
+		t.Fatalf("keys %x %x, %v", hash, block, err)
+	}
+	hash2, _, _ := Keys([]byte("0123456789abcdef0123456789abcdeF"))
+	if bytes.Equal(hash, hash2) {
+		t.Fatal("different secrets give the same key")
+	}
+}
+
+// redisAddr returns the Redis for tests, or skips.
+func redisAddr(t *testing.T) string {
+	addr := os.Getenv("USERHUB_TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("Redis suite skipped: set USERHUB_TEST_REDIS_ADDR (e.g. 127.0.0.1:6379)")
+	}
+	return addr
+}
+
+func TestRedisCounterContract(t *testing.T) {
+	addr := redisAddr(t)
+	storetest.RunCounter(t, func(t *testing.T) (models.Counter, models.Counter) {
+		cfg := config.Default().Session
+		cfg.RedisAddr = addr
+		prefix := "userhub-test:" + rand.Text() + ":" // this test's keys only
+		a, b := newPool(cfg), newPool(cfg)
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return redisCounter{a, prefix}, redisCounter{b, prefix}
+	})
+}
+
+func TestOpenRedis(t *testing.T) {
+	cfg := config.Default().Session
+	cfg.Store = "redis"
+	cfg.RedisAddr = redisAddr(t)
+	b, err := Open(cfg, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Counter == nil || b.Ping == nil || b.Ping(t.Context()) != nil {
+		t.Fatal("the Redis backend has no counter or does not answer")
+	}
+}
+
+func TestOpenUnreachableRedis(t *testing.T) {
+	cfg := config.Default().Session
+	cfg.Store = "redis"
+	cfg.RedisAddr = "127.0.0.1:1" // nothing listens on port 1
+	_, err := Open(cfg, []byte("0123456789abcdef0123456789abcdef"))
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("session.redis_addr")) {
+		t.Fatalf("unreachable Redis: %v", err)
+	}
+}

@@ -1,0 +1,33 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+type revokedKey string
+
+// RevokeSession implements models.Revocations. It also drops the entries
+// of sessions that have expired by now, which keeps the table small.
+func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) error {
+	now := time.Now().UnixMicro()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM revoked_sessions WHERE expires_at < $1", now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO revoked_sessions (sid, expires_at) VALUES ($1, $2) ON CONFLICT (sid) DO NOTHING", sid, until.UnixMicro())
+		return err
+	})
+}
+
+// SessionRevoked implements models.Revocations. It runs on every
+// authenticated request, so its answer is cached like a user's.
+func (s *Store) SessionRevoked(ctx context.Context, sid string) (bool, error) {
+	return cached(s.cache, revokedKey(sid), func() (bool, error) {
+		var revoked bool
+		err := s.read.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = $1)", sid).Scan(&revoked)
+		return revoked, err
+	})
+}
