@@ -78,3 +78,52 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("second migrate: exit %d\n%s", code, stderr)
 	}
 }
+
+func runCLIWithInput(t *testing.T, vars []string, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := env{args: args, vars: vars, stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb}
+	code = e.run(Assets{Templates: os.DirFS("../templates"), Static: os.DirFS("../static")})
+	return code, out.String(), errb.String()
+}
+
+func TestUserCommands(t *testing.T) {
+	vars := []string{"USERHUB_DATA_DIR=" + t.TempDir()}
+	steps := []struct {
+		stdin  string
+		args   []string
+		code   int
+		stdout string // substring of stdout (or of stderr when code != 0)
+	}{
+		{"correct horse battery staple\n", []string{"user", "add", "kim", "-admin", "-password-stdin"}, 0, "added kim (id 1, admin)"},
+		{"another good password\n", []string{"user", "add", "-password-stdin", "lee"}, 0, "added lee (id 2, member)"},
+		{"\n", []string{"user", "add", "park", "-password-stdin"}, 0, "added park (id 3, member)"},
+		{"short\n", []string{"user", "add", "choi", "-password-stdin"}, exitFailed, "password must be at least 12 characters"},
+		{"correct horse battery staple\n", []string{"user", "add", "KIM", "-password-stdin"}, exitFailed, "name taken"},
+		{"", []string{"user", "list"}, 0, "kim   admin   set"},
+		{"", []string{"user", "list"}, 0, "park  member  none"},
+		{"a new good password\n", []string{"user", "passwd", "lee", "-password-stdin"}, 0, "password of lee changed"},
+		{"\n", []string{"user", "passwd", "lee", "-password-stdin"}, exitFailed, "empty"},
+		{"", []string{"user", "logout", "Lee"}, 0, "every session of lee has ended"},
+		{"", []string{"user", "delete", "park"}, 0, "deleted park"},
+		{"", []string{"user", "delete", "park"}, exitFailed, `no user is named "park"`},
+		{"", []string{"user", "delete", "kim"}, exitFailed, "last admin"},
+		{"", []string{"user", "passwd", "kim"}, exitFailed, "no terminal"},
+		{"", []string{"user"}, exitUsage, "which subcommand"},
+		{"", []string{"user", "frob", "x"}, exitUsage, "unknown subcommand"},
+		{"", []string{"user", "add"}, exitUsage, "one NAME"},
+	}
+	for _, s := range steps {
+		code, stdout, stderr := runCLIWithInput(t, vars, s.stdin, s.args...)
+		out := stdout
+		if s.code != 0 {
+			out = stderr
+		}
+		if code != s.code || !strings.Contains(out, s.stdout) {
+			t.Fatalf("userhub %v: exit %d, want %d with %q\nstdout: %s\nstderr: %s", s.args, code, s.code, s.stdout, stdout, stderr)
+		}
+		if strings.Contains(stdout+stderr, "horse") {
+			t.Fatalf("a password was echoed: %s%s", stdout, stderr)
+		}
+	}
+}

@@ -24,6 +24,11 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		return usageError("user: which subcommand? add, passwd, list, delete or logout")
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "add", "passwd", "list", "delete", "logout":
+	default:
+		return usageError(fmt.Sprintf("user: unknown subcommand %q", sub))
+	}
 	if sub == "list" {
 		if len(args) != 0 {
 			return usageError("user list takes no arguments")
@@ -107,8 +112,6 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 			return err
 		}
 		fmt.Fprintf(e.stdout, "every session of %s has ended\n", u.Name)
-	default:
-		return usageError(fmt.Sprintf("user: unknown subcommand %q", sub))
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ type Session struct {
 	RedisAddr       string        `yaml:"redis_addr"`
 	RedisPassword   string        `yaml:"redis_password"`
 	RedisDB         int           `yaml:"redis_db"`
+	RedisPrefix     string        `yaml:"redis_prefix"`
 	CookieName      string        `yaml:"cookie_name"`
 	Path            string        `yaml:"path"`
 	Domain          string        `yaml:"domain"`
@@ -108,6 +109,7 @@ func Default() Config {
 		Session: Session{
 			Store:           "cookie",
 			RedisAddr:       "127.0.0.1:6379",
+			RedisPrefix:     "userhub:",
 			CookieName:      "userhub_session",
 			Path:            "/",
 			MaxAge:          12 * time.Hour,

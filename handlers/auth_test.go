@@ -50,7 +50,13 @@ func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, status int, what s
 }
 
 func TestFirstRunSetup(t *testing.T) {
-	a := newApp(t)
+	for name, sessions := range sessionStores(t) {
+		t.Run(name, func(t *testing.T) { testFirstRunSetup(t, sessions) })
+	}
+}
+
+func testFirstRunSetup(t *testing.T, sessions func(*config.Config)) {
+	a := newApp(t, sessions)
 	for _, path := range []string{"/", "/login", "/account"} {
 		rec := a.do(get(path))
 		if rec.Code != 303 || rec.Header().Get("Location") != "/setup" {
@@ -154,7 +160,13 @@ func TestLoginPage(t *testing.T) {
 }
 
 func TestSessionCookie(t *testing.T) {
-	a := newApp(t)
+	for name, sessions := range sessionStores(t) {
+		t.Run(name, func(t *testing.T) { testSessionCookie(t, sessions) })
+	}
+}
+
+func testSessionCookie(t *testing.T, sessions func(*config.Config)) {
+	a := newApp(t, sessions)
 	users("kim", "lee")(t, a.store)
 
 	rec := a.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`))
@@ -214,8 +226,14 @@ func TestSessionCookie(t *testing.T) {
 }
 
 func TestSessionsEnd(t *testing.T) {
+	for name, sessions := range sessionStores(t) {
+		t.Run(name, func(t *testing.T) { testSessionsEnd(t, sessions) })
+	}
+}
+
+func testSessionsEnd(t *testing.T, sessions func(*config.Config)) {
 	ctx := context.Background()
-	a := newApp(t)
+	a := newApp(t, sessions)
 	users("kim", "lee", "park")(t, a.store)
 
 	t.Run("logout, and the old cookie replayed", func(t *testing.T) {
@@ -300,6 +318,12 @@ func TestSessionsEnd(t *testing.T) {
 }
 
 func TestSessionTimeouts(t *testing.T) {
+	for name, sessions := range sessionStores(t) {
+		t.Run(name, func(t *testing.T) { testSessionTimeouts(t, sessions) })
+	}
+}
+
+func testSessionTimeouts(t *testing.T, sessions func(*config.Config)) {
 	for _, tt := range []struct {
 		name           string
 		idle, absolute time.Duration
@@ -309,7 +333,7 @@ func TestSessionTimeouts(t *testing.T) {
 		{"absolute", time.Hour, 300 * time.Millisecond, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newApp(t, func(c *config.Config) { c.Session.IdleTimeout, c.Session.AbsoluteTimeout = tt.idle, tt.absolute })
+			a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout, c.Session.AbsoluteTimeout = tt.idle, tt.absolute })
 			users("kim")(t, a.store)
 			session := a.login(t, "kim")
 			deadline := time.Now().Add(400 * time.Millisecond)
@@ -330,7 +354,13 @@ func TestSessionTimeouts(t *testing.T) {
 }
 
 func TestIdleRefreshRewritesTheCookie(t *testing.T) {
-	a := newApp(t, func(c *config.Config) { c.Session.IdleTimeout = 200 * time.Millisecond })
+	for name, sessions := range sessionStores(t) {
+		t.Run(name, func(t *testing.T) { testIdleRefreshRewritesTheCookie(t, sessions) })
+	}
+}
+
+func testIdleRefreshRewritesTheCookie(t *testing.T, sessions func(*config.Config)) {
+	a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout = 200 * time.Millisecond })
 	users("kim")(t, a.store)
 	session := a.login(t, "kim")
 	for range 10 { // 400 ms of activity: twice the idle timeout
@@ -346,7 +376,13 @@ func TestIdleRefreshRewritesTheCookie(t *testing.T) {
 }
 
 func TestLoginThrottling(t *testing.T) {
-	a := newApp(t)
+	for name, sessions := range sessionStores(t) {
+		t.Run(name, func(t *testing.T) { testLoginThrottling(t, sessions) })
+	}
+}
+
+func testLoginThrottling(t *testing.T, sessions func(*config.Config)) {
+	a := newApp(t, sessions)
 	users("kim", "lee")(t, a.store)
 	bad := `{"name":"kim","password":"not the password"}`
 	for i := 1; i <= 5; i++ {
@@ -371,7 +407,7 @@ func TestLoginThrottling(t *testing.T) {
 	a.login(t, "lee")
 
 	// Per IP: 20 failures over any names, then 429 for everyone from there.
-	b := newApp(t)
+	b := newApp(t, sessions)
 	users("kim")(t, b.store)
 	for i := range 20 {
 		wantStatus(t, b.do(jsonReq("POST", "/api/v1/login", fmt.Sprintf(`{"name":"user%d","password":"x"}`, i))), 401, "spray")
@@ -379,7 +415,7 @@ func TestLoginThrottling(t *testing.T) {
 	wantStatus(t, b.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`)), 429, "after 20 failures from one IP")
 
 	// A success clears the name's count.
-	c := newApp(t)
+	c := newApp(t, sessions)
 	users("kim")(t, c.store)
 	for range 4 {
 		c.do(jsonReq("POST", "/api/v1/login", bad))

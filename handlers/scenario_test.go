@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gin-contrib/sessions/cookie"
 
 	"userhub/config"
 	"userhub/handlers"
@@ -77,12 +76,20 @@ func testHasher() *models.Hasher {
 
 func (a app) build(t testing.TB, s handlers.Store, cfg config.Config) http.Handler {
 	t.Helper()
-	hashKey, blockKey, _ := sessionstore.Keys([]byte("test secret: 0123456789abcdef0123456789"))
+	sessions, err := sessionstore.Open(cfg.Session, []byte("test secret: 0123456789abcdef0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sessions.Close() })
+	var counter models.Counter = a.store
+	if sessions.Counter != nil {
+		counter = sessions.Counter
+	}
 	h, err := handlers.New(handlers.Deps{
 		Config:       cfg,
 		Store:        s,
-		SessionStore: cookie.NewStore(hashKey, blockKey),
-		Counter:      a.store,
+		SessionStore: sessions.Store,
+		Counter:      counter,
 		Hasher:       a.hasher,
 		Logger:       a.logger(),
 		Templates:    os.DirFS("../templates"),
@@ -99,6 +106,22 @@ func (a app) logger() *slog.Logger {
 		return a.log
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// sessionStores are the session stores session tests run on: the cookie
+// store always, Redis when USERHUB_TEST_REDIS_ADDR names one. Each Redis
+// run gets key prefix of its own.
+func sessionStores(t *testing.T) map[string]func(*config.Config) {
+	stores := map[string]func(*config.Config){"cookie": func(*config.Config) {}}
+	if addr := os.Getenv("USERHUB_TEST_REDIS_ADDR"); addr != "" {
+		stores["redis"] = func(c *config.Config) {
+			c.Session.Store, c.Session.RedisAddr = "redis", addr
+			c.Session.RedisPrefix = "userhub-test:" + rand.Text() + ":"
+		}
+	} else {
+		t.Log("Redis session store skipped: set USERHUB_TEST_REDIS_ADDR (e.g. 127.0.0.1:6379)")
+	}
+	return stores
 }
 
 // do sends req and returns the response.

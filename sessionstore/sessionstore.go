@@ -152,11 +152,11 @@ func Open(cfg config.Session, secret []byte) (*Backend, error) {
 		pool.Close()
 		return nil, err
 	}
-	if err := ginredis.SetKeyPrefix(store, "userhub:session:"); err != nil {
+	if err := ginredis.SetKeyPrefix(store, cfg.RedisPrefix+"session:"); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &Backend{Store: store, Counter: redisCounter{pool, "userhub:attempts:"}, Ping: ping, close: pool.Close}, nil
+	return &Backend{Store: store, Counter: redisCounter{pool, cfg.RedisPrefix + "attempts:"}, Ping: ping, close: pool.Close}, nil
 }
 
 func newPool(cfg config.Session) *redis.Pool {

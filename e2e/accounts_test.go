@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// sessionEnvs are the session stores the account checks run on: the cookie
+// store, and Redis when USERHUB_TEST_REDIS_ADDR names one.
+func sessionEnvs(t *testing.T) map[string][]string {
+	envs := map[string][]string{"cookie": nil}
+	if addr := os.Getenv("USERHUB_TEST_REDIS_ADDR"); addr != "" {
+		envs["redis"] = []string{"USERHUB_SESSION_STORE=redis", "USERHUB_SESSION_REDIS_ADDR=" + addr,
+			"USERHUB_SESSION_REDIS_PREFIX=userhub-e2e:" + rand.Text() + ":"}
+	} else {
+		t.Log("Redis session store skipped: set USERHUB_TEST_REDIS_ADDR (e.g. 127.0.0.1:6379)")
+	}
+	return envs
+}
+
+// raw sends a request with exactly the cookie header given, no jar.
+func raw(t *testing.T, method, url, contentType, body, cookie string, header ...string) (*http.Response, string) {
+	t.Helper()
+	if cookie != "" {
+		header = append(header, "Cookie", cookie)
+	}
+	return do(t, method, url, contentType, body, header...)
+}
+
+// sessionOf returns "name=value" of the session cookie a response set.
+func sessionOf(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if c.Name == "userhub_session" && c.Value != "" {
+			return c.Name + "=" + c.Value
+		}
+	}
+	t.Fatalf("no session cookie set: %v", resp.Header["Set-Cookie"])
+	return ""
+}
+
+func apiLogin(t *testing.T, base, name, password, cookie string) *http.Response {
+	t.Helper()
+	resp, _ := raw(t, "POST", base+"/api/v1/login", jsonCT, `{"name":"`+name+`","password":"`+password+`"}`, cookie)
+	return resp
+}
+
+// TestAccountsOverHTTP is the accounts issue's list of checks, with curl's
+// eyes, against the running binary, on each session store.
+func TestAccountsOverHTTP(t *testing.T) {
+	for store, env := range sessionEnvs(t) {
+		t.Run(store, func(t *testing.T) {
+			p := start(t, env...)
+			p.setup(t)
+			me := p.base + "/api/v1/me"
+
+			// Login sets a cookie with HttpOnly, SameSite=Lax and Path=/.
+			resp := apiLogin(t, p.base, "kim", adminPassword, "")
+			setCookie := resp.Header.Get("Set-Cookie")
+			for _, attr := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
+				if !strings.Contains(setCookie, attr) {
+					t.Errorf("Set-Cookie %q lacks %s", setCookie, attr)
+				}
+			}
+			kim := sessionOf(t, resp)
+			if r, body := raw(t, "GET", me, "", "", kim); r.StatusCode != 200 || !strings.Contains(body, `"name":"kim"`) {
+				t.Fatalf("me: %d %s", r.StatusCode, body)
+			}
+
+			// The cookie after login differs from any cookie before it.
+			relogin := sessionOf(t, apiLogin(t, p.base, "kim", adminPassword, kim))
+			if relogin == kim {
+				t.Fatal("logging in again with a cookie in hand kept the cookie")
+			}
+			kim = relogin
+
+			// A cookie with one byte changed is anonymous.
+			tampered := []byte(kim)
+			tampered[len(tampered)-10] ^= 1
+			if r, _ := raw(t, "GET", me, "", "", string(tampered)); r.StatusCode != 401 {
+				t.Fatalf("tampered cookie: %d", r.StatusCode)
+			}
+
+			// A logged-out cookie replayed gets 401.
+			other := sessionOf(t, apiLogin(t, p.base, "kim", adminPassword, ""))
+			if r, _ := raw(t, "POST", p.base+"/api/v1/logout", "", "", other); r.StatusCode != 204 {
+				t.Fatalf("logout: %d", r.StatusCode)
+			}
+			if r, _ := raw(t, "GET", me, "", "", other); r.StatusCode != 401 || r.Header.Get("WWW-Authenticate") == "" {
+				t.Fatalf("replayed logged-out cookie: %d %v", r.StatusCode, r.Header)
+			}
+
+			// A deleted user's cookie gets 401.
+			r, body := raw(t, "POST", p.base+"/api/v1/users", jsonCT, `{"name":"lee","password":"a long secret phrase"}`, kim)
+			if r.StatusCode != 201 {
+				t.Fatalf("create lee: %d %s", r.StatusCode, body)
+			}
+			lee := sessionOf(t, apiLogin(t, p.base, "lee", "a long secret phrase", ""))
+			if r, _ := raw(t, "DELETE", p.base+"/user/2", "", "", kim); r.StatusCode != 204 {
+				t.Fatalf("delete lee: %d", r.StatusCode)
+			}
+			if r, _ := raw(t, "GET", me, "", "", lee); r.StatusCode != 401 {
+				t.Fatalf("deleted user's cookie: %d", r.StatusCode)
+			}
+
+			// A POST with Origin: https://evil.example gets 403.
+			if r, _ := raw(t, "POST", p.base+"/user", jsonCT, `{"name":"x"}`, kim, "Origin", "https://evil.example"); r.StatusCode != 403 {
+				t.Fatalf("cross-origin POST: %d", r.StatusCode)
+			}
+
+			// The 6th wrong password in a minute for one name gets 429 with Retry-After.
+			for i := 1; i <= 6; i++ {
+				r := apiLogin(t, p.base, "kim", "not the password", "")
+				want := 401
+				if i == 6 {
+					want = 429
+				}
+				if r.StatusCode != want {
+					t.Fatalf("wrong password %d: %d, want %d", i, r.StatusCode, want)
+				}
+				if i == 6 && r.Header.Get("Retry-After") == "" {
+					t.Fatal("429 without Retry-After")
+				}
+			}
+
+			// /login?next=https://evil.example lands on a local page.
+			form := url.Values{"name": {"park"}, "password": {"another long phrase"}, "next": {"https://evil.example"}}
+			raw(t, "POST", p.base+"/api/v1/users", jsonCT, `{"name":"park","password":"another long phrase"}`, kim)
+			r, _ = raw(t, "POST", p.base+"/login", "application/x-www-form-urlencoded", form.Encode(), "")
+			if loc := r.Header.Get("Location"); r.StatusCode != 303 || loc != "/" {
+				t.Fatalf("login with an outside next: %d to %q", r.StatusCode, loc)
+			}
+			if r, _ := raw(t, "GET", p.base+"/login?next=https://evil.example", "", "", kim); r.Header.Get("Location") != "/" {
+				t.Fatalf("login page with an outside next, logged in: to %q", r.Header.Get("Location"))
+			}
+		})
+	}
+}
+
+// TestUserLogoutCommand: `userhub user logout NAME` on the same data
+// directory ends the sessions of a running server at once.
+func TestUserLogoutCommand(t *testing.T) {
+	p := start(t)
+	p.setup(t)
+	kim := sessionOf(t, apiLogin(t, p.base, "kim", adminPassword, ""))
+	cmd := exec.Command(binary, "user", "logout", "kim")
+	cmd.Env = []string{"USERHUB_DATA_DIR=" + p.dataDir, "PATH=" + os.Getenv("PATH")}
+	cmd.Dir = t.TempDir()
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "every session of kim has ended") {
+		t.Fatalf("userhub user logout kim: %v\n%s", err, out)
+	}
+	if r, _ := raw(t, "GET", p.base+"/api/v1/me", "", "", kim); r.StatusCode != 401 {
+		t.Fatalf("kim's cookie after `user logout`: %d", r.StatusCode)
+	}
+}
