@@ -36,7 +36,7 @@ func TestPages(t *testing.T) {
 		{name: "about for visitors", method: "GET", path: "/about", status: 200,
 			contains: []string{"About userhub", `aria-current="page">About`, `href="/login"`}, notContains: []string{"logout"}},
 		{name: "about for a logged-in user", as: "kim", method: "GET", path: "/about", fixture: users("kim"), status: 200,
-			contains: []string{`<span class="who">kim</span>`, `id="logout"`}},
+			contains: []string{`class="who nav-user"`, `>kim</span>`, `id="logout"`}},
 		{name: "HEAD about", method: "HEAD", path: "/about", status: 200},
 		{name: "404 page in the layout", method: "GET", path: "/nowhere", status: 404,
 			wantHeader: map[string]string{"Content-Type": htmlCT}, contains: []string{"Page not found", `class="site-nav"`, "Request ID:"}},
