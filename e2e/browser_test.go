@@ -135,7 +135,7 @@ func waitJS(expr string) chromedp.Action[chromedp.Void] {
 		deadline := time.Now().Add(10 * time.Second)
 		var lastErr error
 		for time.Now().Before(deadline) {
-			ok, err := chromedp.Evaluate[bool]("!!(" + expr + ")")(ctx, t)
+			ok, err := chromedp.Evaluate[bool]("!!("+expr+")")(ctx, t)
 			if err == nil && ok {
 				return chromedp.Void{}, nil
 			}
