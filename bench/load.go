@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -46,7 +47,7 @@ func newTarget(name, baseURL string, conns int) target {
 }
 
 // seedUsers creates users user001, user002, ... with POST /user.
-func seedUsers(ctx context.Context, t target, n int) error {
+func seedUsers(ctx context.Context, t target, session string, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for i := 1; i <= n; i++ {
@@ -56,6 +57,7 @@ func seedUsers(ctx context.Context, t target, n int) error {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cookie", session)
 		resp, err := t.client.Do(req)
 		if err != nil {
 			return fmt.Errorf("seed: POST /user: %w", err)
@@ -72,6 +74,33 @@ func seedUsers(ctx context.Context, t target, n int) error {
 	return nil
 }
 
+// setupAdmin creates the first administrator through the setup form and
+// returns its session cookie ("name=value").
+func setupAdmin(ctx context.Context, t target) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	form := url.Values{"name": {"root"}, "password": {benchPassword}, "password_confirm": {benchPassword}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+"/setup", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := t.client.Transport.RoundTrip(req) // not following the redirect
+	if err != nil {
+		return "", fmt.Errorf("setup: %w", err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "userhub_session" && resp.StatusCode == http.StatusSeeOther {
+			return c.Name + "=" + c.Value, nil
+		}
+	}
+	return "", fmt.Errorf("setup: %s, no session cookie", resp.Status)
+}
+
+// benchPassword is the bench administrator's password.
+const benchPassword = "a long bench password"
+
 // capture fetches sc.path from t and keeps its body and Content-Type as
 // what every measured response must match.
 func capture(ctx context.Context, t target, sc *scenario) error {
@@ -80,6 +109,9 @@ func capture(ctx context.Context, t target, sc *scenario) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.baseURL+sc.path, nil)
 	if err != nil {
 		return err
+	}
+	if sc.cookie != "" {
+		req.Header.Set("Cookie", sc.cookie)
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
@@ -99,6 +131,9 @@ func capture(ctx context.Context, t target, sc *scenario) error {
 	sc.contentType = resp.Header.Get("Content-Type")
 	sc.header = resp.Header.Clone()
 	sc.header.Del("Date") // net/http adds its own
+	if sc.header.Get("Set-Cookie") != "" {
+		return fmt.Errorf("capture GET %s: the response sets a cookie; it should not on an ordinary request", sc.path)
+	}
 	sc.body = body
 	return nil
 }
@@ -148,7 +183,7 @@ func load(ctx context.Context, t target, sc *scenario, conns, n int, limit time.
 	// request: the client shares the CPUs with the servers.
 	ctx, cancel := context.WithTimeout(ctx, limit+10*time.Second)
 	defer cancel()
-	url := t.baseURL + sc.path
+	address := t.baseURL + sc.path
 	latencies := make([]time.Duration, n)
 	var (
 		sent, done, failed atomic.Int64
@@ -167,7 +202,7 @@ func load(ctx context.Context, t target, sc *scenario, conns, n int, limit time.
 				if began.After(deadline) {
 					return
 				}
-				if err := get(ctx, t.client, url, sc.body, &buf); err != nil {
+				if err := get(ctx, t.client, address, sc.cookie, sc.body, &buf); err != nil {
 					failed.Add(1)
 					firstErr.Do(func() { res.firstErr = err.Error() })
 					continue
@@ -193,10 +228,13 @@ func load(ctx context.Context, t target, sc *scenario, conns, n int, limit time.
 
 // get is one measured request: the answer must be 200 with want as its
 // body, read in full into buf.
-func get(ctx context.Context, client *http.Client, url string, want []byte, buf *bytes.Buffer) error {
+func get(ctx context.Context, client *http.Client, url, cookie string, want []byte, buf *bytes.Buffer) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

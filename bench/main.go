@@ -2,7 +2,9 @@
 //
 // It measures what userhub's HTTP stack costs on top of the network: it
 // starts the userhub binary on a loopback port with a fresh database of 100
-// users, captures its answers to GET /about and GET /users, and starts a
+// users, captures its answers to GET /about (anonymous) and GET /users (as
+// a logged-in user: the session is decoded and the user loaded on every
+// request), and starts a
 // baseline next to it, a bare net/http handler that answers those exact
 // bytes (the same headers, Content-Type and Content-Length included, and
 // the same body) from memory. Both are
@@ -92,10 +94,12 @@ func main() {
 	}
 }
 
-// scenario is one request measured against every target. Later scenarios
-// (an authenticated GET /users, say) add fields here, e.g. headers.
+// scenario is one request measured against every target.
 type scenario struct {
 	path string
+	// cookie is sent with every request ("name=value"): the session of a
+	// logged-in user. The baseline ignores it.
+	cookie string
 	// Captured from userhub before measuring; the baseline serves these
 	// bytes, and every measured response must match them.
 	contentType string
@@ -123,10 +127,16 @@ func run(ctx context.Context, cfg config) error {
 	userhub := newTarget("userhub", uh.baseURL, cfg.conns)
 	userhub.pid = uh.cmd.Process.Pid
 
-	if err := seedUsers(ctx, userhub, cfg.users); err != nil {
+	// The first user is the administrator that setup creates (and whose
+	// session reads /users, which needs a login); the others are added by it.
+	session, err := setupAdmin(ctx, userhub)
+	if err != nil {
 		return err
 	}
-	scenarios := []*scenario{{path: "/about"}, {path: "/users"}}
+	if err := seedUsers(ctx, userhub, session, cfg.users-1); err != nil {
+		return err
+	}
+	scenarios := []*scenario{{path: "/about"}, {path: "/users", cookie: session}}
 	for _, sc := range scenarios {
 		if err := capture(ctx, userhub, sc); err != nil {
 			return err
@@ -159,7 +169,11 @@ func run(ctx context.Context, cfg config) error {
 	fmt.Printf("userhub bench: GOMAXPROCS=%d (%d CPUs, shared by client, userhub and baseline), %d connections, ≤%d requests or %s per run after %d warm-up requests, %s, access log on (to a file)\n",
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), cfg.conns, cfg.n, cfg.d, cfg.warmup, rounds)
 	for _, sc := range scenarios {
-		fmt.Printf("GET %s: %d bytes, %s\n", sc.path, len(sc.body), sc.contentType)
+		who := "anonymous"
+		if sc.cookie != "" {
+			who = "logged in: session cookie decoded and user loaded on every request"
+		}
+		fmt.Printf("GET %s: %d bytes, %s, %s\n", sc.path, len(sc.body), sc.contentType, who)
 	}
 	fmt.Println()
 	return writeTable(os.Stdout, results)

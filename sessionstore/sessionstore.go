@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/gin-contrib/sessions"
-	"github.com/gin-contrib/sessions/cookie"
 	ginredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gomodule/redigo/redis"
+	"github.com/gorilla/securecookie"
 
 	"userhub/config"
 	"userhub/models"
@@ -129,7 +129,7 @@ func Open(cfg config.Session, secret []byte) (*Backend, error) {
 		return nil, err
 	}
 	if cfg.Store != "redis" {
-		return &Backend{Store: cookie.NewStore(hashKey, blockKey)}, nil
+		return &Backend{Store: newCookieStore(hashKey, blockKey)}, nil
 	}
 	pool := newPool(cfg)
 	ping := func(ctx context.Context) error {
@@ -152,11 +152,24 @@ func Open(cfg config.Session, secret []byte) (*Backend, error) {
 		pool.Close()
 		return nil, err
 	}
-	if err := ginredis.SetKeyPrefix(store, cfg.RedisPrefix+"session:"); err != nil {
+	rs, err := ginredis.GetRedisStore(store)
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
+	rs.SetKeyPrefix(cfg.RedisPrefix + "session:")
+	rs.SetSerializer(redisValues{})
+	useCodec(rs.Codecs)
 	return &Backend{Store: store, Counter: redisCounter{pool, cfg.RedisPrefix + "attempts:"}, Ping: ping, close: pool.Close}, nil
+}
+
+// useCodec makes securecookie codecs encode with valuesCodec.
+func useCodec(codecs []securecookie.Codec) {
+	for _, c := range codecs {
+		if sc, ok := c.(*securecookie.SecureCookie); ok {
+			sc.SetSerializer(valuesCodec{})
+		}
+	}
 }
 
 func newPool(cfg config.Session) *redis.Pool {
