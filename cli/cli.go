@@ -13,10 +13,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
 	"userhub/config"
+	"userhub/server"
 	"userhub/store"
 )
 
@@ -48,6 +50,9 @@ Commands:
                user list
                user delete NAME
                user logout NAME     (ends every session of the user)
+  cert       write a development CA and a certificate for localhost, 127.0.0.1, ::1
+             and NAMES to <data_dir>/tls (what tls.mode self-signed serves):
+               cert [-out DIR] [NAMES...]
   version    print the version
 
 Flags:
@@ -77,8 +82,9 @@ func Run(args []string, assets Assets) int {
 type options struct {
 	configFile    string
 	sets          []string
-	admin         bool // user add
-	passwordStdin bool // user add, user passwd
+	admin         bool   // user add
+	passwordStdin bool   // user add, user passwd
+	out           string // cert
 }
 
 // flags returns a flag set for cmd: the global flags, and the command's own.
@@ -88,9 +94,12 @@ func (e env) flags(cmd string, opt *options) *flag.FlagSet {
 	fl.Usage = func() { fmt.Fprint(e.stderr, usage) }
 	fl.StringVar(&opt.configFile, "config", opt.configFile, "")
 	fl.Func("set", "", func(s string) error { opt.sets = append(opt.sets, s); return nil })
-	if cmd == "user" {
+	switch cmd {
+	case "user":
 		fl.BoolVar(&opt.admin, "admin", false, "")
 		fl.BoolVar(&opt.passwordStdin, "password-stdin", false, "")
+	case "cert":
+		fl.StringVar(&opt.out, "out", "", "")
 	}
 	return fl
 }
@@ -127,7 +136,7 @@ func (e env) run(assets Assets) int {
 	if err != nil {
 		return exitUsage
 	}
-	wantArgs := map[string]bool{"user": true}
+	wantArgs := map[string]bool{"user": true, "cert": true}
 	if len(args) > 0 && !wantArgs[cmd] {
 		fmt.Fprintf(e.stderr, "userhub %s: unexpected arguments %q\n", cmd, args)
 		return exitUsage
@@ -140,7 +149,7 @@ func (e env) run(assets Assets) int {
 	case "help":
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
-	case "serve", "migrate", "config", "user":
+	case "serve", "migrate", "config", "user", "cert":
 	default:
 		fmt.Fprintf(e.stderr, "userhub: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -151,13 +160,16 @@ func (e env) run(assets Assets) int {
 		fmt.Fprintln(e.stderr, "userhub:", err)
 		return exitUsage
 	}
-	if cmd == "config" {
+	switch cmd {
+	case "config":
 		out, err := cfg.Redacted(store.RedactDSN)
 		if err != nil {
 			return e.fail(err)
 		}
 		e.stdout.Write(out)
 		return exitOK
+	case "cert":
+		return e.fail(e.cert(cfg, opt.out, args))
 	}
 
 	logOut := newLogOutput(e.stderr)
@@ -194,12 +206,14 @@ func lookup(vars []string, name string) string {
 	return ""
 }
 
-// fail prints err as one line and returns the exit code for it.
+// fail prints err, a line for each problem, and returns the exit code.
 func (e env) fail(err error) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(e.stderr, "userhub:", err)
+	for line := range strings.Lines(err.Error()) {
+		fmt.Fprintln(e.stderr, "userhub:", strings.TrimRight(line, "\n"))
+	}
 	return exitFailed
 }
 
@@ -246,4 +260,21 @@ func version() string {
 		}
 	}
 	return strings.TrimSpace(v)
+}
+
+// cert writes a development CA and a server certificate signed by it.
+func (e env) cert(cfg config.Config, dir string, names []string) error {
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "tls")
+	}
+	if err := server.WriteDevCertificate(dir, names); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, `wrote %[1]s/%[2]s (the CA) and %[1]s/%[3]s, %[1]s/%[4]s (the server certificate and key)
+for %[5]s.
+To make browsers trust it, import %[1]s/%[2]s as a certificate authority
+(Debian: cp %[1]s/%[2]s /usr/local/share/ca-certificates/userhub.crt && update-ca-certificates).
+USERHUB_TLS_MODE=self-signed serves this certificate when -out is the default.
+`, dir, server.CAFile, server.CertFile, server.KeyFile, strings.Join(append(append([]string{}, server.DefaultNames...), names...), ", "))
+	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"os"
 	"os/signal"
 	"runtime"
 	"syscall"
@@ -15,19 +16,45 @@ import (
 	"userhub/sessionstore"
 )
 
-// serve runs the HTTP server until SIGINT or SIGTERM, then drains in-flight
+// serve runs the server until SIGINT or SIGTERM, then drains in-flight
 // requests (bounded by server.shutdown_timeout) and returns nil.
 func serve(cfg config.Config, assets Assets, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, a second one kills at once (default behaviour).
+	go func() { <-ctx.Done(); stop() }()
 
 	// Bind first: a taken port is the most common start-up failure, and it
 	// should be reported before anything else is touched.
-	ln, err := server.Listen(cfg.Server.Addr, "server.addr")
+	sockets, err := server.Bind(cfg)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
+	return runServer(ctx, cfg, assets, log, sockets)
+}
+
+// runServer serves on sockets until ctx ends.
+func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket) error {
+	defer func() {
+		for _, s := range sockets {
+			s.Listener.Close()
+		}
+	}()
+	tlsSetup, err := server.PrepareTLS(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tlsSetup.Close()
+	if tlsSetup != nil && tlsSetup.Reload != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for range hup {
+				tlsSetup.Reload()
+			}
+		}()
+	}
 
 	s, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -62,15 +89,9 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("userhub starting", "version", version(), "database", s.Driver(), "sessions", cfg.Session.Store, "data_dir", cfg.DataDir)
-
-	// After the first signal, a second one kills at once (default behaviour).
-	go func() { <-ctx.Done(); stop() }()
-	err = server.Serve(ctx, log, cfg.Server.ShutdownTimeout, server.Listener{
-		Name:   "http",
-		Net:    ln,
-		Server: server.NewHTTPServer(cfg.Server, handler, log),
-	})
+	log.Info("userhub starting", "version", version(), "database", s.Driver(), "sessions", cfg.Session.Store,
+		"tls", cfg.TLS.Mode, "data_dir", cfg.DataDir)
+	err = server.Serve(ctx, log, cfg.Server.ShutdownTimeout, server.Listeners(cfg, handler, tlsSetup, sockets, log)...)
 	if err == nil {
 		log.Info("stopped")
 	}

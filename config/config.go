@@ -28,6 +28,7 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Session  Session  `yaml:"session"`
 	Auth     Auth     `yaml:"auth"`
+	TLS      TLS      `yaml:"tls"`
 	Log      Log      `yaml:"log"`
 }
 
@@ -43,6 +44,8 @@ type Server struct {
 	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
 	TrustedProxies    []string      `yaml:"trusted_proxies"`
 	TrustedOrigins    []string      `yaml:"trusted_origins"`
+	HTTP2             bool          `yaml:"http2"`
+	H2C               bool          `yaml:"h2c"`
 }
 
 // Database says which store to use.
@@ -69,6 +72,28 @@ type Session struct {
 	Secure          string        `yaml:"secure"`
 	SameSite        string        `yaml:"same_site"`
 }
+
+// TLS configures HTTPS.
+type TLS struct {
+	Mode                  string   `yaml:"mode"`
+	Addr                  string   `yaml:"addr"`
+	CertFile              string   `yaml:"cert_file"`
+	KeyFile               string   `yaml:"key_file"`
+	CAFiles               []string `yaml:"ca_files"`
+	Domains               []string `yaml:"domains"`
+	Email                 string   `yaml:"email"`
+	ACMEDirectory         string   `yaml:"acme_directory"`
+	ACMECAFile            string   `yaml:"acme_ca_file"`
+	Redirect              bool     `yaml:"redirect"`
+	HSTSMaxAge            int      `yaml:"hsts_max_age"`
+	HSTSIncludeSubdomains bool     `yaml:"hsts_include_subdomains"`
+}
+
+// TLSOn reports whether userhub serves HTTPS.
+func (c Config) TLSOn() bool { return c.TLS.Mode != "off" }
+
+// LetsEncrypt is Let's Encrypt's production ACME directory.
+const LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
 
 // Auth configures passwords and login throttling.
 type Auth struct {
@@ -104,6 +129,7 @@ func Default() Config {
 			MaxBodyBytes:      1 << 20,
 			TrustedProxies:    []string{},
 			TrustedOrigins:    []string{},
+			HTTP2:             true,
 		},
 		Database: Database{Driver: "sqlite"},
 		Session: Session{
@@ -127,6 +153,15 @@ func Default() Config {
 			LoginLimitPerName: 5,
 			LoginLimitPerIP:   20,
 			LoginWindow:       time.Minute,
+		},
+		TLS: TLS{
+			Mode:          "off",
+			Addr:          ":8443",
+			CAFiles:       []string{},
+			Domains:       []string{},
+			ACMEDirectory: LetsEncrypt,
+			Redirect:      true,
+			HSTSMaxAge:    31536000,
 		},
 		Log: Log{Format: "text", Level: "info"},
 	}

@@ -148,6 +148,43 @@ func (c Config) Validate() Problems {
 		bad("auth.login_window", d, "use a duration between 1s and 24h")
 	}
 
+	switch c.TLS.Mode {
+	case "off", "self-signed":
+	case "static":
+		if c.TLS.CertFile == "" || c.TLS.KeyFile == "" {
+			p = append(p, "tls.mode: static needs tls.cert_file and tls.key_file (PEM files)")
+		}
+	case "autocert":
+		if len(c.TLS.Domains) == 0 {
+			p = append(p, "tls.mode: autocert needs tls.domains, the names to get certificates for (nothing else gets one)")
+		}
+		if u, err := url.Parse(c.TLS.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("tls.acme_directory", c.TLS.ACMEDirectory, "use the https URL of an ACME directory, e.g. "+LetsEncrypt)
+		}
+	default:
+		bad("tls.mode", c.TLS.Mode, `use "off", "static" (certificate files), "autocert" (Let's Encrypt) or "self-signed" (development)`)
+	}
+	for _, d := range c.TLS.Domains {
+		if !validHostname(d) {
+			bad("tls.domains", d, "list host names such as example.com (no scheme, port, IP address or wildcard)")
+		}
+	}
+	if c.TLS.Email != "" && (!strings.Contains(c.TLS.Email, "@") || strings.ContainsAny(c.TLS.Email, " <>")) {
+		bad("tls.email", c.TLS.Email, "use an email address (or leave it empty)")
+	}
+	if c.TLSOn() {
+		if err := checkListenAddr(c.TLS.Addr); err != nil {
+			bad("tls.addr", c.TLS.Addr, err.Error())
+		} else if _, tlsPort, _ := net.SplitHostPort(c.TLS.Addr); tlsPort != "0" {
+			if _, httpPort, _ := net.SplitHostPort(c.Server.Addr); httpPort == tlsPort {
+				p = append(p, fmt.Sprintf("tls.addr: port %s is also server.addr's; HTTP and HTTPS need a port each", tlsPort))
+			}
+		}
+	}
+	if n := c.TLS.HSTSMaxAge; n < 0 || n > 2*31536000 {
+		bad("tls.hsts_max_age", n, "use seconds from 0 (no HSTS) to 63072000 (two years)")
+	}
+
 	if f := c.Log.Format; f != "text" && f != "json" {
 		bad("log.format", f, `use "text" or "json"`)
 	}
@@ -157,6 +194,28 @@ func (c Config) Validate() Problems {
 		bad("log.level", c.Log.Level, `use "debug", "info", "warn" or "error"`)
 	}
 	return p
+}
+
+// validHostname accepts a DNS name with at least one dot or "localhost":
+// letters, digits and hyphens in labels, no trailing dot.
+func validHostname(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	if net.ParseIP(h) != nil || len(h) > 253 || !strings.Contains(h, ".") {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkListenAddr accepts host:port with a numeric port (an empty host

@@ -107,6 +107,11 @@ func New(d Deps) (*gin.Engine, error) {
 		middleware.AccessLog(d.Logger),
 		middleware.Recovery(d.Logger, h.fail),
 		middleware.SecurityHeaders(),
+	)
+	if d.Config.TLSOn() && d.Config.TLS.HSTSMaxAge > 0 {
+		r.Use(middleware.HSTS(d.Config.TLS.HSTSMaxAge, d.Config.TLS.HSTSIncludeSubdomains))
+	}
+	r.Use(
 		crossOrigin,
 		middleware.BodyLimit(d.Config.Server.MaxBodyBytes, h.fail),
 		gzip.Gzip(gzip.DefaultCompression, gzip.WithExcludedExtensions([]string{".ico", ".png"})),

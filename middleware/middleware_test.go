@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -126,5 +127,20 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	if csp := rec.Header().Get("Content-Security-Policy"); strings.Contains(csp, "unsafe") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("CSP %q", csp)
+	}
+}
+
+func TestHSTSOnlyOverTLS(t *testing.T) {
+	r := gin.New()
+	r.Use(HSTS(31536000, true))
+	r.GET("/", func(c *gin.Context) { c.String(200, "x") })
+	plain := serve(r, httptest.NewRequest("GET", "/", nil))
+	if h := plain.Header().Get("Strict-Transport-Security"); h != "" {
+		t.Errorf("HSTS over plain HTTP: %q", h)
+	}
+	req := httptest.NewRequest("GET", "https://example.com/", nil)
+	req.TLS = &tls.ConnectionState{}
+	if h := serve(r, req).Header().Get("Strict-Transport-Security"); h != "max-age=31536000; includeSubDomains" {
+		t.Errorf("HSTS over TLS: %q", h)
 	}
 }

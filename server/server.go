@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,15 +68,53 @@ func NewHTTPServer(cfg config.Server, handler http.Handler, log *slog.Logger) *h
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          stdlog.New(serverErrors{log}, "", 0),
 	}
+}
+
+// serverErrors takes net/http's own error lines. Failed TLS handshakes
+// (scanners, clients that distrust a development certificate) are routine
+// on any public port: they go to debug; the rest are warnings.
+type serverErrors struct{ log *slog.Logger }
+
+func (w serverErrors) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	w.log.Log(context.Background(), level, msg)
+	return len(p), nil
 }
 
 // Listener is one bound socket and the server that answers on it.
 type Listener struct {
-	Name   string // how the log names it, e.g. "http"
+	Name   string // "http" or "https"
 	Net    net.Listener
 	Server *http.Server
+	TLS    bool // serve TLS, with Server.TLSConfig
+}
+
+// URL is how the log names the listener: https://0.0.0.0:8443.
+func (l Listener) URL() string {
+	scheme := "http"
+	if l.TLS {
+		scheme = "https"
+	}
+	return scheme + "://" + l.Net.Addr().String()
+}
+
+// protocols lists what the listener speaks, for the log: "h2, http/1.1".
+func (l Listener) protocols() string {
+	p := l.Server.Protocols
+	var names []string
+	if l.TLS && p.HTTP2() {
+		names = append(names, "h2")
+	}
+	if !l.TLS && p.UnencryptedHTTP2() {
+		names = append(names, "h2c")
+	}
+	return strings.Join(append(names, "http/1.1"), ", ")
 }
 
 // Serve serves every listener until ctx ends, then shuts them all down:
@@ -84,9 +124,15 @@ type Listener struct {
 func Serve(ctx context.Context, log *slog.Logger, shutdownTimeout time.Duration, listeners ...Listener) error {
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
-		log.Info("listening", "listener", l.Name, "addr", "http://"+l.Net.Addr().String())
+		log.Info("listening on "+l.URL()+" ("+l.protocols()+")", "listener", l.Name)
 		go func() {
-			if err := l.Server.Serve(l.Net); !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if l.TLS {
+				err = l.Server.ServeTLS(l.Net, "", "")
+			} else {
+				err = l.Server.Serve(l.Net)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s listener on %s: %w", l.Name, l.Net.Addr(), err)
 			}
 		}()

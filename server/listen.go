@@ -1,0 +1,201 @@
+package server
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/acme"
+	"golang.org/x/crypto/acme/autocert"
+
+	"userhub/config"
+)
+
+// Socket is a bound listening socket and the setting that named it.
+type Socket struct {
+	Name     string // "http" or "https"
+	Setting  string // "server.addr" or "tls.addr"
+	Listener net.Listener
+}
+
+// Bind binds every socket the configuration asks for: server.addr, and
+// tls.addr when TLS is on. A socket that cannot be bound is reported in one
+// line of its own, and none stays bound.
+func Bind(cfg config.Config) ([]Socket, error) {
+	want := []Socket{{Name: "http", Setting: "server.addr"}}
+	addrs := []string{cfg.Server.Addr}
+	if cfg.TLSOn() {
+		want = append(want, Socket{Name: "https", Setting: "tls.addr"})
+		addrs = append(addrs, cfg.TLS.Addr)
+	}
+	var errs []error
+	for i := range want {
+		ln, err := Listen(addrs[i], want[i].Setting)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		want[i].Listener = ln
+	}
+	if len(errs) > 0 {
+		for _, s := range want {
+			if s.Listener != nil {
+				s.Listener.Close()
+			}
+		}
+		return nil, errors.Join(errs...)
+	}
+	return want, nil
+}
+
+// TLS is the HTTPS side of a process: the TLS settings with their source of
+// certificates, and what the HTTP listener must answer for it.
+type TLS struct {
+	Config *tls.Config
+	// WrapHTTP wraps the HTTP listener's handler: autocert answers HTTP-01
+	// challenges there.
+	WrapHTTP func(http.Handler) http.Handler
+	// Reload reads static certificate files again (SIGHUP); nil otherwise.
+	Reload func()
+	stop   chan struct{}
+}
+
+// Close stops watching certificate files.
+func (t *TLS) Close() {
+	if t != nil && t.stop != nil {
+		close(t.stop)
+	}
+}
+
+// PrepareTLS sets up the certificates tls.mode asks for: it returns nil
+// when TLS is off, and a one-line error when a certificate cannot be used.
+func PrepareTLS(cfg config.Config, log *slog.Logger) (*TLS, error) {
+	t := &TLS{WrapHTTP: func(h http.Handler) http.Handler { return h }}
+	switch cfg.TLS.Mode {
+	case "off":
+		return nil, nil
+	case "static":
+		certs, err := LoadStaticCerts(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.CAFiles, log)
+		if err != nil {
+			return nil, err
+		}
+		t.Config = NewTLSConfig(certs.GetCertificate)
+		t.Reload = func() { certs.reloadAndLog("SIGHUP") }
+		t.stop = make(chan struct{})
+		go certs.Watch(time.Second, t.stop)
+		leaf := certs.cert.Leaf
+		log.Info("certificate loaded", "file", cfg.TLS.CertFile, "names", strings.Join(certNames(leaf), ","),
+			"expires", leaf.NotAfter.Format(time.RFC3339), "chain", len(certs.cert.Certificate))
+	case "self-signed":
+		dir := filepath.Join(cfg.DataDir, "tls")
+		cert, err := DevCertificate(dir, cfg.TLS.Domains)
+		if err != nil {
+			return nil, fmt.Errorf("self-signed certificate in %s: %w", dir, err)
+		}
+		t.Config = NewTLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil })
+		log.Info("self-signed certificate (for development; trust "+filepath.Join(dir, CAFile)+" to avoid browser warnings)",
+			"names", strings.Join(certNames(cert.Leaf), ","))
+	case "autocert":
+		m, err := newAutocert(cfg)
+		if err != nil {
+			return nil, err
+		}
+		t.Config = NewTLSConfig(m.GetCertificate)
+		// TLS-ALPN-01 challenges arrive as handshakes for this protocol.
+		t.Config.NextProtos = []string{acme.ALPNProto}
+		t.WrapHTTP = m.HTTPHandler
+		log.Info("certificates from ACME", "directory", cfg.TLS.ACMEDirectory, "domains", strings.Join(cfg.TLS.Domains, ","))
+	}
+	return t, nil
+}
+
+// newAutocert returns the ACME client for tls.mode autocert. Only the names
+// in tls.domains get certificates: for any other name, no ACME request is
+// made at all. Certificates and the account key are kept under the data
+// directory (mode 0700), shared by every process using it.
+func newAutocert(cfg config.Config) (*autocert.Manager, error) {
+	client := &acme.Client{DirectoryURL: cfg.TLS.ACMEDirectory}
+	if cfg.TLS.ACMECAFile != "" {
+		pemData, err := os.ReadFile(cfg.TLS.ACMECAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.acme_ca_file: %w", fileProblem(cfg.TLS.ACMECAFile, err))
+		}
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pemData) {
+			return nil, fmt.Errorf("tls.acme_ca_file: %s holds no PEM certificate", cfg.TLS.ACMECAFile)
+		}
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.TLSClientConfig = &tls.Config{RootCAs: roots}
+		client.HTTPClient = &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	}
+	return &autocert.Manager{
+		Prompt:     autocert.AcceptTOS,
+		HostPolicy: autocert.HostWhitelist(cfg.TLS.Domains...),
+		Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "autocert")),
+		Email:      cfg.TLS.Email,
+		Client:     client,
+	}, nil
+}
+
+// RedirectToHTTPS answers every request with 308 to the same path and
+// query on the HTTPS listener (308 keeps the method and body).
+func RedirectToHTTPS(tlsAddr string) http.Handler {
+	_, port, _ := net.SplitHostPort(tlsAddr)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if host == "" {
+			http.Error(w, "a Host header is needed to redirect to HTTPS", http.StatusBadRequest)
+			return
+		}
+		if port != "443" {
+			host = net.JoinHostPort(host, port)
+		} else if strings.Contains(host, ":") {
+			host = "[" + host + "]" // an IPv6 address
+		}
+		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+	})
+}
+
+// Listeners puts a server on each bound socket: the application over
+// HTTPS, and over HTTP either a redirect to HTTPS (tls.redirect) or the
+// application too. HTTP/2 is on over TLS unless server.http2 is false; h2c
+// on the HTTP listener when server.h2c is true.
+func Listeners(cfg config.Config, app http.Handler, t *TLS, sockets []Socket, log *slog.Logger) []Listener {
+	var out []Listener
+	for _, s := range sockets {
+		srv := NewHTTPServer(cfg.Server, app, log)
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		l := Listener{Name: s.Name, Net: s.Listener, Server: srv}
+		if s.Name == "https" {
+			l.TLS = true
+			srv.TLSConfig = t.Config
+			srv.Protocols.SetHTTP2(cfg.Server.HTTP2)
+		} else {
+			srv.Protocols.SetUnencryptedHTTP2(cfg.Server.H2C)
+			if t != nil {
+				handler := app
+				if cfg.TLS.Redirect {
+					handler = RedirectToHTTPS(cfg.TLS.Addr)
+				}
+				srv.Handler = t.WrapHTTP(handler)
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}

@@ -1,0 +1,199 @@
+package server
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// CipherSuites are the TLS 1.2 suites of Mozilla's "intermediate" profile
+// (server side TLS guidelines 6.0): ECDHE key exchange with an AEAD cipher,
+// nothing else. Go's default list still accepts CBC suites, so the list is
+// set explicitly. TLS 1.3 suites are not configurable in Go, and all of
+// them are AEAD.
+var CipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// NewTLSConfig returns the server TLS settings: TLS 1.2 and 1.3 only, the
+// intermediate suites, post-quantum hybrid key exchange first, and session
+// resumption (tickets, on by default). getCertificate chooses the
+// certificate for each handshake.
+func NewTLSConfig(getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)) *tls.Config {
+	return &tls.Config{
+		MinVersion:       tls.VersionTLS12,
+		CipherSuites:     CipherSuites,
+		CurvePreferences: []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256, tls.CurveP384},
+		GetCertificate:   getCertificate,
+	}
+}
+
+// StaticCerts serves a certificate read from files, and reads them again
+// when asked (SIGHUP) or when they change, without a restart: handshakes
+// already under way keep the certificate they started with, new ones get
+// the new one, so no connection is dropped.
+type StaticCerts struct {
+	certFile, keyFile string
+	caFiles           []string
+	log               *slog.Logger
+
+	mu      sync.RWMutex
+	cert    *tls.Certificate
+	modTime time.Time // the newest modification time of the files, when read
+}
+
+// LoadStaticCerts reads the certificate. Its errors are one line each: a
+// missing file, a key that does not match, a certificate that expired.
+func LoadStaticCerts(certFile, keyFile string, caFiles []string, log *slog.Logger) (*StaticCerts, error) {
+	s := &StaticCerts{certFile: certFile, keyFile: keyFile, caFiles: caFiles, log: log}
+	if err := s.Reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// GetCertificate is for tls.Config.
+func (s *StaticCerts) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cert, nil
+}
+
+// Reload reads the files again. On error the certificate in use stays.
+func (s *StaticCerts) Reload() error {
+	modTime, err := s.newestModTime()
+	if err != nil {
+		return err
+	}
+	cert, err := readCertificate(s.certFile, s.keyFile, s.caFiles)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.cert, s.modTime = cert, modTime
+	s.mu.Unlock()
+	return nil
+}
+
+// newestModTime is the latest modification time among the files.
+func (s *StaticCerts) newestModTime() (time.Time, error) {
+	var newest time.Time
+	for _, f := range append([]string{s.certFile, s.keyFile}, s.caFiles...) {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return newest, fileProblem(f, err)
+		}
+		if fi.ModTime().After(newest) {
+			newest = fi.ModTime()
+		}
+	}
+	return newest, nil
+}
+
+// Watch reloads the certificate when the files change, checking every
+// interval until stop is closed. A failed reload is logged, and the old
+// certificate stays in use.
+func (s *StaticCerts) Watch(interval time.Duration, stop <-chan struct{}) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		modTime, err := s.newestModTime()
+		s.mu.RLock()
+		changed := err == nil && !modTime.Equal(s.modTime)
+		s.mu.RUnlock()
+		if changed {
+			s.reloadAndLog("the certificate files changed")
+		}
+	}
+}
+
+// reloadAndLog reloads and says what happened.
+func (s *StaticCerts) reloadAndLog(why string) {
+	if err := s.Reload(); err != nil {
+		s.log.Error("certificate not reloaded; the old one stays in use", "reason", why, "error", err)
+		return
+	}
+	s.mu.RLock()
+	leaf := s.cert.Leaf
+	s.mu.RUnlock()
+	s.log.Info("certificate reloaded", "reason", why, "names", strings.Join(certNames(leaf), ","), "expires", leaf.NotAfter.Format(time.RFC3339))
+}
+
+// readCertificate reads a key pair and its intermediates and checks them.
+func readCertificate(certFile, keyFile string, caFiles []string) (*tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fileProblem(certFile, err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fileProblem(keyFile, err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not match") {
+			return nil, fmt.Errorf("tls.key_file %s does not match the certificate in tls.cert_file %s", keyFile, certFile)
+		}
+		return nil, fmt.Errorf("tls.cert_file %s / tls.key_file %s: %v", certFile, keyFile, err)
+	}
+	// Intermediates go after the leaf, in the order given, as the seed's
+	// https server does with its ca array.
+	for _, f := range caFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fileProblem(f, err)
+		}
+		ders := pemCertificates(data)
+		if len(ders) == 0 {
+			return nil, fmt.Errorf("tls.ca_files: %s holds no PEM certificate", f)
+		}
+		cert.Certificate = append(cert.Certificate, ders...)
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, err
+		}
+	}
+	if now := time.Now(); now.After(cert.Leaf.NotAfter) {
+		return nil, fmt.Errorf("the certificate in tls.cert_file %s expired on %s (names: %s)", certFile,
+			cert.Leaf.NotAfter.Format("2006-01-02"), strings.Join(certNames(cert.Leaf), ", "))
+	}
+	return &cert, nil
+}
+
+// fileProblem words a file error as one line naming the file.
+func fileProblem(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: no such file", path)
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%s: permission denied", path)
+	}
+	return err
+}
+
+// certNames lists a certificate's DNS names and IP addresses.
+func certNames(c *x509.Certificate) []string {
+	names := append([]string{}, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}

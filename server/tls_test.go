@@ -1,0 +1,390 @@
+package server
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"userhub/config"
+)
+
+// testPKI is a root CA, an intermediate it signs, and leaves the
+// intermediate signs: what a real certificate authority hands out.
+type testPKI struct {
+	root, inter       *x509.Certificate
+	rootKey, interKey crypto.Signer
+	rootPool          *x509.CertPool
+	interPEM, rootPEM []byte
+}
+
+func newPKI(t *testing.T) *testPKI {
+	t.Helper()
+	p := &testPKI{}
+	p.rootKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p.root = sign(t, &x509.Certificate{Subject: pkix.Name{CommonName: "test root"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}, nil, p.rootKey.Public(), p.rootKey, time.Now().Add(time.Hour))
+	p.interKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p.inter = sign(t, &x509.Certificate{Subject: pkix.Name{CommonName: "test intermediate"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}, p.root, p.interKey.Public(), p.rootKey, time.Now().Add(time.Hour))
+	p.rootPool = x509.NewCertPool()
+	p.rootPool.AddCert(p.root)
+	p.rootPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw})
+	p.interPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.inter.Raw})
+	return p
+}
+
+func sign(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signer, notAfter time.Time) *x509.Certificate {
+	t.Helper()
+	tmpl.SerialNumber, _ = rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-2*time.Hour), notAfter
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c
+}
+
+// leaf issues a server certificate for localhost and 127.0.0.1 with a key
+// of the given kind ("ecdsa" or "rsa") and writes cert.pem and key.pem in
+// dir; it returns their paths and the certificate's serial number.
+func (p *testPKI) leaf(t *testing.T, dir, kind string, notAfter time.Time) (certFile, keyFile string, serial *big.Int) {
+	t.Helper()
+	var key crypto.Signer
+	if kind == "rsa" {
+		key, _ = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	c := sign(t, &x509.Certificate{Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, p.inter, key.Public(), p.interKey, notAfter)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	write(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+	write(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	write(t, filepath.Join(dir, "inter.pem"), p.interPEM)
+	return certFile, keyFile, c.SerialNumber
+}
+
+// leaf3 writes a valid leaf of kind in a directory of its own.
+func (p *testPKI) leaf3(t *testing.T, kind string) (certFile, keyFile string) {
+	certFile, keyFile, _ = p.leaf(t, t.TempDir(), kind, time.Now().Add(time.Hour))
+	return certFile, keyFile
+}
+
+// load loads a leaf written by leaf, with its intermediate.
+func load(t *testing.T, certFile, keyFile string) *StaticCerts {
+	certs, err := LoadStaticCerts(certFile, keyFile, []string{filepath.Join(filepath.Dir(certFile), "inter.pem")}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs
+}
+
+func write(t *testing.T, path string, data []byte) {
+	t.Helper()
+	// Through a temporary file, as deployment tools replace certificates.
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// serveTLS serves a small handler over TLS with cfg on a loopback port.
+func serveTLS(t *testing.T, cfg *tls.Config, http2 bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewHTTPServer(config.Default().Server, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	}), quiet)
+	srv.TLSConfig = cfg
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(http2)
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestCipherSuiteMatrix dials every TLS 1.2 suite Go knows, secure or not,
+// against an ECDSA and an RSA certificate: exactly the six allowed suites
+// must get through (each with its key type), and nothing else.
+func TestCipherSuiteMatrix(t *testing.T) {
+	pki := newPKI(t)
+	var all []*tls.CipherSuite
+	all = append(all, tls.CipherSuites()...)
+	all = append(all, tls.InsecureCipherSuites()...)
+	succeeded := map[uint16]bool{}
+	for _, kind := range []string{"ecdsa", "rsa"} {
+		certFile, keyFile := pki.leaf3(t, kind)
+		certs := load(t, certFile, keyFile)
+		addr := serveTLS(t, NewTLSConfig(certs.GetCertificate), true)
+		for _, suite := range all {
+			if !slices.Contains(suite.SupportedVersions, tls.VersionTLS12) {
+				continue
+			}
+			conn, err := tls.Dial("tcp", addr, &tls.Config{
+				RootCAs: pki.rootPool, ServerName: "localhost",
+				MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS12,
+				CipherSuites: []uint16{suite.ID},
+			})
+			if err == nil {
+				succeeded[suite.ID] = true
+				conn.Close()
+			}
+		}
+	}
+	for _, suite := range all {
+		allowed := slices.Contains(CipherSuites, suite.ID)
+		if succeeded[suite.ID] != allowed {
+			t.Errorf("%s: handshake succeeded=%v, allowed=%v", suite.Name, succeeded[suite.ID], allowed)
+		}
+	}
+	if len(succeeded) != 6 {
+		t.Errorf("%d suites got through, want the 6 allowed", len(succeeded))
+	}
+}
+
+func TestProtocolVersions(t *testing.T) {
+	pki := newPKI(t)
+	certFile, keyFile := pki.leaf3(t, "ecdsa")
+	certs := load(t, certFile, keyFile)
+	addr := serveTLS(t, NewTLSConfig(certs.GetCertificate), true)
+	for _, tt := range []struct {
+		version uint16
+		ok      bool
+	}{{tls.VersionTLS10, false}, {tls.VersionTLS11, false}, {tls.VersionTLS12, true}, {tls.VersionTLS13, true}} {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.rootPool, ServerName: "localhost", MinVersion: tt.version, MaxVersion: tt.version})
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: handshake err=%v, want ok=%v", tls.VersionName(tt.version), err, tt.ok)
+		}
+		if err == nil {
+			if tt.version == tls.VersionTLS13 && conn.ConnectionState().CurveID != tls.X25519MLKEM768 {
+				t.Errorf("TLS 1.3 key exchange %v, want X25519MLKEM768 first", conn.ConnectionState().CurveID)
+			}
+			conn.Close()
+		}
+	}
+}
+
+// TestALPN: HTTP/2 when both sides speak it, HTTP/1.1 for old clients, and
+// no h2 when server.http2 is off.
+func TestALPN(t *testing.T) {
+	pki := newPKI(t)
+	certFile, keyFile := pki.leaf3(t, "ecdsa")
+	certs := load(t, certFile, keyFile)
+	for _, tt := range []struct {
+		serverH2, clientH2 bool
+		want               string
+	}{{true, true, "HTTP/2.0"}, {true, false, "HTTP/1.1"}, {false, true, "HTTP/1.1"}} {
+		addr := serveTLS(t, NewTLSConfig(certs.GetCertificate), tt.serverH2)
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.rootPool}, ForceAttemptHTTP2: tt.clientH2}
+		if !tt.clientH2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // an HTTP/1.1-only client
+		}
+		resp, err := (&http.Client{Transport: tr}).Get("https://localhost:" + port(addr) + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Proto != tt.want || string(body) != tt.want {
+			t.Errorf("server h2=%v, client h2=%v: %s (server saw %s), want %s", tt.serverH2, tt.clientH2, resp.Proto, body, tt.want)
+		}
+		tr.CloseIdleConnections()
+	}
+}
+
+func port(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
+
+// TestChainAndReload: the intermediates are sent, and a certificate file
+// replaced on disk is served to new connections, without a restart, while
+// a connection opened before goes on working.
+func TestChainAndReload(t *testing.T) {
+	pki := newPKI(t)
+	dir := t.TempDir()
+	certFile, keyFile, first := pki.leaf(t, dir, "ecdsa", time.Now().Add(time.Hour))
+	interFile := filepath.Join(dir, "inter.pem")
+	write(t, interFile, pki.interPEM)
+	certs, err := LoadStaticCerts(certFile, keyFile, []string{interFile}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go certs.Watch(20*time.Millisecond, stop)
+	addr := serveTLS(t, NewTLSConfig(certs.GetCertificate), true)
+
+	dial := func() *tls.Conn {
+		// Only the root is trusted: verification needs the intermediate from the server.
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.rootPool, ServerName: "localhost"})
+		if err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		return conn
+	}
+	old := dial()
+	defer old.Close()
+	if chain := old.ConnectionState().PeerCertificates; len(chain) != 2 || chain[1].Subject.CommonName != "test intermediate" {
+		t.Fatalf("the server sent %d certificates, want the leaf and the intermediate", len(chain))
+	}
+
+	_, _, second := pki.leaf(t, dir, "ecdsa", time.Now().Add(2*time.Hour))
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		conn := dial()
+		serial := conn.ConnectionState().PeerCertificates[0].SerialNumber
+		conn.Close()
+		if serial.Cmp(second) == 0 {
+			break
+		}
+		if serial.Cmp(first) != 0 || time.Now().After(deadline) {
+			t.Fatalf("serving serial %v; want the replaced certificate %v", serial, second)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The connection made before the reload still works.
+	req, _ := http.NewRequest("GET", "https://localhost/", nil)
+	if err := req.Write(old); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 12)
+	if _, err := io.ReadFull(old, buf); err != nil || string(buf) != "HTTP/1.1 200" {
+		t.Fatalf("the old connection after the reload: %q, %v", buf, err)
+	}
+}
+
+// TestCertificateProblems: each start-up failure is one line that names
+// the file and what is wrong.
+func TestCertificateProblems(t *testing.T) {
+	pki := newPKI(t)
+	dir := t.TempDir()
+	certFile, keyFile, _ := pki.leaf(t, dir, "ecdsa", time.Now().Add(time.Hour))
+	otherDir := t.TempDir()
+	_, otherKey, _ := pki.leaf(t, otherDir, "ecdsa", time.Now().Add(time.Hour))
+	expiredDir := t.TempDir()
+	expiredCert, expiredKey, _ := pki.leaf(t, expiredDir, "ecdsa", time.Now().Add(-time.Hour))
+	for _, tt := range []struct {
+		cert, key string
+		want      string
+	}{
+		{filepath.Join(dir, "missing.pem"), keyFile, "missing.pem: no such file"},
+		{certFile, otherKey, "does not match the certificate in tls.cert_file"},
+		{expiredCert, expiredKey, "expired on"},
+	} {
+		_, err := LoadStaticCerts(tt.cert, tt.key, nil, quiet)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s / %s: %v, want one line with %q", tt.cert, tt.key, err, tt.want)
+		}
+	}
+}
+
+func TestRedirectToHTTPS(t *testing.T) {
+	for _, tt := range []struct {
+		tlsAddr, host, target, want string
+	}{
+		{":8443", "example.com:8080", "/about?x=1", "https://example.com:8443/about?x=1"},
+		{":443", "example.com", "/a/b?c=d&e=f", "https://example.com/a/b?c=d&e=f"},
+		{":8443", "[::1]:8080", "/", "https://[::1]:8443/"},
+		{":443", "[::1]:80", "/x", "https://[::1]/x"},
+	} {
+		req, _ := http.NewRequest("POST", "http://"+tt.host+tt.target, nil)
+		rec := &recorder{header: http.Header{}}
+		RedirectToHTTPS(tt.tlsAddr).ServeHTTP(rec, req)
+		if rec.status != http.StatusPermanentRedirect || rec.header.Get("Location") != tt.want {
+			t.Errorf("%s%s: %d to %q, want 308 to %q", tt.host, tt.target, rec.status, rec.header.Get("Location"), tt.want)
+		}
+	}
+}
+
+type recorder struct {
+	header http.Header
+	status int
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *recorder) WriteHeader(s int)           { r.status = s }
+
+// TestDevCertificate: made once and kept; made again when a name is added.
+func TestDevCertificate(t *testing.T) {
+	dir := t.TempDir()
+	first, err := DevCertificate(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"localhost", "127.0.0.1", "::1"} {
+		if first.Leaf.VerifyHostname(n) != nil {
+			t.Errorf("the certificate does not cover %s", n)
+		}
+	}
+	again, _ := DevCertificate(dir, nil)
+	if again.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) != 0 {
+		t.Error("a second start made a new certificate")
+	}
+	more, _ := DevCertificate(dir, []string{"dev.example.test"})
+	if more.Leaf.VerifyHostname("dev.example.test") != nil || more.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 {
+		t.Error("a new name did not make a new certificate")
+	}
+	// It verifies against the CA beside it.
+	pool := x509.NewCertPool()
+	caPEM, _ := os.ReadFile(filepath.Join(dir, CAFile))
+	pool.AppendCertsFromPEM(caPEM)
+	if _, err := more.Leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "localhost"}); err != nil {
+		t.Fatalf("the certificate does not verify against %s: %v", CAFile, err)
+	}
+	for _, f := range []string{caKey, KeyFile} {
+		if fi, _ := os.Stat(filepath.Join(dir, f)); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v", f, fi.Mode().Perm())
+		}
+	}
+}
+
+// TestBindReportsEveryTakenPort: one line per listener that fails.
+func TestBindReportsEveryTakenPort(t *testing.T) {
+	a, _ := net.Listen("tcp", "127.0.0.1:0")
+	b, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer a.Close()
+	defer b.Close()
+	cfg := config.Default()
+	cfg.Server.Addr, cfg.TLS.Mode, cfg.TLS.Addr = a.Addr().String(), "self-signed", b.Addr().String()
+	_, err := Bind(cfg)
+	if err == nil {
+		t.Fatal("bound taken ports")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "server.addr") || !strings.Contains(lines[1], "tls.addr") {
+		t.Fatalf("errors:\n%v", err)
+	}
+	_ = context.Background()
+}
