@@ -65,17 +65,18 @@ func freeAddr(t testing.TB) string {
 
 // start runs the binary with env added to a minimal environment, in an
 // empty working directory (so no config.yaml is read), and waits until
-// /healthz answers. USERHUB_SERVER_ADDR and USERHUB_DATA_DIR get fresh values
-// unless env sets them.
+// /healthz answers on the HTTP listener (200, or 308 when it redirects to
+// HTTPS). USERHUB_SERVER_ADDR and USERHUB_DATA_DIR get fresh values unless
+// env sets them.
 func start(t testing.TB, env ...string) *proc {
 	t.Helper()
 	p := launch(t, env...)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get(p.base + "/healthz")
+		resp, err := newClient().Get(p.base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == 200 || resp.StatusCode == http.StatusPermanentRedirect {
 				return p
 			}
 		}
@@ -155,6 +156,20 @@ func (p *proc) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.log.String()
+}
+
+// waitLog waits up to two seconds for text in the output (info lines are
+// written out every 100 ms).
+func (p *proc) waitLog(t testing.TB, text string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(p.output(), text) {
+		if time.Now().After(deadline) {
+			t.Errorf("the log does not say %q:\n%s", text, p.output())
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // signal sends sig to the process.
