@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -191,4 +192,9 @@ func TestCertificateErrorsAtStart(t *testing.T) {
 			t.Errorf("last line %q, want one naming %q\n%s", last, tt.want, out)
 		}
 	}
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }

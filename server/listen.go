@@ -111,7 +111,7 @@ func PrepareTLS(cfg config.Config, log *slog.Logger) (*TLS, error) {
 		t.Config = NewTLSConfig(m.GetCertificate)
 		// TLS-ALPN-01 challenges arrive as handshakes for this protocol.
 		t.Config.NextProtos = []string{acme.ALPNProto}
-		t.WrapHTTP = m.HTTPHandler
+		t.WrapHTTP = func(h http.Handler) http.Handler { return withoutPort(m.HTTPHandler(h)) }
 		log.Info("certificates from ACME", "directory", cfg.TLS.ACMEDirectory, "domains", strings.Join(cfg.TLS.Domains, ","))
 	}
 	return t, nil
@@ -146,6 +146,21 @@ func newAutocert(cfg config.Config) (*autocert.Manager, error) {
 		Email:      cfg.TLS.Email,
 		Client:     client,
 	}, nil
+}
+
+// withoutPort drops the port from the Host of ACME HTTP-01 requests:
+// autocert checks the host against tls.domains as it comes, and an HTTP
+// listener on another port than 80 (behind a port mapping, or in tests)
+// receives "name:port".
+func withoutPort(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+			if host, _, err := net.SplitHostPort(r.Host); err == nil {
+				r.Host = host
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // RedirectToHTTPS answers every request with 308 to the same path and
