@@ -30,16 +30,21 @@ func (h *Handlers) authenticate(c *gin.Context, name, password string) (models.U
 	ctx := c.Request.Context()
 	ip := c.ClientIP()
 	logName := truncate(name, maxLoggedName)
-	if err := h.throttle.Check(ctx, name, ip); err != nil {
+	if err := h.throttle.Attempt(ctx, name, ip); err != nil {
 		var throttled *models.ThrottledError
 		if errors.As(err, &throttled) {
 			h.log.Warn("login refused: too many failures", "name", logName, "ip", ip, "retry_after", throttled.RetryAfter.Round(time.Second))
 		}
 		return models.User{}, err
 	}
-	user, err := h.store.UserByName(ctx, name)
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
-		return models.User{}, err
+	// A name that could not be a user's (not text, too long, control
+	// characters) is not looked up, but checked like any unknown name.
+	var user models.User
+	if _, invalid := (models.NewUser{Name: name}).Normalize(); invalid == nil {
+		var err error
+		if user, err = h.store.UserByName(ctx, name); err != nil && !errors.Is(err, models.ErrNotFound) {
+			return models.User{}, err
+		}
 	}
 	ok, rehash, err := h.hasher.Verify(ctx, password, user.PasswordHash)
 	if err != nil {
@@ -54,12 +59,9 @@ func (h *Handlers) authenticate(c *gin.Context, name, password string) (models.U
 			reason = "the user has no password"
 		}
 		h.log.Warn("login failed", "name", logName, "ip", ip, "reason", reason)
-		if err := h.throttle.Failed(ctx, name, ip); err != nil {
-			return models.User{}, err
-		}
 		return models.User{}, models.ErrBadCredentials
 	}
-	if err := h.throttle.Succeeded(ctx, name); err != nil {
+	if err := h.throttle.Succeeded(ctx, name, ip); err != nil {
 		return models.User{}, err
 	}
 	if rehash {

@@ -4,18 +4,24 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
 
 	"userhub/config"
+	"userhub/handlers"
 	"userhub/models"
 )
 
@@ -520,5 +526,79 @@ func TestDenyByDefault(t *testing.T) {
 		if !seen[key] {
 			t.Errorf("the allow-list names %s, which is not a route", key)
 		}
+	}
+}
+
+// TestParallelGuessesAreCounted: a burst of wrong passwords sent at once
+// cannot slip past the limit (each attempt is counted before its check).
+func TestParallelGuessesAreCounted(t *testing.T) {
+	a := newApp(t)
+	users("kim")(t, a.store)
+	const n = 40
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			codes[i] = a.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"guess number `+fmt.Sprint(i)+`"}`)).Code
+		})
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	if count[401] != 5 || count[429] != n-5 {
+		t.Fatalf("%d parallel wrong passwords: %v, want 5 checked (401) and the rest refused (429)", n, count)
+	}
+}
+
+// TestOddNamesAtLogin: whatever the client sends as a name is an unknown
+// name, never a server error.
+func TestOddNamesAtLogin(t *testing.T) {
+	a := newApp(t)
+	users("kim")(t, a.store)
+	// As JSON: a NUL, a lone surrogate, 5000 characters, a newline, nothing.
+	for _, name := range []string{`kim\u0000`, `\ud800`, strings.Repeat("x", 5000), `a\nb`, ""} {
+		rec := a.do(jsonReq("POST", "/api/v1/login", `{"name":"`+name+`","password":"whatever it is"}`))
+		if rec.Code != 401 {
+			t.Errorf("name %.20q: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	rec := a.do(form("POST", "/login", url.Values{"name": {string([]byte{0xff, 0xfe})}, "password": {"x"}}))
+	if rec.Code != 401 {
+		t.Errorf("a name that is not UTF-8: %d", rec.Code)
+	}
+}
+
+// brokenSessions is a session store whose server does not answer.
+type brokenSessions struct{ sessions.Store }
+
+func (brokenSessions) New(r *http.Request, name string) (*gsessions.Session, error) {
+	return gsessions.NewSession(nil, name), errors.New("dial tcp 127.0.0.1:6379: connection refused")
+}
+
+// TestSessionStoreDown: when the session store does not answer, a request
+// with a session gets 503, not 401: nobody is logged out by an outage.
+func TestSessionStoreDown(t *testing.T) {
+	a := newApp(t)
+	users("kim")(t, a.store)
+	session := a.login(t, "kim")
+	h, err := handlers.New(handlers.Deps{
+		Config: a.cfg, Store: a.store, SessionStore: brokenSessions{}, Counter: a.store, Hasher: a.hasher,
+		Logger: a.logger(), Templates: os.DirFS("../templates"), Static: os.DirFS("../static"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, get("/api/v1/me", session))
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"code":"unavailable"`) {
+		t.Fatalf("session store down: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	// Anonymous requests do not touch the store: unaffected.
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, get("/healthz"))
+	if rec.Code != 200 {
+		t.Fatalf("healthz with the session store down: %d", rec.Code)
 	}
 }

@@ -57,7 +57,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	for _, p := range []struct {
 		method, path string
 		status       int
-	}{{"GET", "/", 303}, {"GET", "/users", 401}, {"GET", "/about", 200}, {"GET", "/nowhere", 404}, {"TRACE", "/users", 405}, {"GET", "/static/app.css", 200}} {
+	}{{"GET", "/", 303}, {"GET", "/users", 401}, {"GET", "/about", 303}, {"GET", "/nowhere", 404}, {"TRACE", "/users", 405}, {"GET", "/static/app.css", 200}} {
 		scs = append(scs, scenario{name: p.method + " " + p.path, method: p.method, path: p.path, status: p.status, wantHeader: want})
 	}
 	run(t, scs)
@@ -233,5 +233,29 @@ func TestLogging(t *testing.T) {
 	}
 	if n := strings.Count(out, "msg=request "); n != 2 {
 		t.Errorf("%d access lines for 2 requests", n)
+	}
+}
+
+// canceledStore answers as if the client had gone away mid-request.
+type canceledStore struct{ handlers.Store }
+
+func (canceledStore) ListUsers(context.Context, models.ListQuery) (models.Page, error) {
+	return models.Page{}, context.Canceled
+}
+
+// TestClientGoneIsNotAServerError: 499 in the access log, no error line.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	var buf bytes.Buffer
+	a := newApp(t)
+	users("kim")(t, a.store)
+	session := a.login(t, "kim")
+	a.log = slog.New(slog.NewTextHandler(&buf, nil))
+	h := a.build(t, canceledStore{a.store}, a.cfg)
+	req := httptest.NewRequest("GET", "/users", nil)
+	req.AddCookie(session)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 499 || strings.Contains(buf.String(), "level=ERROR") || !strings.Contains(buf.String(), "status=499") {
+		t.Fatalf("client gone: %d\n%s", rec.Code, buf.String())
 	}
 }

@@ -25,14 +25,17 @@ type requestError struct {
 func (e *requestError) Error() string { return e.detail }
 
 var (
-	errNoRoute        = &requestError{http.StatusNotFound, "not_found", "no such page or resource"}
-	errMethod         = &requestError{http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed here; see the Allow header"}
-	errEmptyBody      = &requestError{http.StatusBadRequest, "empty_body", "the request body is empty; send a JSON object"}
-	errNotObject      = &requestError{http.StatusBadRequest, "malformed_json", "the request body must be a JSON object"}
-	errTrailingData   = &requestError{http.StatusBadRequest, "malformed_json", "unexpected data after the JSON object"}
-	errUnsupportedCT  = &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"}
-	errStoreUnhealthy = &requestError{http.StatusServiceUnavailable, "unavailable", "a service userhub needs (the database, Redis) does not answer; try again shortly"}
+	errNoRoute       = &requestError{http.StatusNotFound, "not_found", "no such page or resource"}
+	errMethod        = &requestError{http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed here; see the Allow header"}
+	errEmptyBody     = &requestError{http.StatusBadRequest, "empty_body", "the request body is empty; send a JSON object"}
+	errNotObject     = &requestError{http.StatusBadRequest, "malformed_json", "the request body must be a JSON object"}
+	errTrailingData  = &requestError{http.StatusBadRequest, "malformed_json", "unexpected data after the JSON object"}
+	errUnsupportedCT = &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"}
 )
+
+// statusClientClosed is nginx's word for a client that went away before
+// its answer: nothing is sent, but the access log says what happened.
+const statusClientClosed = 499
 
 func errMalformedJSON(detail string) error {
 	return &requestError{http.StatusBadRequest, "malformed_json", "malformed JSON: " + detail}
@@ -98,12 +101,20 @@ func problemFor(err error) problem {
 		p.Status, p.Code, p.Detail = http.StatusNotFound, "not_found", "no such page or resource"
 	case errors.Is(err, middleware.ErrCrossOrigin):
 		p.Status, p.Code, p.Detail = http.StatusForbidden, "cross_origin", "cross-origin request refused"
+	case errors.Is(err, models.ErrUnavailable):
+		p.Status, p.Code, p.Detail = http.StatusServiceUnavailable, "unavailable", "a service userhub needs (the database, Redis) does not answer; try again shortly"
+		p.header = map[string]string{"Retry-After": "5"}
+	case errors.Is(err, context.Canceled):
+		p.Status, p.Code, p.Detail = statusClientClosed, "client_closed_request", "the client went away"
 	case errors.Is(err, context.DeadlineExceeded):
 		p.Status, p.Code, p.Detail = http.StatusServiceUnavailable, "timeout", "the server took too long; try again"
 	default:
 		p.Status, p.Code, p.Detail = http.StatusInternalServerError, "internal", "something went wrong on our side; the request id identifies it in our logs"
 	}
 	p.Title = http.StatusText(p.Status)
+	if p.Status == statusClientClosed {
+		p.Title = "Client Closed Request"
+	}
 	return p
 }
 
@@ -114,7 +125,7 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 	p := problemFor(err)
 	p.Instance = c.Request.URL.Path
 	p.RequestID = middleware.GetRequestID(c)
-	if p.Status >= 500 && !errors.Is(err, middleware.ErrPanic) {
+	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable && !errors.Is(err, middleware.ErrPanic) {
 		h.log.ErrorContext(c.Request.Context(), "request failed", "error", err, "request_id", p.RequestID,
 			"method", c.Request.Method, "path", c.Request.URL.Path)
 	}
@@ -122,6 +133,10 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 		c.Header(k, v)
 	}
 	c.Abort()
+	if p.Status == statusClientClosed {
+		c.Status(p.Status) // for the access log; nobody reads the body
+		return
+	}
 	if wantsJSON(c.Request) {
 		writeJSON(c, p.Status, typeProblem, p)
 		return

@@ -2,10 +2,13 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"userhub/models"
 )
 
 // healthz: GET /healthz -> 200 while the process serves (liveness). It does
@@ -22,13 +25,13 @@ func (h *Handlers) readyz(c *gin.Context) {
 	defer cancel()
 	if err := h.store.Ping(ctx); err != nil {
 		h.log.Warn("readiness check failed", "error", err)
-		h.fail(c, errStoreUnhealthy)
+		h.fail(c, fmt.Errorf("%w: %v", models.ErrUnavailable, err))
 		return
 	}
 	for _, check := range h.ready {
 		if err := check(ctx); err != nil {
 			h.log.Warn("readiness check failed", "error", err)
-			h.fail(c, errStoreUnhealthy)
+			h.fail(c, fmt.Errorf("%w: %v", models.ErrUnavailable, err))
 			return
 		}
 	}

@@ -27,17 +27,18 @@ func TestPages(t *testing.T) {
 		{name: "home in Korean greets as the seed does", as: "kim", method: "GET", path: "/", header: ko, fixture: users("kim"), status: 200,
 			wantHeader: map[string]string{"Content-Language": "ko"},
 			contains:   []string{`<html lang="ko">`, "<h1>사용자</h1>", `<span class="who">kim</span>님 안녕하세요`, "사용자 추가", "로그아웃"}},
-		{name: "language cookie wins", method: "GET", path: "/about", header: map[string]string{"Accept-Language": "ko", "Cookie": "lang=en"}, status: 200,
+		{name: "language cookie wins", method: "GET", path: "/about", header: map[string]string{"Accept-Language": "ko", "Cookie": "lang=en"}, fixture: users("kim"), status: 200,
 			contains: []string{"About userhub"}},
 		{name: "home bad cursor is the HTML error page", as: "kim", method: "GET", path: "/?cursor=zz", fixture: users("kim"), status: 422,
 			wantHeader: map[string]string{"Content-Type": htmlCT}, contains: []string{"Invalid input"}},
 		{name: "account page", as: "lee", method: "GET", path: "/account", fixture: users("kim", "lee"), status: 200,
 			contains: []string{"Your account", `id="account-name"`, `id="account-password"`, `autocomplete="current-password"`, "At least 12 characters"}},
-		{name: "about for visitors", method: "GET", path: "/about", status: 200,
+		{name: "about before setup goes to setup", method: "GET", path: "/about", status: 303, wantHeader: map[string]string{"Location": "/setup"}},
+		{name: "about for visitors", method: "GET", path: "/about", fixture: users("kim"), status: 200,
 			contains: []string{"About userhub", `aria-current="page">About`, `href="/login"`}, notContains: []string{"logout"}},
 		{name: "about for a logged-in user", as: "kim", method: "GET", path: "/about", fixture: users("kim"), status: 200,
 			contains: []string{`class="who nav-user"`, `>kim</span>`, `id="logout"`}},
-		{name: "HEAD about", method: "HEAD", path: "/about", status: 200},
+		{name: "HEAD about", method: "HEAD", path: "/about", fixture: users("kim"), status: 200},
 		{name: "404 page in the layout", method: "GET", path: "/nowhere", status: 404,
 			wantHeader: map[string]string{"Content-Type": htmlCT}, contains: []string{"Page not found", `class="site-nav"`, "Request ID:"}},
 		{name: "404 page in Korean", method: "GET", path: "/nowhere", header: ko, status: 404,
@@ -93,6 +94,7 @@ func TestStaticRevalidation(t *testing.T) {
 	}
 
 	// Pages link each file with its version: that URL may be cached for good.
+	users("kim")(t, a.store)
 	about := a.do(httptest.NewRequest("GET", "/about", nil))
 	link := regexp.MustCompile(`/static/app\.css\?v=[0-9a-f]+`).FindString(about.Body.String())
 	versioned := a.do(httptest.NewRequest("GET", link, nil))

@@ -129,7 +129,7 @@ func New(d Deps) (*gin.Engine, error) {
 	get(r, "/readyz", h.readyz)
 	get(r, "/static/*path", h.static)
 	get(r, "/favicon.ico", h.favicon)
-	get(r, "/about", h.about)
+	get(r, "/about", h.firstRun, h.about)
 	get(r, "/login", h.firstRun, h.loginPage)
 	r.POST("/login", h.loginSubmit)
 	get(r, "/setup", h.setupPage)

@@ -224,5 +224,5 @@ func BenchmarkSeedListUsers(b *testing.B) {
 }
 
 func BenchmarkAbout(b *testing.B) {
-	bench(b, scenario{method: "GET", path: "/about", status: 200})
+	bench(b, scenario{method: "GET", path: "/about", fixture: users("kim"), status: 200})
 }

@@ -3,6 +3,7 @@ package middleware
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
 
 	"userhub/config"
@@ -100,10 +102,19 @@ func (s *Sessions) Authenticate() gin.HandlerFunc {
 			return
 		}
 		sess, err := s.store.New(c.Request, name)
-		if err != nil {
+		var cookieErr securecookie.Error
+		switch {
+		case err != nil && errors.As(err, &cookieErr) && cookieErr.IsDecode():
+			// Forged, tampered with, or made with another secret: anonymous.
 			s.log.Info("session cookie refused", "error", err, "ip", c.ClientIP())
 			s.expire(c, sess)
 			c.Next()
+			return
+		case err != nil:
+			// The store did not answer (Redis down): not the client's
+			// fault, and no reason to log everyone out.
+			s.log.Error("session store failed", "error", err)
+			s.fail(c, fmt.Errorf("%w: session store: %v", models.ErrUnavailable, err))
 			return
 		}
 		user, err := s.check(c, sess)

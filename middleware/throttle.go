@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"userhub/models"
@@ -13,6 +15,10 @@ import (
 // not their password is right. Successful logins are never slowed, and one
 // clears the name's count. The counts live in a models.Counter (the
 // database or Redis), so every worker and instance enforces one limit.
+//
+// Each attempt is counted BEFORE its password is checked, and taken back
+// if it succeeds: checking first and counting failures afterwards would let
+// a burst of parallel guesses all pass the check before any was counted.
 type LoginThrottle struct {
 	Counter models.Counter
 	PerName int
@@ -20,37 +26,48 @@ type LoginThrottle struct {
 	Window  time.Duration
 }
 
-func nameKey(name string) string { return "name:" + models.NameKey(name) }
-func ipKey(ip string) string     { return "ip:" + ip }
+// nameKey keys a name's count by a hash of its folded form: the name is
+// whatever the client sent, of any length and bytes, and must not become a
+// database key as it is.
+func nameKey(name string) string {
+	sum := sha256.Sum256([]byte(models.NameKey(name)))
+	return "name:" + hex.EncodeToString(sum[:16])
+}
 
-// Check returns a *models.ThrottledError if name or ip may not try now.
-func (t *LoginThrottle) Check(ctx context.Context, name, ip string) error {
+func ipKey(ip string) string { return "ip:" + ip }
+
+// Attempt counts a login attempt for name from ip, and refuses it with a
+// *models.ThrottledError when either has used up its attempts.
+func (t *LoginThrottle) Attempt(ctx context.Context, name, ip string) error {
+	var refusal *models.ThrottledError
 	for _, k := range []struct {
 		key   string
 		limit int
 	}{{ipKey(ip), t.PerIP}, {nameKey(name), t.PerName}} {
-		n, resets, err := t.Counter.Count(ctx, k.key)
+		n, resets, err := t.Counter.Add(ctx, k.key, t.Window)
 		if err != nil {
 			return err
 		}
-		if n >= k.limit {
-			return &models.ThrottledError{RetryAfter: max(time.Until(resets), time.Second)}
+		if n > k.limit {
+			wait := max(time.Until(resets), time.Second)
+			if refusal == nil || wait > refusal.RetryAfter {
+				refusal = &models.ThrottledError{RetryAfter: wait}
+			}
 		}
+	}
+	if refusal != nil {
+		return refusal
 	}
 	return nil
 }
 
-// Failed counts a failed attempt against both the name and the IP.
-func (t *LoginThrottle) Failed(ctx context.Context, name, ip string) error {
-	if _, _, err := t.Counter.Add(ctx, ipKey(ip), t.Window); err != nil {
+// Succeeded takes back a successful attempt: it clears the name's failures
+// and gives the IP its attempt back (one good password must not reset the
+// count of an attacker sharing the address, nor use it up for colleagues
+// behind the same NAT).
+func (t *LoginThrottle) Succeeded(ctx context.Context, name, ip string) error {
+	if err := t.Counter.Undo(ctx, ipKey(ip)); err != nil {
 		return err
 	}
-	_, _, err := t.Counter.Add(ctx, nameKey(name), t.Window)
-	return err
-}
-
-// Succeeded clears the name's failures (not the IP's: one good password
-// must not reset an attacker's count from that address).
-func (t *LoginThrottle) Succeeded(ctx context.Context, name string) error {
 	return t.Counter.Reset(ctx, nameKey(name))
 }

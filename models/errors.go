@@ -22,6 +22,9 @@ var (
 	ErrNotAuthenticated = errors.New("not authenticated")
 	// ErrForbidden: the user is logged in but may not do this.
 	ErrForbidden = errors.New("forbidden")
+	// ErrUnavailable: a service userhub needs (the database, Redis) does not
+	// answer; the client may try again shortly.
+	ErrUnavailable = errors.New("a service userhub needs does not answer")
 	// ErrBadCredentials: no user has this name and password. Which of the
 	// two was wrong is not said, to anyone.
 	ErrBadCredentials = errors.New("wrong name or password")

@@ -178,6 +178,8 @@ type Counter interface {
 	// Add records an event, opening a window of length window if none is
 	// open, and returns the new count and when the window ends.
 	Add(ctx context.Context, key string, window time.Duration) (n int, resets time.Time, err error)
+	// Undo takes one event back (never below zero).
+	Undo(ctx context.Context, key string) error
 	// Reset forgets key's events.
 	Reset(ctx context.Context, key string) error
 }

@@ -263,6 +263,19 @@ func expiry(reply any) (time.Time, error) {
 	return time.UnixMilli(ms), nil
 }
 
+// undoScript decrements a count that exists and is above zero, atomically.
+var undoScript = redis.NewScript(1, `local n = tonumber(redis.call("GET", KEYS[1]))
+if n and n > 0 then return redis.call("DECR", KEYS[1]) end
+return 0`)
+
+// Undo implements models.Counter.
+func (r redisCounter) Undo(ctx context.Context, key string) error {
+	return r.do(ctx, func(c redis.Conn) error {
+		_, err := undoScript.DoContext(ctx, c, r.prefix+key)
+		return err
+	})
+}
+
 // Reset implements models.Counter.
 func (r redisCounter) Reset(ctx context.Context, key string) error {
 	return r.do(ctx, func(c redis.Conn) error {

@@ -17,7 +17,7 @@
       const name = ('msg-' + key).replace(/-([a-z])/g, (_, c) => c.toUpperCase());
       const text = el.dataset[name];
       if (text === undefined) return '';
-      return arg === undefined ? text : text.replace('%s', arg);
+      return arg === undefined ? text : text.replace('%s', () => arg); // a function: no $-patterns in names
     };
   }
 

@@ -44,7 +44,8 @@ type cacheEntry struct {
 
 const (
 	// maxCacheEntries bounds the memory a stream of distinct queries
-	// (cursors) can take: when full, new results are served but not kept.
+	// (cursors, session ids) can take: a full cache is emptied and starts
+	// over, so the hot entries come straight back.
 	maxCacheEntries = 1024
 	maxCacheAge     = time.Second
 )
@@ -74,7 +75,10 @@ func cached[T any](c *readCache, key any, fill func() (T, error)) (T, error) {
 		return result, err
 	}
 	c.mu.Lock()
-	if c.at == gen && len(c.entries) < maxCacheEntries {
+	if c.at == gen {
+		if _, refresh := c.entries[key]; !refresh && len(c.entries) >= maxCacheEntries {
+			clear(c.entries)
+		}
 		c.entries[key] = cacheEntry{value: result, born: now}
 	}
 	c.mu.Unlock()

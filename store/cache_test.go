@@ -67,3 +67,29 @@ func TestDatabaseFilesArePrivate(t *testing.T) {
 		}
 	}
 }
+
+// A full cache starts over instead of refusing new entries, so a stream of
+// distinct queries cannot switch it off for the hot ones.
+func TestFullCacheStartsOver(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	gen, err := openGeneration(path + "-gen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.close()
+	c := &readCache{gen: gen, entries: map[any]cacheEntry{}}
+	fills := 0
+	fill := func() (int, error) { fills++; return fills, nil }
+	for i := range maxCacheEntries + 10 {
+		cached(c, i, fill)
+	}
+	if len(c.entries) > maxCacheEntries {
+		t.Fatalf("%d entries kept", len(c.entries))
+	}
+	before := fills
+	cached(c, "hot", fill)
+	cached(c, "hot", fill)
+	if fills != before+1 {
+		t.Fatalf("the hot key was filled %d times, want once", fills-before)
+	}
+}

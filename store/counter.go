@@ -45,6 +45,13 @@ func (s *Store) Add(ctx context.Context, key string, window time.Duration) (int,
 	return n, time.UnixMicro(resets), err
 }
 
+// Undo implements models.Counter.
+func (s *Store) Undo(ctx context.Context, key string) error {
+	_, err := s.write.ExecContext(ctx,
+		"UPDATE login_attempts SET count = count - 1 WHERE key = $1 AND count > 0 AND resets_at > $2", key, time.Now().UnixMicro())
+	return err
+}
+
 // Reset implements models.Counter.
 func (s *Store) Reset(ctx context.Context, key string) error {
 	_, err := s.write.ExecContext(ctx, "DELETE FROM login_attempts WHERE key = $1", key)

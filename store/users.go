@@ -220,10 +220,11 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 	})
 }
 
-// checkOtherAdmin returns ErrLastAdmin when user id is the only admin, and
-// nil when it is not an admin or another admin remains. It first takes the
-// dialect's admin lock, so that two transactions removing two different
-// admins run one after the other and the second sees the first's change.
+// checkOtherAdmin returns ErrLastAdmin when user id is the only admin who
+// can log in (an admin without a password cannot), and nil when it is not
+// an admin or another such admin remains. It first takes the dialect's
+// admin lock, so that two transactions removing two different admins run
+// one after the other and the second sees the first's change.
 func (s *Store) checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error {
 	if s.dialect.lockAdmins != "" {
 		if _, err := tx.ExecContext(ctx, s.dialect.lockAdmins); err != nil {
@@ -233,7 +234,7 @@ func (s *Store) checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error
 	var targetIsAdmin, others int
 	err := tx.QueryRowContext(ctx,
 		`SELECT (SELECT count(*) FROM users WHERE id = $1 AND role = 'admin'),
-		        (SELECT count(*) FROM users WHERE id <> $1 AND role = 'admin')`, id).Scan(&targetIsAdmin, &others)
+		        (SELECT count(*) FROM users WHERE id <> $1 AND role = 'admin' AND password_hash <> '')`, id).Scan(&targetIsAdmin, &others)
 	if err != nil {
 		return err
 	}

@@ -51,9 +51,15 @@ func Run(t *testing.T, newDB Opener) {
 
 var ctx = context.Background()
 
+// mustCreate creates a user; admins get a password (hash), so that they
+// count as admins who can log in.
 func mustCreate(t *testing.T, s models.UserStore, name string, role models.Role) models.User {
 	t.Helper()
-	u, err := s.CreateUser(ctx, models.NewUser{Name: name, Role: role})
+	n := models.NewUser{Name: name, Role: role}
+	if role == models.RoleAdmin {
+		n.PasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+	}
+	u, err := s.CreateUser(ctx, n)
 	if err != nil {
 		t.Fatalf("CreateUser(%q): %v", name, err)
 	}
@@ -242,6 +248,16 @@ func testLastAdmin(t *testing.T, open func() models.UserStore) {
 	}
 	if got, _ := s.User(ctx, b.ID); got.Role != models.RoleAdmin {
 		t.Fatalf("the remaining admin is %+v", got)
+	}
+	// An admin without a password cannot log in: it does not count.
+	nopass, err := s.CreateUser(ctx, models.NewUser{Name: "nopass", Role: models.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.UpdateUser(ctx, b.ID, models.UserChange{Role: &member})
+	wantErr(t, err, models.ErrLastAdmin)
+	if err := s.DeleteUser(ctx, nopass.ID); err != nil {
+		t.Fatalf("delete an admin without a password: %v", err)
 	}
 }
 
@@ -476,11 +492,24 @@ func RunCounter(t *testing.T, newCounter func(t *testing.T) (a, b models.Counter
 		if n, _, _ := b.Count(ctx, "name:other"); n != 0 {
 			t.Fatal("keys share counts")
 		}
+		if err := b.Undo(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if n, r, _ := a.Count(ctx, key); n != 2 || !r.Equal(resets) {
+			t.Fatalf("after undo: %d until %v", n, r)
+		}
 		if err := b.Reset(ctx, key); err != nil {
 			t.Fatal(err)
 		}
 		if n, _, _ := a.Count(ctx, key); n != 0 {
 			t.Fatalf("after reset: %d", n)
+		}
+		// Undo never goes below zero, nor creates a count.
+		if err := a.Undo(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, _ := a.Add(ctx, key, time.Minute); n != 1 {
+			t.Fatalf("add after an undo of nothing: %d", n)
 		}
 	})
 	t.Run("WindowCloses", func(t *testing.T) {
@@ -523,7 +552,7 @@ func testFirstUser(t *testing.T, open func() models.UserStore) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = s.CreateFirstUser(ctx, models.NewUser{Name: fmt.Sprintf("admin%d", i), Role: models.RoleAdmin})
+			_, errs[i] = s.CreateFirstUser(ctx, models.NewUser{Name: fmt.Sprintf("admin%d", i), Role: models.RoleAdmin, PasswordHash: "x"})
 		})
 	}
 	wg.Wait()
