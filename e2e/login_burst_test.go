@@ -32,8 +32,11 @@ func peakRSS(t *testing.T, pid int) int64 {
 // TestLoginBurstMemory: 100 logins at once, with the production argon2id
 // costs (19 MiB each). The hashing semaphore lets a few run at a time, so
 // the process stays well under 300 MB, and every login still succeeds.
+// The login limits are raised for the test: by default the throttle
+// would refuse most of a burst from one address before any hashing, which
+// is not what this test measures.
 func TestLoginBurstMemory(t *testing.T) {
-	p := start(t)
+	p := start(t, "USERHUB_AUTH_LOGIN_LIMIT_PER_NAME=1000", "USERHUB_AUTH_LOGIN_LIMIT_PER_IP=1000")
 	p.setup(t)
 	const logins = 100
 	statuses := make([]int, logins)
@@ -59,4 +62,29 @@ func TestLoginBurstMemory(t *testing.T) {
 	if peak >= 300<<20 {
 		t.Errorf("peak RSS %.1f MB, want under 300 MB", float64(peak)/(1<<20))
 	}
+}
+
+// TestLoginBurstDefaultLimits: with the default limits, a burst from one
+// address is partly refused up front (429, before any hashing), and every
+// request still gets an answer.
+func TestLoginBurstDefaultLimits(t *testing.T) {
+	p := start(t)
+	p.setup(t)
+	statuses := make([]int, 100)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Go(func() {
+			resp, _ := do(t, "POST", p.base+"/api/v1/login", jsonCT, `{"name":"kim","password":"`+adminPassword+`"}`)
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	counts := map[int]int{}
+	for _, s := range statuses {
+		counts[s]++
+	}
+	if counts[200] == 0 || counts[200]+counts[429] != len(statuses) {
+		t.Fatalf("statuses %v, want some 200 and the rest 429", counts)
+	}
+	t.Logf("statuses %v", counts)
 }

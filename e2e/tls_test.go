@@ -130,6 +130,7 @@ func TestH2C(t *testing.T) {
 func TestBothWithoutRedirect(t *testing.T) {
 	tlsAddr := freeAddr(t)
 	p := start(t, "USERHUB_TLS_MODE=self-signed", "USERHUB_TLS_ADDR="+tlsAddr, "USERHUB_TLS_REDIRECT=false")
+	p.setup(t) // over plain HTTP
 	resp, body := do(t, "GET", p.base+"/about", "", "")
 	if resp.StatusCode != 200 || !strings.Contains(body, "About userhub") || resp.Header.Get("Strict-Transport-Security") != "" {
 		t.Fatalf("HTTP without redirect: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
