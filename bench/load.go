@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,7 +29,8 @@ type target struct {
 	name    string
 	baseURL string // http://127.0.0.1:port, never another host
 	client  *http.Client
-	pid     int // the server process, whose CPU time a run records (0: none)
+	pid     int    // the server process, whose CPU time a run records (0: none)
+	only    string // if set, the one scenario (path) this target runs
 }
 
 // newTarget returns a target whose client keeps at most conns keep-alive
@@ -72,6 +75,56 @@ func seedUsers(ctx context.Context, t target, session string, n int) error {
 		}
 	}
 	return nil
+}
+
+// newTLSTarget returns a target over TLS trusting roots: HTTP/2 (every
+// request a stream of at most conns connections) or HTTP/1.1.
+func newTLSTarget(name, baseURL string, conns int, roots *x509.CertPool, h2 bool) target {
+	t := newTarget(name, baseURL, conns)
+	tr := t.client.Transport.(*http.Transport)
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	tr.ForceAttemptHTTP2 = h2
+	if !h2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return t
+}
+
+// caPool reads a PEM file of roots.
+func caPool(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s holds no certificate", file)
+	}
+	return pool, nil
+}
+
+// apiLogin logs the bench administrator in through the JSON API of t and
+// returns the session cookie ("name=value").
+func apiLogin(ctx context.Context, t target) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	body := `{"name":"root","password":"` + benchPassword + `"}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+"/api/v1/login", strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("login on %s: %w", t.name, err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if strings.HasSuffix(c.Name, "userhub_session") && resp.StatusCode == http.StatusOK {
+			return c.Name + "=" + c.Value, nil
+		}
+	}
+	return "", fmt.Errorf("login on %s: %s, no session cookie", t.name, resp.Status)
 }
 
 // setupAdmin creates the first administrator through the setup form and

@@ -126,6 +126,18 @@ func run(ctx context.Context, cfg config) error {
 	defer uh.stop()
 	userhub := newTarget("userhub", uh.baseURL, cfg.conns)
 	userhub.pid = uh.cmd.Process.Pid
+	// The same server over TLS (its development certificate): HTTP/1.1 on
+	// as many connections, and HTTP/2 with every request a stream of ONE
+	// connection. They read /users only.
+	roots, err := caPool(filepath.Join(uh.dataDir, "tls", "ca.pem"))
+	if err != nil {
+		return err
+	}
+	overTLS := newTLSTarget("https-h1", uh.tlsURL, cfg.conns, roots, false)
+	overH2 := newTLSTarget("https-h2", uh.tlsURL, 1, roots, true)
+	for _, t := range []*target{&overTLS, &overH2} {
+		t.pid, t.only = userhub.pid, "/users"
+	}
 
 	// The first user is the administrator that setup creates (and whose
 	// session reads /users, which needs a login); the others are added by it.
@@ -136,7 +148,13 @@ func run(ctx context.Context, cfg config) error {
 	if err := seedUsers(ctx, userhub, session, cfg.users-1); err != nil {
 		return err
 	}
-	scenarios := []*scenario{{path: "/about"}, {path: "/users", cookie: session}}
+	// Under TLS the session cookie has its own name (__Host-...): log in
+	// there too, and send both cookies; each listener reads its own.
+	tlsSession, err := apiLogin(ctx, overTLS)
+	if err != nil {
+		return err
+	}
+	scenarios := []*scenario{{path: "/about"}, {path: "/users", cookie: session + "; " + tlsSession}}
 	for _, sc := range scenarios {
 		if err := capture(ctx, userhub, sc); err != nil {
 			return err
@@ -155,7 +173,7 @@ func run(ctx context.Context, cfg config) error {
 	// compared with.
 	baseline := newTarget("baseline", bl.baseURL, cfg.conns)
 	baseline.pid = bl.cmd.Process.Pid
-	targets := []target{baseline, userhub}
+	targets := []target{baseline, userhub, overTLS, overH2}
 
 	results, err := measure(ctx, cfg, scenarios, targets)
 	if err != nil {
@@ -168,6 +186,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	fmt.Printf("userhub bench: GOMAXPROCS=%d (%d CPUs, shared by client, userhub and baseline), %d connections, ≤%d requests or %s per run after %d warm-up requests, %s, access log on (to a file)\n",
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), cfg.conns, cfg.n, cfg.d, cfg.warmup, rounds)
+	fmt.Println("servers: userhub over plain HTTP/1.1 (32 connections); https-h1: over TLS, HTTP/1.1 (as many connections); https-h2: over TLS, HTTP/2, every request a stream of one connection")
 	for _, sc := range scenarios {
 		who := "anonymous"
 		if sc.cookie != "" {
@@ -206,6 +225,9 @@ func measure(ctx context.Context, cfg config, scenarios []*scenario, targets []t
 	for round := 1; round <= cfg.rounds; round++ {
 		for i, sc := range scenarios {
 			for j, t := range targets {
+				if t.only != "" && t.only != sc.path {
+					continue
+				}
 				if cfg.warmup > 0 {
 					load(ctx, t, sc, cfg.conns, cfg.warmup, cfg.d)
 				}
@@ -221,6 +243,9 @@ func measure(ctx context.Context, cfg config, scenarios []*scenario, targets []t
 	}
 	rows := make([]result, 0, len(runs))
 	for i, rs := range runs {
+		if len(rs) == 0 {
+			continue // a target that does not run this scenario
+		}
 		row := median(rs)
 		if j := i % len(targets); j > 0 {
 			ref := median(runs[i-j])
@@ -238,6 +263,8 @@ type child struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed once the process has exited
 	err     error         // its exit status, once done is closed
+	// userhub only: its data directory and HTTPS address.
+	dataDir, tlsURL string
 }
 
 // startChild starts cmd, whose stdout and stderr go to bench's stderr so
@@ -336,15 +363,29 @@ func startUserhub(ctx context.Context, bin, tmp string) (*child, error) {
 		return nil, err
 	}
 	defer logFile.Close() // the child has its own descriptor
+	tlsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
+	// TLS with a development certificate, and no redirect: the same
+	// process answers over plain HTTP and over TLS.
 	cmd.Env = append(withoutUserhubEnv(os.Environ()),
 		"USERHUB_SERVER_ADDR="+addr,
 		"USERHUB_DATA_DIR="+filepath.Join(dir, "data"),
 		"USERHUB_LOG_LEVEL=info",
+		"USERHUB_TLS_MODE=self-signed",
+		"USERHUB_TLS_ADDR="+tlsAddr,
+		"USERHUB_TLS_REDIRECT=false",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	return startChild(ctx, "userhub", addr, "/healthz", cmd)
+	c, err := startChild(ctx, "userhub", addr, "/healthz", cmd)
+	if err != nil {
+		return nil, err
+	}
+	c.dataDir, c.tlsURL = filepath.Join(dir, "data"), "https://"+tlsAddr
+	return c, nil
 }
 
 // withoutUserhubEnv drops USERHUB_* variables, so that the caller's

@@ -388,3 +388,29 @@ func TestBindReportsEveryTakenPort(t *testing.T) {
 	}
 	_ = context.Background()
 }
+
+// TestSessionResumption: a client that comes back resumes its TLS session
+// (no full handshake), with TLS 1.2 and 1.3 alike.
+func TestSessionResumption(t *testing.T) {
+	pki := newPKI(t)
+	certFile, keyFile := pki.leaf3(t, "ecdsa")
+	certs := load(t, certFile, keyFile)
+	addr := serveTLS(t, NewTLSConfig(certs.GetCertificate), true)
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cache := tls.NewLRUClientSessionCache(4)
+		for i, want := range []bool{false, true} {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.rootPool, ServerName: "localhost",
+				MinVersion: version, MaxVersion: version, ClientSessionCache: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// TLS 1.3 tickets arrive after the handshake: read to receive them.
+			conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+			io.ReadAll(conn)
+			if got := conn.ConnectionState().DidResume; got != want {
+				t.Errorf("%s connection %d: resumed=%v, want %v", tls.VersionName(version), i+1, got, want)
+			}
+			conn.Close()
+		}
+	}
+}
