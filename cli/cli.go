@@ -85,6 +85,20 @@ type options struct {
 	admin         bool   // user add
 	passwordStdin bool   // user add, user passwd
 	out           string // cert
+	sockets       string // worker (internal)
+}
+
+// globalArgs are the flags that say where the configuration comes from,
+// for cluster workers to read the same (as it is on disk when they start).
+func (o options) globalArgs() []string {
+	var args []string
+	if o.configFile != "" {
+		args = append(args, "-config", o.configFile)
+	}
+	for _, kv := range o.sets {
+		args = append(args, "-set", kv)
+	}
+	return args
 }
 
 // flags returns a flag set for cmd: the global flags, and the command's own.
@@ -100,6 +114,8 @@ func (e env) flags(cmd string, opt *options) *flag.FlagSet {
 		fl.BoolVar(&opt.passwordStdin, "password-stdin", false, "")
 	case "cert":
 		fl.StringVar(&opt.out, "out", "", "")
+	case "worker":
+		fl.StringVar(&opt.sockets, "sockets", "", "")
 	}
 	return fl
 }
@@ -149,7 +165,7 @@ func (e env) run(assets Assets) int {
 	case "help":
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
-	case "serve", "migrate", "config", "user", "cert":
+	case "serve", "migrate", "config", "user", "cert", "worker":
 	default:
 		fmt.Fprintf(e.stderr, "userhub: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -179,8 +195,10 @@ func (e env) run(assets Assets) int {
 		err = migrate(cfg, log)
 	case "user":
 		err = e.user(cfg, log, opt, args)
+	case "worker":
+		err = worker(cfg, assets, log.With("role", "worker"), strings.Split(opt.sockets, ","))
 	default:
-		err = serve(cfg, assets, log)
+		err = serve(cfg, assets, log, opt.globalArgs(), e.vars)
 	}
 	logOut.Close() // before the error line, so the log reads in order
 	var usageErr usageError

@@ -2,13 +2,19 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
+	"userhub/cluster"
 	"userhub/config"
 	"userhub/handlers"
 	"userhub/models"
@@ -17,8 +23,10 @@ import (
 )
 
 // serve runs the server until SIGINT or SIGTERM, then drains in-flight
-// requests (bounded by server.shutdown_timeout) and returns nil.
-func serve(cfg config.Config, assets Assets, log *slog.Logger) error {
+// requests (bounded by server.shutdown_timeout) and returns nil. With
+// cluster.workers, this process is the master: it binds the sockets and
+// supervises worker processes (started with workerArgs and env) that serve.
+func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// After the first signal, a second one kills at once (default behaviour).
@@ -30,11 +38,86 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return runServer(ctx, cfg, assets, log, sockets)
+	if n := cfg.Cluster.WorkerCount(); n > 0 {
+		return master(ctx, cfg, log.With("role", "master"), sockets, n, workerArgs, env)
+	}
+	return runServer(ctx, cfg, assets, log, sockets, nil)
 }
 
-// runServer serves on sockets until ctx ends.
-func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket) error {
+// master prepares what the workers share (the database schema, the session
+// secret, a development certificate), so that they do not race to create
+// it, then runs the cluster master.
+func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []server.Socket, n int, workerArgs, env []string) error {
+	defer func() {
+		for _, s := range sockets {
+			s.Listener.Close()
+		}
+	}()
+	s, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	s.Close()
+	if _, err := sessionstore.Secret(cfg); err != nil {
+		return err
+	}
+	tlsSetup, err := server.PrepareTLS(cfg, log) // checks certificates, makes a development one
+	if err != nil {
+		return err
+	}
+	tlsSetup.Close()
+	exe, err := os.Executable() // now: a binary replaced later at this path is what reloads run
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devNull.Close()
+	spec := cluster.Spec{Path: exe, Args: workerArgs, Env: env, Sockets: sockets, Stdin: devNull, Stdout: os.Stdout, Stderr: os.Stderr}
+	return cluster.New(spec, n, cfg.Server.ShutdownTimeout, log).Run(ctx, hup)
+}
+
+// worker serves, as one of a cluster's workers, on the sockets its master
+// handed down (file descriptors 3 and up, named by sockets), then says so
+// on the ready pipe; it drains and exits when the master closes the life
+// pipe (or dies), or on SIGTERM.
+func worker(cfg config.Config, assets Assets, log *slog.Logger, sockets []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var inherited []server.Socket
+	for i, name := range sockets {
+		f := os.NewFile(uintptr(3+i), name)
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("worker: socket %s from the master: %w", name, err)
+		}
+		inherited = append(inherited, server.Socket{Name: name, Listener: ln})
+	}
+	ready := os.NewFile(uintptr(3+len(sockets)), "ready")
+	life := os.NewFile(uintptr(4+len(sockets)), "life")
+	if hasHTTPS := slices.Contains(sockets, "https"); hasHTTPS != cfg.TLSOn() {
+		return fmt.Errorf("worker: the configuration now says tls.mode %q, but the master's sockets are %s; restart the master to change listeners",
+			cfg.TLS.Mode, strings.Join(sockets, ", "))
+	}
+	go func() {
+		io.Copy(io.Discard, life) // returns when the master closes its end, or dies
+		stop()
+	}()
+	return runServer(ctx, cfg, assets, log, inherited, func() {
+		ready.WriteString("ready\n")
+		ready.Close()
+	})
+}
+
+// runServer serves on sockets until ctx ends; ready, if given, is called
+// once the servers are about to accept.
+func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket, ready func()) error {
 	defer func() {
 		for _, s := range sockets {
 			s.Listener.Close()
@@ -91,7 +174,11 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 	}
 	log.Info("userhub starting", "version", version(), "database", s.Driver(), "sessions", cfg.Session.Store,
 		"tls", cfg.TLS.Mode, "data_dir", cfg.DataDir)
-	err = server.Serve(ctx, log, cfg.Server.ShutdownTimeout, server.Listeners(cfg, handler, tlsSetup, sockets, log)...)
+	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, log)
+	if ready != nil {
+		ready() // the sockets are bound already: connections wait in the backlog until Serve accepts
+	}
+	err = server.Serve(ctx, log, cfg.Server.ShutdownTimeout, listeners...)
 	if err == nil {
 		log.Info("stopped")
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,23 @@ type Config struct {
 	Session  Session  `yaml:"session"`
 	Auth     Auth     `yaml:"auth"`
 	TLS      TLS      `yaml:"tls"`
+	Cluster  Cluster  `yaml:"cluster"`
 	Log      Log      `yaml:"log"`
+}
+
+// Cluster configures cluster mode: a master process that owns the
+// listening sockets and supervises worker processes serving on them.
+type Cluster struct {
+	Workers string `yaml:"workers"` // "0" (one process), a number, or "auto" (one per CPU)
+}
+
+// WorkerCount is the number of worker processes, 0 for single-process mode.
+func (c Cluster) WorkerCount() int {
+	if c.Workers == "auto" {
+		return runtime.NumCPU()
+	}
+	n, _ := strconv.Atoi(c.Workers)
+	return n
 }
 
 // Server holds the HTTP listener's settings.
@@ -163,7 +180,8 @@ func Default() Config {
 			Redirect:      true,
 			HSTSMaxAge:    31536000,
 		},
-		Log: Log{Format: "text", Level: "info"},
+		Cluster: Cluster{Workers: "0"},
+		Log:     Log{Format: "text", Level: "info"},
 	}
 }
 

@@ -185,6 +185,12 @@ func (c Config) Validate() Problems {
 		bad("tls.hsts_max_age", n, "use seconds from 0 (no HSTS) to 63072000 (two years)")
 	}
 
+	if w := c.Cluster.Workers; w != "auto" {
+		if n, err := strconv.Atoi(w); err != nil || n < 0 || n > 64 {
+			bad("cluster.workers", w, `use 0 (one process), a number of workers up to 64, or "auto" (one per CPU)`)
+		}
+	}
+
 	if f := c.Log.Format; f != "text" && f != "json" {
 		bad("log.format", f, `use "text" or "json"`)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,9 +14,10 @@ import (
 
 // healthz: GET /healthz -> 200 while the process serves (liveness). It does
 // not touch the database, so a database outage does not get the process
-// restarted.
+// restarted. It names the process that answered: in cluster mode, which
+// worker did.
 func (h *Handlers) healthz(c *gin.Context) {
-	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ok"})
+	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ok", "pid": os.Getpid()})
 }
 
 // readyz: GET /readyz -> 200 when the database answers within a second,

@@ -1,0 +1,442 @@
+// Package cluster is userhub's cluster mode: a master process that owns the
+// listening sockets and supervises worker processes serving on them.
+//
+// A Go process already uses every core, so workers are about isolation and
+// uptime, not speed: a worker that crashes takes only its own requests with
+// it and is replaced, and SIGHUP replaces the workers one by one with the
+// binary and configuration now on disk, without a refused or failed request
+// (the listening sockets stay open in the master throughout).
+//
+// The master serves nothing. It hands each worker the sockets (inherited
+// file descriptors), a pipe on which the worker says it is ready, and a
+// pipe the master holds open for the worker's life: closing it asks the
+// worker to finish its requests and exit, and when the master dies the
+// kernel closes it too, so no worker outlives its master.
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"userhub/server"
+)
+
+// Spec says how to start a worker.
+type Spec struct {
+	// Path is the binary. It is read at every start, so a new binary put
+	// at this path is what a reload runs.
+	Path string
+	// Args come before the worker command: the flags that name the config.
+	Args []string
+	Env  []string
+	// Sockets are handed to every worker, in this order.
+	Sockets []server.Socket
+	// The workers' standard files: stdin is usually /dev/null; stdout and
+	// stderr are the master's, so all logs go to one place.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Crash policy: a worker that dies within quickDeath of its start counts as
+// failing at start-up; it is restarted after a growing delay, and after
+// maxQuickDeaths such deaths within deathWindow the master gives up.
+const (
+	quickDeath     = 10 * time.Second
+	deathWindow    = time.Minute
+	maxQuickDeaths = 5
+	readyTimeout   = 30 * time.Second
+)
+
+// Master supervises the workers.
+type Master struct {
+	spec            Spec
+	n               int
+	log             *slog.Logger
+	shutdownTimeout time.Duration
+
+	slots      []*worker // the serving worker of each slot, nil while it restarts
+	exits      chan *worker
+	restarts   chan int
+	quick      []time.Time // recent deaths at start-up
+	stopping   bool
+	generation int // reloads done, for the log
+}
+
+// worker is one worker process.
+type worker struct {
+	slot     int
+	proc     *os.Process
+	started  time.Time
+	life     *os.File      // the master's end of the life pipe
+	ready    chan struct{} // closed when the worker says it serves
+	exited   chan struct{} // closed when the process has exited
+	state    *os.ProcessState
+	retiring bool // replaced by a reload, or stopping: its exit is expected
+}
+
+func (w *worker) pid() int { return w.proc.Pid }
+
+// New returns a master that keeps n workers running.
+func New(spec Spec, n int, shutdownTimeout time.Duration, log *slog.Logger) *Master {
+	return &Master{
+		spec: spec, n: n, log: log, shutdownTimeout: shutdownTimeout,
+		slots:    make([]*worker, n),
+		exits:    make(chan *worker, 4*n+4),
+		restarts: make(chan int, n),
+	}
+}
+
+// ErrCrashLoop is returned when workers keep dying at start-up.
+var ErrCrashLoop = errors.New("workers keep failing at start-up")
+
+// Run starts the workers and supervises them until ctx ends (SIGTERM or
+// SIGINT: the workers drain, and Run returns nil) or they keep crashing
+// (ErrCrashLoop). A value on reload replaces them one by one.
+func (m *Master) Run(ctx context.Context, reload <-chan os.Signal) error {
+	m.log.Info("cluster master starting", "workers", m.n, "binary", m.spec.Path)
+	for i := range m.n {
+		if err := m.startSlot(i); err != nil {
+			m.stopAll()
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			m.stopAll()
+			return nil
+		case w := <-m.exits:
+			if err := m.exited(w); err != nil {
+				m.stopAll()
+				return err
+			}
+		case slot := <-m.restarts:
+			if m.slots[slot] == nil {
+				if err := m.startSlot(slot); err != nil {
+					m.log.Error("worker not restarted", "slot", slot, "error", err)
+					m.scheduleRestart(slot, time.Second)
+				}
+			}
+		case <-reload:
+			if err := m.rollingReload(ctx); err != nil {
+				m.stopAll()
+				return err
+			}
+		}
+	}
+}
+
+// startSlot starts a worker into slot.
+func (m *Master) startSlot(slot int) error {
+	w, err := m.spawn(slot)
+	if err != nil {
+		return err
+	}
+	m.slots[slot] = w
+	go func() {
+		select {
+		case <-w.ready:
+			m.log.Info("worker ready", "slot", slot, "worker_pid", w.pid())
+		case <-w.exited:
+		}
+	}()
+	return nil
+}
+
+// spawn starts a worker process.
+//
+// It uses syscall.ForkExec with raw descriptors, not os/exec: os/exec
+// takes each file's Fd(), which switches a socket to blocking mode, and
+// that mode is shared by every copy of the socket, the running workers'
+// included. A worker whose listening socket turned blocking can sit in
+// accept() for ever, past its shutdown.
+func (m *Master) spawn(slot int) (*worker, error) {
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyW.Close()
+	lifeR, lifeW, err := os.Pipe()
+	if err != nil {
+		readyR.Close()
+		return nil, err
+	}
+	defer lifeR.Close()
+	names := make([]string, len(m.spec.Sockets))
+	// Descriptors 0, 1, 2: stdin (empty), stdout and stderr as the master's;
+	// 3, 4, ...: the sockets, then the ready pipe, then the life pipe.
+	fds := []uintptr{m.spec.Stdin.Fd(), m.spec.Stdout.Fd(), m.spec.Stderr.Fd()}
+	for i, s := range m.spec.Sockets {
+		names[i] = s.Name
+		fd, err := dupSocket(s.Listener)
+		if err != nil {
+			readyR.Close()
+			lifeW.Close()
+			return nil, fmt.Errorf("hand the %s socket to a worker: %w", s.Name, err)
+		}
+		defer syscall.Close(fd)
+		fds = append(fds, uintptr(fd))
+	}
+	fds = append(fds, readyW.Fd(), lifeR.Fd())
+	argv := append(append([]string{m.spec.Path}, m.spec.Args...), "worker", "-sockets", strings.Join(names, ","))
+	pid, err := syscall.ForkExec(m.spec.Path, argv, &syscall.ProcAttr{
+		Env:   m.spec.Env,
+		Files: fds,
+		// A process group of its own: Ctrl-C at a terminal reaches the
+		// master only, which then stops the workers in order.
+		Sys: &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		readyR.Close()
+		lifeW.Close()
+		return nil, fmt.Errorf("start worker %s: %w", m.spec.Path, err)
+	}
+	proc, err := os.FindProcess(pid) // on Unix it always succeeds
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{slot: slot, proc: proc, started: time.Now(), life: lifeW, ready: make(chan struct{}), exited: make(chan struct{})}
+	m.log.Info("worker started", "slot", slot, "worker_pid", w.pid())
+	go func() {
+		line, _ := bufio.NewReader(readyR).ReadString('\n')
+		readyR.Close()
+		if strings.TrimSpace(line) == "ready" {
+			close(w.ready)
+		}
+	}()
+	go func() {
+		w.state, _ = proc.Wait()
+		lifeW.Close()
+		close(w.exited)
+		m.exits <- w
+	}()
+	return w, nil
+}
+
+// dupSocket returns a new descriptor of the listener's socket, for a child:
+// the duplicate shares the socket, and its flags, and is closed by the
+// caller once the child has its own copy.
+func dupSocket(ln net.Listener) (int, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return 0, fmt.Errorf("%T has no descriptor", ln)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	fd := -1
+	var dupErr error
+	if err := raw.Control(func(s uintptr) { fd, dupErr = syscall.Dup(int(s)) }); err != nil {
+		return 0, err
+	}
+	return fd, dupErr
+}
+
+// exited handles a worker's exit: expected (stopping, replaced) or a death
+// to recover from by starting a replacement.
+func (m *Master) exited(w *worker) error {
+	code, signal := exitStatus(w.state)
+	uptime := time.Since(w.started).Round(time.Millisecond)
+	attrs := []any{"slot", w.slot, "worker_pid", w.pid(), "code", code, "uptime", uptime}
+	if signal != "" {
+		attrs = append(attrs, "signal", signal) // as the seed's cluster master prints code and signal
+	}
+	if w.retiring || m.stopping {
+		m.log.Info("worker exited", attrs...)
+		return nil
+	}
+	m.log.Warn("worker died", attrs...)
+	if m.slots[w.slot] != w {
+		return nil
+	}
+	m.slots[w.slot] = nil
+	delay := time.Duration(0)
+	if uptime < quickDeath {
+		now := time.Now()
+		m.quick = append(m.quick, now)
+		for len(m.quick) > 0 && now.Sub(m.quick[0]) > deathWindow {
+			m.quick = m.quick[1:]
+		}
+		if len(m.quick) >= maxQuickDeaths {
+			return fmt.Errorf("%w: %d workers exited within %v of starting in the last %v (the last: code %d%s); not restarting them",
+				ErrCrashLoop, len(m.quick), quickDeath, deathWindow, code, signalText(signal))
+		}
+		delay = min(100*time.Millisecond<<(len(m.quick)-1), 5*time.Second)
+	}
+	m.scheduleRestart(w.slot, delay)
+	return nil
+}
+
+func (m *Master) scheduleRestart(slot int, delay time.Duration) {
+	time.AfterFunc(delay, func() { m.restarts <- slot })
+}
+
+// exitStatus is the exit code and the signal that ended a process.
+func exitStatus(s *os.ProcessState) (code int, signal string) {
+	if s == nil {
+		return -1, ""
+	}
+	if ws, ok := s.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -1, ws.Signal().String()
+	}
+	return s.ExitCode(), ""
+}
+
+func signalText(signal string) string {
+	if signal == "" {
+		return ""
+	}
+	return ", signal " + signal
+}
+
+// rollingReload replaces the workers one at a time: start a new one (the
+// binary and configuration now on disk), wait until it serves, then let the
+// old one finish its requests and exit. If a new worker does not start,
+// the reload stops there and the old workers go on serving.
+func (m *Master) rollingReload(ctx context.Context) error {
+	m.generation++
+	m.log.Info("reload: replacing the workers one by one", "reload", m.generation)
+	for slot := range m.slots {
+		old := m.slots[slot]
+		if old == nil {
+			continue // restarting anyway, from the binary on disk
+		}
+		next, err := m.spawn(slot)
+		if err != nil {
+			m.log.Error("reload stopped: cannot start a new worker; the old workers keep serving", "error", err)
+			return nil
+		}
+		if reason, err := m.awaitReady(ctx, next); reason != "" || err != nil {
+			if err != nil {
+				return err
+			}
+			next.retiring = true
+			next.proc.Kill()
+			m.log.Error("reload stopped: the new worker did not start; the old workers keep serving",
+				"worker_pid", next.pid(), "reason", reason)
+			return nil
+		}
+		m.log.Info("worker ready", "slot", slot, "worker_pid", next.pid(), "replaces", old.pid())
+		m.slots[slot] = next
+		if err := m.retire(ctx, old); err != nil {
+			return err
+		}
+	}
+	m.log.Info("reload done", "reload", m.generation)
+	return nil
+}
+
+// awaitReady waits for w to say it serves, handling other workers' exits
+// meanwhile. It returns why w did not become ready ("" if it did), or an
+// error from handling another exit.
+func (m *Master) awaitReady(ctx context.Context, w *worker) (string, error) {
+	timeout := time.NewTimer(readyTimeout)
+	defer timeout.Stop()
+	for {
+		select {
+		case <-w.ready:
+			return "", nil
+		case <-w.exited:
+			code, signal := exitStatus(w.state)
+			return fmt.Sprintf("it exited with code %d%s (its own log says why)", code, signalText(signal)), nil
+		case <-timeout.C:
+			return fmt.Sprintf("not ready after %v", readyTimeout), nil
+		case <-ctx.Done():
+			return "shutting down", nil
+		case other := <-m.exits:
+			if other == w {
+				// w's own exit: the case above reports it.
+				go func() { m.exits <- other }()
+				<-w.exited
+				continue
+			}
+			if err := m.exited(other); err != nil {
+				return "", err
+			}
+		}
+	}
+}
+
+// retire asks w to finish its requests and exit (it closes its listeners
+// at once, so new connections go to the other workers), and waits for it.
+func (m *Master) retire(ctx context.Context, w *worker) error {
+	w.retiring = true
+	w.life.Close()
+	limit := time.NewTimer(m.shutdownTimeout + 5*time.Second)
+	defer limit.Stop()
+	for {
+		select {
+		case <-w.exited:
+			// Its exit event is still queued; exited() logs it.
+			return nil
+		case <-limit.C:
+			m.log.Warn("worker did not finish in time; killing it", "worker_pid", w.pid())
+			w.proc.Kill()
+		case other := <-m.exits:
+			if err := m.exited(other); err != nil {
+				return err
+			}
+			if other == w {
+				return nil
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// stopAll asks every worker to finish its requests and exit, and waits up
+// to the shutdown timeout (and a little) before killing the rest.
+func (m *Master) stopAll() {
+	m.stopping = true
+	// Close the master's copies of the sockets first: when the last worker
+	// closes its own, the sockets are gone, and connections that reach
+	// them after that are refused rather than left waiting in a backlog
+	// nobody accepts from.
+	for _, s := range m.spec.Sockets {
+		s.Listener.Close()
+	}
+	var live []*worker
+	for _, w := range m.slots {
+		if w != nil {
+			w.retiring = true
+			w.life.Close()
+			live = append(live, w)
+		}
+	}
+	m.log.Info("stopping the workers", "workers", len(live), "timeout", m.shutdownTimeout)
+	deadline := time.NewTimer(m.shutdownTimeout + 5*time.Second)
+	defer deadline.Stop()
+	for _, w := range live {
+		select {
+		case <-w.exited:
+		case <-deadline.C:
+			for _, x := range live {
+				select {
+				case <-x.exited:
+				default:
+					m.log.Warn("worker did not finish in time; killing it", "worker_pid", x.pid())
+					x.proc.Kill()
+				}
+			}
+			<-w.exited
+		}
+	}
+	for {
+		select {
+		case w := <-m.exits:
+			m.exited(w)
+		default:
+			m.log.Info("cluster master stopped")
+			return
+		}
+	}
+}

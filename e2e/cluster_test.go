@@ -1,0 +1,349 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Cluster mode, end to end: the built binary with cluster.workers 2 on a
+// free port, under a bounded load from the test.
+
+// startCluster starts a master with two workers and waits until both serve.
+func startCluster(t *testing.T, env ...string) *proc {
+	t.Helper()
+	p := start(t, append([]string{"USERHUB_CLUSTER_WORKERS=2"}, env...)...)
+	p.waitWorkers(t, 2)
+	return p
+}
+
+var readyLine = regexp.MustCompile(`msg="worker ready" pid=\d+ role=master slot=(\d) worker_pid=(\d+)`)
+
+// readyWorkers returns the pid of the newest ready worker of each slot.
+func (p *proc) readyWorkers() map[int]int {
+	slots := map[int]int{}
+	for _, m := range readyLine.FindAllStringSubmatch(p.output(), -1) {
+		slot, _ := strconv.Atoi(m[1])
+		pid, _ := strconv.Atoi(m[2])
+		slots[slot] = pid
+	}
+	return slots
+}
+
+// waitWorkers waits until n slots have a ready worker.
+func (p *proc) waitWorkers(t *testing.T, n int) map[int]int {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if w := p.readyWorkers(); len(w) >= n {
+			return w
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers not ready:\n%s", n, p.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// load sends GET /healthz from conns keep-alive connections until stopped
+// or for at most max, and records what happened.
+type load struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	errs       []string
+	// acceptedErrs are the failures of requests sent on a connection the
+	// server had accepted before (a reused keep-alive connection).
+	acceptedErrs []string
+	pids         map[int]time.Time // worker pid -> when it last answered
+	stop         chan struct{}
+	done         sync.WaitGroup
+}
+
+func startLoad(t *testing.T, url string, conns int, max time.Duration) *load {
+	l := &load{stop: make(chan struct{}), pids: map[int]time.Time{}}
+	deadline := time.Now().Add(max)
+	for range conns {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 10 * time.Second}
+		l.done.Go(func() {
+			defer client.CloseIdleConnections()
+			for time.Now().Before(deadline) {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				var reused bool
+				trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", url, nil)
+				resp, err := client.Do(req)
+				if err != nil {
+					l.failed.Add(1)
+					l.mu.Lock()
+					l.errs = append(l.errs, err.Error())
+					if reused {
+						l.acceptedErrs = append(l.acceptedErrs, err.Error())
+					}
+					l.mu.Unlock()
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				var body struct{ PID int }
+				err = jsonDecode(resp, &body)
+				if err != nil || resp.StatusCode != 200 {
+					l.failed.Add(1)
+					l.mu.Lock()
+					l.errs = append(l.errs, fmt.Sprintf("status %d, %v", resp.StatusCode, err))
+					l.mu.Unlock()
+					continue
+				}
+				l.ok.Add(1)
+				l.mu.Lock()
+				l.pids[body.PID] = time.Now()
+				l.mu.Unlock()
+			}
+		})
+	}
+	return l
+}
+
+func (l *load) finish() {
+	close(l.stop)
+	l.done.Wait()
+}
+
+// answeredSince lists the pids that answered after t.
+func (l *load) answeredSince(t time.Time) map[int]bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pids := map[int]bool{}
+	for pid, at := range l.pids {
+		if at.After(t) {
+			pids[pid] = true
+		}
+	}
+	return pids
+}
+
+// TestClusterWorkerKilled: kill -9 one worker under load; the server keeps
+// answering, a replacement is up within a second, and no more requests
+// fail than were in flight on that worker.
+func TestClusterWorkerKilled(t *testing.T) {
+	p := startCluster(t)
+	workers := p.readyWorkers()
+	const conns = 8
+	l := startLoad(t, p.base+"/healthz", conns, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	victim := workers[0]
+	killed := time.Now()
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var replacement int
+	for replacement == 0 || replacement == victim {
+		if time.Since(killed) > 5*time.Second {
+			t.Fatalf("no replacement:\n%s", p.output())
+		}
+		time.Sleep(10 * time.Millisecond)
+		replacement = p.readyWorkers()[0]
+	}
+	upAfter := time.Since(killed)
+	okAtKill := l.ok.Load()
+	time.Sleep(700 * time.Millisecond)
+	l.finish()
+	t.Logf("replacement %d ready %v after the kill; %d requests answered, %d failed", replacement, upAfter.Round(time.Millisecond), l.ok.Load(), l.failed.Load())
+	if upAfter > time.Second {
+		t.Errorf("the replacement took %v, want under a second", upAfter)
+	}
+	if l.ok.Load() <= okAtKill {
+		t.Error("no request was answered after the kill")
+	}
+	if f := l.failed.Load(); f > conns {
+		t.Errorf("%d requests failed, more than the %d that could be in flight: %v", f, conns, l.errs)
+	}
+	p.waitLog(t, fmt.Sprintf(`msg="worker died" pid=%d role=master slot=0 worker_pid=%d code=-1`, p.cmd.Process.Pid, victim))
+	p.waitLog(t, "signal=killed")
+	// The replacement serves: new connections reach it too.
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		resp, err := probe.Get(p.base + "/healthz")
+		var body struct{ PID int }
+		if err == nil && jsonDecode(resp, &body) == nil && body.PID == replacement {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replacement answers no request")
+		}
+	}
+}
+
+// TestClusterReload: SIGHUP under load replaces every worker with zero
+// failed requests.
+func TestClusterReload(t *testing.T) {
+	p := startCluster(t)
+	before := p.readyWorkers()
+	l := startLoad(t, p.base+"/healthz", 8, 15*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	p.signal(syscall.SIGHUP)
+	p.waitLog(t, "reload done")
+	reloaded := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	l.finish()
+	after := p.readyWorkers()
+	t.Logf("workers %v -> %v; %d requests answered, %d failed", before, after, l.ok.Load(), l.failed.Load())
+	if f := l.failed.Load(); f != 0 {
+		t.Errorf("%d requests failed during the reload: %v", f, l.errs)
+	}
+	for slot, pid := range before {
+		if after[slot] == pid {
+			t.Errorf("slot %d still runs worker %d", slot, pid)
+		}
+	}
+	for pid := range l.answeredSince(reloaded.Add(100 * time.Millisecond)) {
+		if pid == before[0] || pid == before[1] {
+			t.Errorf("old worker %d answered after the reload", pid)
+		}
+	}
+}
+
+// TestClusterReloadWithBadConfig: a configuration that does not load
+// leaves the old workers serving, and the log says why.
+func TestClusterReloadWithBadConfig(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "userhub.yaml")
+	os.WriteFile(cfgFile, []byte("log:\n  level: info\n"), 0o600)
+	p := startCluster(t, "USERHUB_CONFIG="+cfgFile)
+	before := p.readyWorkers()
+	os.WriteFile(cfgFile, []byte("database:\n  driver: mysql\n"), 0o600)
+	p.signal(syscall.SIGHUP)
+	p.waitLog(t, "reload stopped: the new worker did not start")
+	p.waitLog(t, `database.driver: "mysql" is not allowed`)
+	resp, _ := do(t, "GET", p.base+"/healthz", "", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("after a failed reload: %d", resp.StatusCode)
+	}
+	if after := p.readyWorkers(); after[0] != before[0] || after[1] != before[1] {
+		t.Errorf("workers %v after a failed reload, want the old %v", after, before)
+	}
+}
+
+// TestClusterShutdown: SIGTERM under load; every request that was accepted
+// completes, the master exits 0, and no worker is left.
+func TestClusterShutdown(t *testing.T) {
+	p := startCluster(t)
+	workers := p.readyWorkers()
+	l := startLoad(t, p.base+"/healthz", 8, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	p.signal(syscall.SIGTERM)
+	code := p.wait(20 * time.Second)
+	l.finish()
+	if code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	// Requests on connections the server had accepted must all complete.
+	// New connections fail once the sockets close: refused, or reset if they
+	// were still waiting in the kernel's queue, never accepted by a worker.
+	for _, e := range l.acceptedErrs {
+		t.Errorf("a request on an accepted connection failed during the shutdown: %s", e)
+	}
+	for _, pid := range workers {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("worker %d still runs", pid)
+		}
+	}
+	t.Logf("%d requests answered; %d on new connections after the sockets closed failed", l.ok.Load(), l.failed.Load())
+}
+
+// TestClusterCrashLoop: workers that exit at start-up every time (here:
+// Redis, which only workers use, does not answer) make the master give up
+// with a message and a non-zero exit, instead of spinning.
+func TestClusterCrashLoop(t *testing.T) {
+	p := launch(t, "USERHUB_CLUSTER_WORKERS=2", "USERHUB_SESSION_STORE=redis", "USERHUB_SESSION_REDIS_ADDR=127.0.0.1:1")
+	if code := p.wait(30 * time.Second); code == 0 {
+		t.Fatal("the master exited 0")
+	}
+	p.waitLog(t, "workers keep failing at start-up")
+	p.waitLog(t, "cannot reach Redis at 127.0.0.1:1")
+}
+
+// TestWorkersDieWithTheirMaster: kill -9 the master; the workers finish and
+// exit on their own.
+func TestWorkersDieWithTheirMaster(t *testing.T) {
+	p := startCluster(t)
+	workers := p.readyWorkers()
+	syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL)
+	p.wait(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range workers {
+		for syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("worker %d outlived its master", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestClusterWritesFromBothWorkers: concurrent writes through both workers
+// into one SQLite file lose nothing.
+func TestClusterWritesFromBothWorkers(t *testing.T) {
+	p := startCluster(t)
+	admin := p.setup(t)
+	session := ""
+	for _, c := range admin.Jar.Cookies(mustParse(p.base)) {
+		session = c.Name + "=" + c.Value
+	}
+	const writers, each = 16, 15
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := range writers {
+		wg.Go(func() {
+			// New connections, so that the kernel spreads them over both workers.
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			for i := range each {
+				req, _ := http.NewRequest("POST", p.base+"/user", stringsReader(fmt.Sprintf(`{"name":"w%02d-%02d"}`, w, i)))
+				req.Header.Set("Content-Type", jsonCT)
+				req.Header.Set("Cookie", session)
+				resp, err := client.Do(req)
+				if err != nil || resp.StatusCode != 201 {
+					failed.Add(1)
+					if err == nil {
+						resp.Body.Close()
+					}
+					continue
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d writes failed", failed.Load())
+	}
+	resp, body := doWith(t, admin, "GET", p.base+"/users", "", "")
+	var users map[string]string
+	if err := jsonUnmarshal(body, &users); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("list: %d %v", resp.StatusCode, err)
+	}
+	if want := writers*each + 1; len(users) != want {
+		t.Fatalf("%d users stored, want %d", len(users), want)
+	}
+	// Both workers took writes: each logs its own access lines.
+	p.waitLog(t, "method=POST path=/user status=201")
+	for slot, pid := range p.readyWorkers() {
+		if !regexp.MustCompile(fmt.Sprintf(`pid=%d role=worker method=POST path=/user status=201`, pid)).MatchString(p.output()) {
+			t.Errorf("worker %d (slot %d) took no write", pid, slot)
+		}
+	}
+	if regexp.MustCompile(`database is locked|SQLITE_BUSY`).MatchString(p.output()) {
+		t.Error("a worker met a locked database")
+	}
+}
