@@ -159,3 +159,14 @@ func TestProcessCPU(t *testing.T) {
 		t.Errorf("own CPU time %v", cpu)
 	}
 }
+
+func TestClusterCost(t *testing.T) {
+	var out bytes.Buffer
+	writeClusterCost(&out, []result{
+		{path: "/users", target: "userhub", requests: 1000, elapsed: time.Second, cpu: 50 * time.Millisecond},
+		{path: "/users", target: "cluster", requests: 960, elapsed: time.Second, cpu: 52 * time.Millisecond},
+	})
+	if got, want := out.String(), "cluster on /users: 0.96 × the req/s of one process (cost +4.0%), CPU per request +8.3%\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

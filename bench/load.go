@@ -244,7 +244,7 @@ func load(ctx context.Context, t target, sc *scenario, conns, n int, limit time.
 		res                = result{path: sc.path, target: t.name}
 		wg                 sync.WaitGroup
 	)
-	cpuBefore := processCPU(t.pid)
+	cpuBefore := treeCPU(t.pid)
 	start := time.Now()
 	deadline := start.Add(limit)
 	for range min(conns, n) {
@@ -267,7 +267,7 @@ func load(ctx context.Context, t target, sc *scenario, conns, n int, limit time.
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	res.cpu = -1
-	if cpuAfter := processCPU(t.pid); cpuBefore >= 0 && cpuAfter >= 0 {
+	if cpuAfter := treeCPU(t.pid); cpuBefore >= 0 && cpuAfter >= 0 {
 		res.cpu = cpuAfter - cpuBefore
 	}
 	res.requests = int(done.Load())
@@ -421,4 +421,62 @@ func processCPU(pid int) time.Duration {
 	}
 	const clockTicksPerSecond = 100 // USER_HZ, 100 on every Linux architecture Go supports
 	return time.Duration(utime+stime) * time.Second / clockTicksPerSecond
+}
+
+// treeCPU is processCPU of pid and of its children (a cluster master's
+// workers), or -1.
+func treeCPU(pid int) time.Duration {
+	total := processCPU(pid)
+	if total < 0 {
+		return -1
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || parentOf(child) != pid {
+			continue
+		}
+		if cpu := processCPU(child); cpu > 0 {
+			total += cpu
+		}
+	}
+	return total
+}
+
+// parentOf reads a process's parent pid from /proc (0 if unknown).
+func parentOf(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
+}
+
+// writeClusterCost says what cluster mode costs, path by path: the cluster's
+// req/s and CPU per request against the single process's, same run.
+func writeClusterCost(w io.Writer, rows []result) {
+	single := map[string]result{}
+	for _, r := range rows {
+		if r.target == "userhub" {
+			single[r.path] = r
+		}
+	}
+	for _, r := range rows {
+		s, ok := single[r.path]
+		if r.target != "cluster" || !ok || s.rps() == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "cluster on %s: %.2f × the req/s of one process (cost %+.1f%%)", r.path, r.rps()/s.rps(), 100*(1-r.rps()/s.rps()))
+		if r.cpu > 0 && s.cpu > 0 && r.requests > 0 && s.requests > 0 {
+			perReq := func(x result) float64 { return float64(x.cpu) / float64(x.requests) }
+			fmt.Fprintf(w, ", CPU per request %+.1f%%", 100*(perReq(r)/perReq(s)-1))
+		}
+		fmt.Fprintln(w)
+	}
 }

@@ -32,6 +32,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -119,11 +120,19 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	uh, err := startUserhub(ctx, cfg.bin, tmp)
+	uh, err := startUserhub(ctx, cfg.bin, tmp, "userhub")
 	if err != nil {
 		return err
 	}
 	defer uh.stop()
+	// The same binary in cluster mode, with two workers.
+	cl, err := startUserhub(ctx, cfg.bin, tmp, "cluster", "USERHUB_CLUSTER_WORKERS=2")
+	if err != nil {
+		return err
+	}
+	defer cl.stop()
+	cluster := newTarget("cluster", cl.baseURL, cfg.conns)
+	cluster.pid = cl.cmd.Process.Pid
 	userhub := newTarget("userhub", uh.baseURL, cfg.conns)
 	userhub.pid = uh.cmd.Process.Pid
 	// The same server over TLS (its development certificate): HTTP/1.1 on
@@ -146,6 +155,13 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	if err := seedUsers(ctx, userhub, session, cfg.users-1); err != nil {
+		return err
+	}
+	// The cluster gets the same users; the same secret makes the session good there too.
+	if _, err := setupAdmin(ctx, cluster); err != nil {
+		return err
+	}
+	if err := seedUsers(ctx, cluster, session, cfg.users-1); err != nil {
 		return err
 	}
 	// Under TLS the session cookie has its own name (__Host-...): log in
@@ -173,7 +189,7 @@ func run(ctx context.Context, cfg config) error {
 	// compared with.
 	baseline := newTarget("baseline", bl.baseURL, cfg.conns)
 	baseline.pid = bl.cmd.Process.Pid
-	targets := []target{baseline, userhub, overTLS, overH2}
+	targets := []target{baseline, userhub, cluster, overTLS, overH2}
 
 	results, err := measure(ctx, cfg, scenarios, targets)
 	if err != nil {
@@ -186,7 +202,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	fmt.Printf("userhub bench: GOMAXPROCS=%d (%d CPUs, shared by client, userhub and baseline), %d connections, ≤%d requests or %s per run after %d warm-up requests, %s, access log on (to a file)\n",
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), cfg.conns, cfg.n, cfg.d, cfg.warmup, rounds)
-	fmt.Println("servers: userhub over plain HTTP/1.1 (32 connections); https-h1: over TLS, HTTP/1.1 (as many connections); https-h2: over TLS, HTTP/2, every request a stream of one connection")
+	fmt.Println("servers: userhub over plain HTTP/1.1 (32 connections); cluster: the same with cluster.workers 2 (a master and two worker processes; CPU of all three); https-h1: over TLS, HTTP/1.1 (as many connections); https-h2: over TLS, HTTP/2, every request a stream of one connection")
 	for _, sc := range scenarios {
 		who := "anonymous"
 		if sc.cookie != "" {
@@ -195,7 +211,11 @@ func run(ctx context.Context, cfg config) error {
 		fmt.Printf("GET %s: %d bytes, %s, %s\n", sc.path, len(sc.body), sc.contentType, who)
 	}
 	fmt.Println()
-	return writeTable(os.Stdout, results)
+	if err := writeTable(os.Stdout, results); err != nil {
+		return err
+	}
+	writeClusterCost(os.Stdout, results)
+	return nil
 }
 
 func (c config) validate() error {
@@ -342,7 +362,7 @@ func (c *child) stop() {
 // fresh data directory under tmp, in a working directory of its own so
 // that no config.yaml is picked up. Its log, one line per request, goes to
 // userhub.log under tmp.
-func startUserhub(ctx context.Context, bin, tmp string) (*child, error) {
+func startUserhub(ctx context.Context, bin, tmp, name string, extraEnv ...string) (*child, error) {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return nil, err
@@ -350,7 +370,7 @@ func startUserhub(ctx context.Context, bin, tmp string) (*child, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("-bin: %w (make build creates it)", err)
 	}
-	dir := filepath.Join(tmp, "userhub")
+	dir := filepath.Join(tmp, name)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -358,7 +378,7 @@ func startUserhub(ctx context.Context, bin, tmp string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(tmp, "userhub.log"))
+	logFile, err := os.Create(filepath.Join(tmp, name+".log"))
 	if err != nil {
 		return nil, err
 	}
@@ -370,23 +390,29 @@ func startUserhub(ctx context.Context, bin, tmp string) (*child, error) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
 	// TLS with a development certificate, and no redirect: the same
-	// process answers over plain HTTP and over TLS.
-	cmd.Env = append(withoutUserhubEnv(os.Environ()),
+	// process answers over plain HTTP and over TLS. Every instance has the
+	// same session secret, so that one session cookie is good for all
+	// (they hold the same users, seeded alike).
+	cmd.Env = append(append(withoutUserhubEnv(os.Environ()),
 		"USERHUB_SERVER_ADDR="+addr,
 		"USERHUB_DATA_DIR="+filepath.Join(dir, "data"),
 		"USERHUB_LOG_LEVEL=info",
 		"USERHUB_TLS_MODE=self-signed",
 		"USERHUB_TLS_ADDR="+tlsAddr,
 		"USERHUB_TLS_REDIRECT=false",
-	)
+		"USERHUB_SESSION_SECRET="+benchSecret,
+	), extraEnv...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	c, err := startChild(ctx, "userhub", addr, "/healthz", cmd)
+	c, err := startChild(ctx, name, addr, "/healthz", cmd)
 	if err != nil {
 		return nil, err
 	}
 	c.dataDir, c.tlsURL = filepath.Join(dir, "data"), "https://"+tlsAddr
 	return c, nil
 }
+
+// benchSecret is the session secret of every instance the bench starts.
+var benchSecret = rand.Text() + rand.Text()
 
 // withoutUserhubEnv drops USERHUB_* variables, so that the caller's
 // environment (a database DSN, a config file) does not leak into the run.
