@@ -58,10 +58,11 @@ func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []
 		return err
 	}
 	s.Close()
-	if _, err := sessionstore.Secret(cfg); err != nil {
+	secret, err := sessionstore.Secret(cfg)
+	if err != nil {
 		return err
 	}
-	tlsSetup, err := server.PrepareTLS(cfg, log) // checks certificates, makes a development one
+	tlsSetup, err := server.PrepareTLS(cfg, secret, log) // checks certificates, makes a development one
 	if err != nil {
 		return err
 	}
@@ -123,7 +124,11 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 			s.Listener.Close()
 		}
 	}()
-	tlsSetup, err := server.PrepareTLS(cfg, log)
+	secret, err := sessionstore.Secret(cfg)
+	if err != nil {
+		return err
+	}
+	tlsSetup, err := server.PrepareTLS(cfg, secret, log)
 	if err != nil {
 		return err
 	}
@@ -145,10 +150,6 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 	}
 	defer s.Close()
 
-	secret, err := sessionstore.Secret(cfg)
-	if err != nil {
-		return err
-	}
 	sessions, err := sessionstore.Open(cfg.Session, secret)
 	if err != nil {
 		return err

@@ -68,17 +68,18 @@ type TLS struct {
 	stop   chan struct{}
 }
 
-// Close stops watching certificate files.
+// Close stops watching certificate files and rotating ticket keys.
 func (t *TLS) Close() {
-	if t != nil && t.stop != nil {
+	if t != nil {
 		close(t.stop)
 	}
 }
 
 // PrepareTLS sets up the certificates tls.mode asks for: it returns nil
 // when TLS is off, and a one-line error when a certificate cannot be used.
-func PrepareTLS(cfg config.Config, log *slog.Logger) (*TLS, error) {
-	t := &TLS{WrapHTTP: func(h http.Handler) http.Handler { return h }}
+// secret keys the TLS session tickets, shared by every process that has it.
+func PrepareTLS(cfg config.Config, secret []byte, log *slog.Logger) (*TLS, error) {
+	t := &TLS{WrapHTTP: func(h http.Handler) http.Handler { return h }, stop: make(chan struct{})}
 	switch cfg.TLS.Mode {
 	case "off":
 		return nil, nil
@@ -89,7 +90,6 @@ func PrepareTLS(cfg config.Config, log *slog.Logger) (*TLS, error) {
 		}
 		t.Config = NewTLSConfig(certs.GetCertificate)
 		t.Reload = func() { certs.reloadAndLog("SIGHUP") }
-		t.stop = make(chan struct{})
 		go certs.Watch(time.Second, t.stop)
 		leaf := certs.cert.Leaf
 		log.Info("certificate loaded", "file", cfg.TLS.CertFile, "names", strings.Join(certNames(leaf), ","),
@@ -114,6 +114,7 @@ func PrepareTLS(cfg config.Config, log *slog.Logger) (*TLS, error) {
 		t.WrapHTTP = func(h http.Handler) http.Handler { return withoutPort(m.HTTPHandler(h)) }
 		log.Info("certificates from ACME", "directory", cfg.TLS.ACMEDirectory, "domains", strings.Join(cfg.TLS.Domains, ","))
 	}
+	shareTicketKeys(t.Config, secret, t.stop)
 	return t, nil
 }
 

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/hkdf"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -196,4 +198,38 @@ func certNames(c *x509.Certificate) []string {
 		names = append(names, ip.String())
 	}
 	return names
+}
+
+// shareTicketKeys makes every process with the same secret (the workers of
+// a cluster, instances behind one balancer) encrypt TLS session tickets
+// with the same keys, so a client resumes its session whichever process it
+// reaches. The keys are derived per day and rotated: tickets are issued
+// with today's key and accepted with yesterday's too, so a stolen key
+// reveals at most two days of resumed sessions. It refreshes the keys
+// every hour until stop is closed.
+func shareTicketKeys(cfg *tls.Config, secret []byte, stop <-chan struct{}) {
+	set := func() {
+		day := time.Now().UTC().Unix() / 86400
+		cfg.SetSessionTicketKeys([][32]byte{ticketKey(secret, day), ticketKey(secret, day-1)})
+	}
+	set()
+	go func() {
+		tick := time.NewTicker(time.Hour)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				set()
+			}
+		}
+	}()
+}
+
+func ticketKey(secret []byte, day int64) [32]byte {
+	var key [32]byte
+	k, _ := hkdf.Key(sha256.New, secret, nil, fmt.Sprintf("userhub tls session ticket key, day %d", day), 32)
+	copy(key[:], k) // hkdf.Key fails only for a length over 255*32
+	return key
 }

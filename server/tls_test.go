@@ -414,3 +414,40 @@ func TestSessionResumption(t *testing.T) {
 		}
 	}
 }
+
+// TestTicketsAcrossProcesses: two servers with the same secret (two cluster
+// workers) accept each other's session tickets; another secret does not.
+func TestTicketsAcrossProcesses(t *testing.T) {
+	pki := newPKI(t)
+	certFile, keyFile := pki.leaf3(t, "ecdsa")
+	certs := load(t, certFile, keyFile)
+	stop := make(chan struct{})
+	defer close(stop)
+	serverWith := func(secret string) string {
+		cfg := NewTLSConfig(certs.GetCertificate)
+		shareTicketKeys(cfg, []byte(secret), stop)
+		return serveTLS(t, cfg, false)
+	}
+	a, b, other := serverWith("one secret"), serverWith("one secret"), serverWith("another secret")
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cache := tls.NewLRUClientSessionCache(4)
+		dial := func(addr string) bool {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.rootPool, ServerName: "localhost",
+				MinVersion: version, MaxVersion: version, ClientSessionCache: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+			io.ReadAll(conn)
+			return conn.ConnectionState().DidResume
+		}
+		dial(a)
+		if !dial(b) {
+			t.Errorf("%s: a session from one worker does not resume on the other", tls.VersionName(version))
+		}
+		if dial(other) {
+			t.Errorf("%s: a session resumed on a server with another secret", tls.VersionName(version))
+		}
+	}
+}
