@@ -215,6 +215,29 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	writeClusterCost(os.Stdout, results)
+	return reloadUnderLoad(ctx, cfg, cluster, scenarios[1], filepath.Join(tmp, "cluster.log"))
+}
+
+// reloadUnderLoad sends SIGHUP to the cluster master while it serves a
+// bounded load, and reports how many requests failed (the aim is none)
+// and whether every worker was replaced.
+func reloadUnderLoad(ctx context.Context, cfg config, t target, sc *scenario, logFile string) error {
+	done := make(chan result, 1)
+	go func() { done <- load(ctx, t, sc, cfg.conns, cfg.n, cfg.d) }()
+	time.Sleep(300 * time.Millisecond)
+	if err := syscall.Kill(t.pid, syscall.SIGHUP); err != nil {
+		return err
+	}
+	r := <-done
+	data, _ := os.ReadFile(logFile)
+	outcome := "every worker replaced"
+	if !strings.Contains(string(data), "reload done") {
+		outcome = "the reload did not finish during the run"
+	}
+	fmt.Printf("cluster reload (SIGHUP to the master) during GET %s: %d requests answered, %d failed; %s\n", sc.path, r.requests, r.errors, outcome)
+	if r.errors > 0 {
+		fmt.Printf("  the first failure: %s\n", r.firstErr)
+	}
 	return nil
 }
 
