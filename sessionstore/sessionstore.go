@@ -129,7 +129,11 @@ func Open(cfg config.Session, secret []byte) (*Backend, error) {
 		return nil, err
 	}
 	if cfg.Store != "redis" {
-		return &Backend{Store: newCookieStore(hashKey, blockKey)}, nil
+		store := newCookieStore(hashKey, blockKey)
+		// The signed timestamp inside the cookie must not expire before the
+		// session may (securecookie's default is 30 days).
+		store.MaxAge(int(cfg.AbsoluteTimeout.Seconds()) + 60)
+		return &Backend{Store: store}, nil
 	}
 	pool := newPool(cfg)
 	ping := func(ctx context.Context) error {

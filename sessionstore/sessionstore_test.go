@@ -3,10 +3,14 @@ package sessionstore
 import (
 	"bytes"
 	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	gsessions "github.com/gorilla/sessions"
 
 	"userhub/config"
 	"userhub/models"
@@ -113,5 +117,43 @@ func TestOpenUnreachableRedis(t *testing.T) {
 	_, err := Open(cfg, []byte("0123456789abcdef0123456789abcdef"))
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("session.redis_addr")) {
 		t.Fatalf("unreachable Redis: %v", err)
+	}
+}
+
+// The cookie store decodes a cookie value once, hands out copies, and
+// remembers only cookies that decode.
+func TestCookieStoreRemembersDecodedCookies(t *testing.T) {
+	b, err := Open(config.Default().Session, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := b.Store.(*cookieStore)
+	s := gsessions.NewSession(store, "s")
+	s.Options = &gsessions.Options{Path: "/", MaxAge: 3600}
+	s.Values["uid"] = int64(7)
+	rec := httptest.NewRecorder()
+	if err := store.Save(httptest.NewRequest("GET", "/", nil), rec, s); err != nil {
+		t.Fatal(err)
+	}
+	cookie := rec.Result().Cookies()[0]
+	read := func(value string) (*gsessions.Session, error) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: "s", Value: value})
+		return store.New(req, "s")
+	}
+	first, err := read(cookie.Value)
+	if err != nil || first.Values["uid"] != int64(7) || first.IsNew {
+		t.Fatalf("first read: %v, %v", first.Values, err)
+	}
+	first.Values["uid"] = int64(8) // the caller's copy
+	second, err := read(cookie.Value)
+	if err != nil || second.Values["uid"] != int64(7) || len(store.decoded) != 1 {
+		t.Fatalf("second read: %v, %v (%d remembered)", second.Values, err, len(store.decoded))
+	}
+	if _, err := read(cookie.Value[:len(cookie.Value)-2] + "xx"); err == nil {
+		t.Fatal("a tampered cookie decoded")
+	}
+	if len(store.decoded) != 1 {
+		t.Fatalf("a tampered cookie was remembered")
 	}
 }
