@@ -335,14 +335,14 @@ func testSessionTimeouts(t *testing.T, sessions func(*config.Config)) {
 		idle, absolute time.Duration
 		activity       bool // keep the session busy while waiting
 	}{
-		{"idle", 150 * time.Millisecond, time.Hour, false},
-		{"absolute", time.Hour, 300 * time.Millisecond, true},
+		{"idle", 700 * time.Millisecond, time.Hour, false},
+		{"absolute", time.Hour, 800 * time.Millisecond, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout, c.Session.AbsoluteTimeout = tt.idle, tt.absolute })
 			users("kim")(t, a.store)
 			session := a.login(t, "kim")
-			deadline := time.Now().Add(400 * time.Millisecond)
+			deadline := time.Now().Add(2 * time.Second)
 			for tt.activity && time.Now().Before(deadline) {
 				if rec := a.do(get("/api/v1/me", session)); rec.Code == 401 {
 					return // the absolute timeout ended it, busy or not
@@ -353,7 +353,7 @@ func testSessionTimeouts(t *testing.T, sessions func(*config.Config)) {
 				t.Fatal("a busy session outlived the absolute timeout")
 			}
 			wantStatus(t, a.do(get("/api/v1/me", session)), 200, "before the idle timeout")
-			time.Sleep(250 * time.Millisecond)
+			time.Sleep(time.Second)
 			wantStatus(t, a.do(get("/api/v1/me", session)), 401, "after the idle timeout")
 		})
 	}
@@ -366,11 +366,11 @@ func TestIdleRefreshRewritesTheCookie(t *testing.T) {
 }
 
 func testIdleRefreshRewritesTheCookie(t *testing.T, sessions func(*config.Config)) {
-	a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout = 200 * time.Millisecond })
+	a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout = 500 * time.Millisecond })
 	users("kim")(t, a.store)
 	session := a.login(t, "kim")
-	for range 10 { // 400 ms of activity: twice the idle timeout
-		time.Sleep(40 * time.Millisecond)
+	for range 10 { // a second of activity: twice the idle timeout
+		time.Sleep(100 * time.Millisecond)
 		rec := a.do(get("/api/v1/me", session))
 		wantStatus(t, rec, 200, "active session")
 		for _, c := range rec.Result().Cookies() {

@@ -22,15 +22,8 @@ type homePage struct {
 // home: GET / -> the user list, rendered on the server; static/users.js adds,
 // renames and deletes through the seed routes without reloading.
 func (h *Handlers) home(c *gin.Context) {
-	q, err := listParams(c, homePageSize, homePageSize)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	q.Newest = true
-	page, err := h.store.ListUsers(c.Request.Context(), q)
-	if err != nil {
-		h.fail(c, err)
+	q, page, ok := h.listUsers(c, homePageSize, homePageSize, true)
+	if !ok {
 		return
 	}
 	data := homePage{Users: page.Users, First: q.After == 0, MinLength: h.minPasswordLength()}

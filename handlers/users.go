@@ -68,6 +68,21 @@ func listParams(c *gin.Context, defaultLimit, maxLimit int) (models.ListQuery, e
 	return q, nil
 }
 
+// listUsers reads limit and cursor and loads that page of users, newest
+// first if asked. On an error it has answered, and ok is false.
+func (h *Handlers) listUsers(c *gin.Context, defaultLimit, maxLimit int, newest bool) (q models.ListQuery, page models.Page, ok bool) {
+	q, err := listParams(c, defaultLimit, maxLimit)
+	if err == nil {
+		q.Newest = newest
+		page, err = h.store.ListUsers(c.Request.Context(), q)
+	}
+	if err != nil {
+		h.fail(c, err)
+		return q, page, false
+	}
+	return q, page, true
+}
+
 // A cursor is the id the page ended with, base64url-encoded so clients
 // treat it as opaque (and the encoding can change without breaking them).
 func encodeCursor(id int64) string {

@@ -15,14 +15,8 @@ const (
 
 // apiListUsers: GET /api/v1/users?limit=&cursor= -> {"users": [...], "next_cursor": "..."}.
 func (h *Handlers) apiListUsers(c *gin.Context) {
-	q, err := listParams(c, apiDefaultLimit, apiMaxLimit)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	page, err := h.store.ListUsers(c.Request.Context(), q)
-	if err != nil {
-		h.fail(c, err)
+	q, page, ok := h.listUsers(c, apiDefaultLimit, apiMaxLimit, false)
+	if !ok {
 		return
 	}
 	body := struct {

@@ -22,14 +22,8 @@ type seedNameOnly struct {
 
 // seedListUsers: GET /users -> {"<id>": "<name>", ...} in id order.
 func (h *Handlers) seedListUsers(c *gin.Context) {
-	q, err := listParams(c, seedMaxUsers, seedMaxUsers)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	page, err := h.store.ListUsers(c.Request.Context(), q)
-	if err != nil {
-		h.fail(c, err)
+	q, page, ok := h.listUsers(c, seedMaxUsers, seedMaxUsers, false)
+	if !ok {
 		return
 	}
 	setNextLink(c, page, q.Limit)
