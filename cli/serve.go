@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,11 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 	defer stop()
 	// After the first signal, a second one kills at once (default behaviour).
 	go func() { <-ctx.Done(); stop() }()
+	// SIGHUP reloads (the workers, or the certificate files); taken from
+	// the start, so that one sent early does not kill the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	// Bind first: a taken port is the most common start-up failure, and it
 	// should be reported before anything else is touched.
@@ -39,15 +45,15 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 		return err
 	}
 	if n := cfg.Cluster.WorkerCount(); n > 0 {
-		return master(ctx, cfg, log.With("role", "master"), sockets, n, workerArgs, env)
+		return master(ctx, cfg, log.With("role", "master"), sockets, n, workerArgs, env, hup)
 	}
-	return runServer(ctx, cfg, assets, log, sockets, nil)
+	return runServer(ctx, cfg, assets, log, sockets, hup, nil)
 }
 
 // master prepares what the workers share (the database schema, the session
 // secret, a development certificate), so that they do not race to create
 // it, then runs the cluster master.
-func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []server.Socket, n int, workerArgs, env []string) error {
+func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []server.Socket, n int, workerArgs, env []string, hup <-chan os.Signal) error {
 	defer func() {
 		for _, s := range sockets {
 			s.Listener.Close()
@@ -71,9 +77,6 @@ func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []
 	if err != nil {
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {
 		return err
@@ -106,19 +109,41 @@ func worker(cfg config.Config, assets Assets, log *slog.Logger, sockets []string
 		return fmt.Errorf("worker: the configuration now says tls.mode %q, but the master's sockets are %s; restart the master to change listeners",
 			cfg.TLS.Mode, strings.Join(sockets, ", "))
 	}
+	for _, s := range inherited {
+		want := map[string]string{"http": cfg.Server.Addr, "https": cfg.TLS.Addr}[s.Name]
+		if !sameAddr(want, s.Listener.Addr()) {
+			log.Warn("the configured address differs from the socket the master holds; restart the master to move it",
+				"listener", s.Name, "configured", want, "serving", s.Listener.Addr().String())
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // the master reloads; a worker only reloads certificates
+	defer signal.Stop(hup)
 	go func() {
 		io.Copy(io.Discard, life) // returns when the master closes its end, or dies
 		stop()
 	}()
-	return runServer(ctx, cfg, assets, log, inherited, func() {
+	return runServer(ctx, cfg, assets, log, inherited, hup, func() {
 		ready.WriteString("ready\n")
 		ready.Close()
 	})
 }
 
+// sameAddr reports whether a configured listen address (":8080") names the
+// bound address addr.
+func sameAddr(configured string, addr net.Addr) bool {
+	host, port, err := net.SplitHostPort(configured)
+	tcp, ok := addr.(*net.TCPAddr)
+	if err != nil || !ok || port != strconv.Itoa(tcp.Port) {
+		return false
+	}
+	return host == "" || net.ParseIP(host).Equal(tcp.IP) || host == "localhost"
+}
+
 // runServer serves on sockets until ctx ends; ready, if given, is called
-// once the servers are about to accept.
-func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket, ready func()) error {
+// once the servers are about to accept. SIGHUP (on hup) reads static
+// certificate files again, and is otherwise noted and ignored.
+func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket, hup <-chan os.Signal, ready func()) error {
 	defer func() {
 		for _, s := range sockets {
 			s.Listener.Close()
@@ -133,16 +158,15 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 		return err
 	}
 	defer tlsSetup.Close()
-	if tlsSetup != nil && tlsSetup.Reload != nil {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		go func() {
-			for range hup {
+	go func() {
+		for range hup {
+			if tlsSetup != nil && tlsSetup.Reload != nil {
 				tlsSetup.Reload()
+			} else {
+				log.Info("SIGHUP: nothing to reload (it reloads cluster workers and static certificates)")
 			}
-		}()
-	}
+		}
+	}()
 
 	s, err := openStore(ctx, cfg, log)
 	if err != nil {

@@ -44,14 +44,16 @@ type Spec struct {
 	Stdin, Stdout, Stderr *os.File
 }
 
-// Crash policy: a worker that dies within quickDeath of its start counts as
-// failing at start-up; it is restarted after a growing delay, and after
-// maxQuickDeaths such deaths within deathWindow the master gives up.
+// Crash policy: a worker that dies before it said it was ready failed at
+// start-up; it is restarted after a growing delay (up to maxRestartDelay).
+// After maxStartFailures such deaths within failureWindow the master gives
+// up, unless other workers are serving: then it keeps them, and keeps
+// trying. A worker that dies after it was ready is replaced at once.
 const (
-	quickDeath     = 10 * time.Second
-	deathWindow    = time.Minute
-	maxQuickDeaths = 5
-	readyTimeout   = 30 * time.Second
+	failureWindow    = time.Minute
+	maxStartFailures = 5
+	maxRestartDelay  = 30 * time.Second
+	readyTimeout     = 30 * time.Second
 )
 
 // Master supervises the workers.
@@ -61,10 +63,11 @@ type Master struct {
 	log             *slog.Logger
 	shutdownTimeout time.Duration
 
-	slots      []*worker // the serving worker of each slot, nil while it restarts
+	slots      []*worker            // the serving worker of each slot, nil while it restarts
+	live       map[*worker]struct{} // every running worker: serving, starting, retiring
 	exits      chan *worker
 	restarts   chan int
-	quick      []time.Time // recent deaths at start-up
+	failures   []time.Time // recent deaths at start-up
 	stopping   bool
 	generation int // reloads done, for the log
 }
@@ -83,11 +86,22 @@ type worker struct {
 
 func (w *worker) pid() int { return w.proc.Pid }
 
+// isReady reports whether the worker has said it serves.
+func (w *worker) isReady() bool {
+	select {
+	case <-w.ready:
+		return true
+	default:
+		return false
+	}
+}
+
 // New returns a master that keeps n workers running.
 func New(spec Spec, n int, shutdownTimeout time.Duration, log *slog.Logger) *Master {
 	return &Master{
 		spec: spec, n: n, log: log, shutdownTimeout: shutdownTimeout,
 		slots:    make([]*worker, n),
+		live:     map[*worker]struct{}{},
 		exits:    make(chan *worker, 4*n+4),
 		restarts: make(chan int, n),
 	}
@@ -203,6 +217,7 @@ func (m *Master) spawn(slot int) (*worker, error) {
 		return nil, err
 	}
 	w := &worker{slot: slot, proc: proc, started: time.Now(), life: lifeW, ready: make(chan struct{}), exited: make(chan struct{})}
+	m.live[w] = struct{}{}
 	m.log.Info("worker started", "slot", slot, "worker_pid", w.pid())
 	go func() {
 		line, _ := bufio.NewReader(readyR).ReadString('\n')
@@ -222,7 +237,8 @@ func (m *Master) spawn(slot int) (*worker, error) {
 
 // dupSocket returns a new descriptor of the listener's socket, for a child:
 // the duplicate shares the socket, and its flags, and is closed by the
-// caller once the child has its own copy.
+// caller once the child has its own copy. It is close-on-exec (ForkExec
+// clears that on the descriptors it passes), so no other child inherits it.
 func dupSocket(ln net.Listener) (int, error) {
 	sc, ok := ln.(syscall.Conn)
 	if !ok {
@@ -234,7 +250,14 @@ func dupSocket(ln net.Listener) (int, error) {
 	}
 	fd := -1
 	var dupErr error
-	if err := raw.Control(func(s uintptr) { fd, dupErr = syscall.Dup(int(s)) }); err != nil {
+	dup := func(s uintptr) {
+		r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+		fd = int(r)
+		if errno != 0 {
+			dupErr = errno
+		}
+	}
+	if err := raw.Control(dup); err != nil {
 		return 0, err
 	}
 	return fd, dupErr
@@ -243,6 +266,7 @@ func dupSocket(ln net.Listener) (int, error) {
 // exited handles a worker's exit: expected (stopping, replaced) or a death
 // to recover from by starting a replacement.
 func (m *Master) exited(w *worker) error {
+	delete(m.live, w)
 	code, signal := exitStatus(w.state)
 	uptime := time.Since(w.started).Round(time.Millisecond)
 	attrs := []any{"slot", w.slot, "worker_pid", w.pid(), "code", code, "uptime", uptime}
@@ -259,20 +283,35 @@ func (m *Master) exited(w *worker) error {
 	}
 	m.slots[w.slot] = nil
 	delay := time.Duration(0)
-	if uptime < quickDeath {
+	if !w.isReady() {
 		now := time.Now()
-		m.quick = append(m.quick, now)
-		for len(m.quick) > 0 && now.Sub(m.quick[0]) > deathWindow {
-			m.quick = m.quick[1:]
+		m.failures = append(m.failures, now)
+		for len(m.failures) > 0 && now.Sub(m.failures[0]) > failureWindow {
+			m.failures = m.failures[1:]
 		}
-		if len(m.quick) >= maxQuickDeaths {
-			return fmt.Errorf("%w: %d workers exited within %v of starting in the last %v (the last: code %d%s); not restarting them",
-				ErrCrashLoop, len(m.quick), quickDeath, deathWindow, code, signalText(signal))
+		n := len(m.failures)
+		if n >= maxStartFailures {
+			if !m.anyServing() {
+				return fmt.Errorf("%w: %d workers exited before they were ready in the last %v (the last: code %d%s); not restarting them",
+					ErrCrashLoop, n, failureWindow, code, signalText(signal))
+			}
+			m.log.Error("workers keep failing at start-up (the binary or configuration on disk?); the others go on serving",
+				"failures", n, "window", failureWindow)
 		}
-		delay = min(100*time.Millisecond<<(len(m.quick)-1), 5*time.Second)
+		delay = min(100*time.Millisecond<<min(n-1, 16), maxRestartDelay)
 	}
 	m.scheduleRestart(w.slot, delay)
 	return nil
+}
+
+// anyServing reports whether some slot has a worker that serves.
+func (m *Master) anyServing() bool {
+	for _, w := range m.slots {
+		if w != nil && w.isReady() {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Master) scheduleRestart(slot int, delay time.Duration) {
@@ -305,6 +344,9 @@ func (m *Master) rollingReload(ctx context.Context) error {
 	m.generation++
 	m.log.Info("reload: replacing the workers one by one", "reload", m.generation)
 	for slot := range m.slots {
+		if ctx.Err() != nil {
+			return nil // stopping: stopAll takes over
+		}
 		old := m.slots[slot]
 		if old == nil {
 			continue // restarting anyway, from the binary on disk
@@ -315,11 +357,15 @@ func (m *Master) rollingReload(ctx context.Context) error {
 			return nil
 		}
 		if reason, err := m.awaitReady(ctx, next); reason != "" || err != nil {
+			next.retiring = true
+			if ctx.Err() != nil {
+				next.life.Close() // it may serve already: let it finish, like the others
+				return err
+			}
+			next.proc.Kill()
 			if err != nil {
 				return err
 			}
-			next.retiring = true
-			next.proc.Kill()
 			m.log.Error("reload stopped: the new worker did not start; the old workers keep serving",
 				"worker_pid", next.pid(), "reason", reason)
 			return nil
@@ -404,13 +450,12 @@ func (m *Master) stopAll() {
 	for _, s := range m.spec.Sockets {
 		s.Listener.Close()
 	}
+	// Every running worker: serving, starting, or finishing after a reload.
 	var live []*worker
-	for _, w := range m.slots {
-		if w != nil {
-			w.retiring = true
-			w.life.Close()
-			live = append(live, w)
-		}
+	for w := range m.live {
+		w.retiring = true
+		w.life.Close()
+		live = append(live, w)
 	}
 	m.log.Info("stopping the workers", "workers", len(live), "timeout", m.shutdownTimeout)
 	deadline := time.NewTimer(m.shutdownTimeout + 5*time.Second)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/httptrace"
@@ -9,11 +10,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"userhub/server"
 )
 
 // Cluster mode, end to end: the built binary with cluster.workers 2 on a
@@ -69,14 +73,22 @@ type load struct {
 	done         sync.WaitGroup
 }
 
-func startLoad(t *testing.T, url string, conns int, max time.Duration) *load {
+// startLoad sends GET /healthz (and, with posts, every other request a
+// POST, which clients do not retry on their own) from conns keep-alive
+// connections.
+func startLoad(t *testing.T, base string, conns int, max time.Duration, posts ...bool) *load {
 	l := &load{stop: make(chan struct{}), pids: map[int]time.Time{}}
 	deadline := time.Now().Add(max)
+	withPosts := len(posts) > 0 && posts[0]
 	for range conns {
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 10 * time.Second}
+		client := &http.Client{
+			Transport:     &http.Transport{MaxIdleConnsPerHost: 1},
+			Timeout:       10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 		l.done.Go(func() {
 			defer client.CloseIdleConnections()
-			for time.Now().Before(deadline) {
+			for i := 0; time.Now().Before(deadline); i++ {
 				select {
 				case <-l.stop:
 					return
@@ -84,7 +96,13 @@ func startLoad(t *testing.T, url string, conns int, max time.Duration) *load {
 				}
 				var reused bool
 				trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
-				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", url, nil)
+				ctx := httptrace.WithClientTrace(context.Background(), trace)
+				req, _ := http.NewRequestWithContext(ctx, "GET", base+"/healthz", nil)
+				if withPosts && i%2 == 1 {
+					// POST /lang: public, cheap, and a state change (303 and a cookie).
+					req, _ = http.NewRequestWithContext(ctx, "POST", base+"/lang", strings.NewReader("lang=en&next=%2Fabout"))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
 				resp, err := client.Do(req)
 				if err != nil {
 					l.failed.Add(1)
@@ -95,6 +113,18 @@ func startLoad(t *testing.T, url string, conns int, max time.Duration) *load {
 					}
 					l.mu.Unlock()
 					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				if req.Method == "POST" {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusSeeOther {
+						l.ok.Add(1)
+						continue
+					}
+					l.failed.Add(1)
+					l.mu.Lock()
+					l.errs = append(l.errs, fmt.Sprintf("POST: status %d", resp.StatusCode))
+					l.mu.Unlock()
 					continue
 				}
 				var body struct{ PID int }
@@ -141,7 +171,7 @@ func TestClusterWorkerKilled(t *testing.T) {
 	p := startCluster(t)
 	workers := p.readyWorkers()
 	const conns = 8
-	l := startLoad(t, p.base+"/healthz", conns, 10*time.Second)
+	l := startLoad(t, p.base, conns, 10*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	victim := workers[0]
 	killed := time.Now()
@@ -186,12 +216,12 @@ func TestClusterWorkerKilled(t *testing.T) {
 	}
 }
 
-// TestClusterReload: SIGHUP under load replaces every worker with zero
-// failed requests.
+// TestClusterReload: SIGHUP under load (GETs and POSTs) replaces every
+// worker with zero failed requests.
 func TestClusterReload(t *testing.T) {
 	p := startCluster(t)
 	before := p.readyWorkers()
-	l := startLoad(t, p.base+"/healthz", 8, 15*time.Second)
+	l := startLoad(t, p.base, 8, 15*time.Second, true)
 	time.Sleep(500 * time.Millisecond)
 	p.signal(syscall.SIGHUP)
 	p.waitLog(t, "reload done")
@@ -240,7 +270,7 @@ func TestClusterReloadWithBadConfig(t *testing.T) {
 func TestClusterShutdown(t *testing.T) {
 	p := startCluster(t)
 	workers := p.readyWorkers()
-	l := startLoad(t, p.base+"/healthz", 8, 10*time.Second)
+	l := startLoad(t, p.base, 8, 10*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	p.signal(syscall.SIGTERM)
 	code := p.wait(20 * time.Second)
@@ -345,5 +375,96 @@ func TestClusterWritesFromBothWorkers(t *testing.T) {
 	}
 	if regexp.MustCompile(`database is locked|SQLITE_BUSY`).MatchString(p.output()) {
 		t.Error("a worker met a locked database")
+	}
+}
+
+// TestClusterCrashAfterFailedReload: with a broken configuration on disk,
+// a worker that dies cannot be replaced; the master keeps the other one
+// serving (instead of giving up), keeps trying, and recovers once the
+// configuration is fixed.
+func TestClusterCrashAfterFailedReload(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "userhub.yaml")
+	good := []byte("log:\n  level: info\n")
+	os.WriteFile(cfgFile, good, 0o600)
+	p := startCluster(t, "USERHUB_CONFIG="+cfgFile)
+	workers := p.readyWorkers()
+	os.WriteFile(cfgFile, []byte("database:\n  driver: mysql\n"), 0o600)
+	p.signal(syscall.SIGHUP)
+	p.waitLog(t, "reload stopped")
+	syscall.Kill(workers[0], syscall.SIGKILL)
+	p.waitLog(t, "workers keep failing at start-up")
+	for range 20 {
+		if resp, _ := do(t, "GET", p.base+"/healthz", "", ""); resp.StatusCode != 200 {
+			t.Fatalf("healthz while slot 0 cannot start: %d", resp.StatusCode)
+		}
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("the master gave up while a worker still served:\n%s", p.output())
+	default:
+	}
+	os.WriteFile(cfgFile, good, 0o600)
+	deadline := time.Now().Add(20 * time.Second)
+	for p.readyWorkers()[0] == workers[0] {
+		if time.Now().After(deadline) {
+			t.Fatalf("slot 0 did not recover:\n%s", p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestClusterStopDuringReload: SIGTERM while a reload is under way; every
+// worker, old and new, finishes its requests and exits, then the master.
+func TestClusterStopDuringReload(t *testing.T) {
+	p := startCluster(t)
+	l := startLoad(t, p.base, 8, 10*time.Second, true)
+	time.Sleep(300 * time.Millisecond)
+	p.signal(syscall.SIGHUP)
+	p.waitLog(t, "reload: replacing the workers")
+	p.signal(syscall.SIGTERM)
+	code := p.wait(30 * time.Second)
+	l.finish()
+	if code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	for _, e := range l.acceptedErrs {
+		t.Errorf("a request on an accepted connection failed: %s", e)
+	}
+	for _, m := range regexp.MustCompile(`msg="worker started" pid=\d+ role=master slot=\d worker_pid=(\d+)`).FindAllStringSubmatch(p.output(), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("worker %d outlived the master", pid)
+		}
+	}
+}
+
+// TestClusterHTTPS: cluster mode with TLS; a client's TLS session resumes
+// on whichever worker it reaches (the ticket keys are shared).
+func TestClusterHTTPS(t *testing.T) {
+	tlsAddr := freeAddr(t)
+	p := startCluster(t, "USERHUB_TLS_MODE=self-signed", "USERHUB_TLS_ADDR="+tlsAddr)
+	pool := caPool(t, filepath.Join(p.dataDir, "tls", server.CAFile))
+	cache := tls.NewLRUClientSessionCache(8)
+	pids := map[int]bool{}
+	resumed := 0
+	for i := range 12 {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ClientSessionCache: cache}, ForceAttemptHTTP2: true}
+		resp, err := (&http.Client{Transport: tr}).Get("https://" + tlsAddr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ PID int }
+		jsonDecode(resp, &body)
+		pids[body.PID] = true
+		if i > 0 && resp.TLS.DidResume {
+			resumed++
+		}
+		tr.CloseIdleConnections()
+	}
+	if len(pids) < 2 {
+		t.Logf("all %d connections reached one worker", 12)
+	}
+	if resumed != 11 {
+		t.Errorf("%d of 11 later connections resumed their TLS session (workers %v)", resumed, pids)
 	}
 }

@@ -159,11 +159,11 @@ func (p *proc) output() string {
 	return p.log.String()
 }
 
-// waitLog waits up to two seconds for text in the output (info lines are
-// written out every 100 ms).
+// waitLog waits up to ten seconds for text in the output (info lines are
+// written out every 100 ms; a cluster reload takes a second a worker).
 func (p *proc) waitLog(t testing.TB, text string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(p.output(), text) {
 		if time.Now().After(deadline) {
 			t.Errorf("the log does not say %q:\n%s", text, p.output())

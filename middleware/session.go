@@ -59,15 +59,21 @@ func NewSessions(store sessions.Store, cfg config.Session, users models.UserStor
 	return &Sessions{store: store, cfg: cfg, users: users, revocations: revocations, log: log, fail: fail}
 }
 
-// cookieName is the session cookie's name for r. Under TLS, with no domain
-// and path "/", it gets the __Host- prefix: browsers then accept it only
-// with Secure, from this host, for every path, so a sibling subdomain or
-// a plain-HTTP page cannot plant or overwrite it.
+// cookieName is the session cookie's name for r. A Secure cookie with no
+// domain and path "/" gets the __Host- prefix: browsers then accept it only
+// with Secure, from this host, for every path, so a sibling subdomain or a
+// plain-HTTP page cannot plant or overwrite it. (Without Secure, browsers
+// would refuse a cookie so named.)
 func (s *Sessions) cookieName(r *http.Request) string {
-	if r.TLS != nil && s.cfg.Domain == "" && s.cfg.Path == "/" {
+	if s.secure(r) && s.cfg.Domain == "" && s.cfg.Path == "/" {
 		return "__Host-" + s.cfg.CookieName
 	}
 	return s.cfg.CookieName
+}
+
+// secure reports whether the cookie gets the Secure attribute for r.
+func (s *Sessions) secure(r *http.Request) bool {
+	return s.cfg.Secure == "true" || (s.cfg.Secure == "auto" && r.TLS != nil)
 }
 
 // options are the cookie attributes for r.
@@ -83,7 +89,7 @@ func (s *Sessions) options(r *http.Request) *gsessions.Options {
 		Path:     s.cfg.Path,
 		Domain:   s.cfg.Domain,
 		MaxAge:   int(s.cfg.MaxAge.Seconds()),
-		Secure:   s.cfg.Secure == "true" || (s.cfg.Secure == "auto" && r.TLS != nil),
+		Secure:   s.secure(r),
 		HttpOnly: true,
 		SameSite: sameSite,
 	}

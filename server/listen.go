@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -164,17 +166,29 @@ func withoutPort(h http.Handler) http.Handler {
 	})
 }
 
+// redirectHosts are the names the redirect may send to: with autocert,
+// only tls.domains (no other name has a certificate); otherwise any.
+func redirectHosts(cfg config.Config) []string {
+	if cfg.TLS.Mode == "autocert" {
+		return cfg.TLS.Domains
+	}
+	return nil
+}
+
 // RedirectToHTTPS answers every request with 308 to the same path and
-// query on the HTTPS listener (308 keeps the method and body).
-func RedirectToHTTPS(tlsAddr string) http.Handler {
+// query on the HTTPS listener (308 keeps the method and body). With hosts,
+// a request for another host gets 400 instead: the redirect then never
+// sends a browser to a name this server has no certificate for.
+func RedirectToHTTPS(tlsAddr string, hosts []string) http.Handler {
 	_, port, _ := net.SplitHostPort(tlsAddr)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		if host == "" {
-			http.Error(w, "a Host header is needed to redirect to HTTPS", http.StatusBadRequest)
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]") // a bare IPv6 address
+		if host == "" || (len(hosts) > 0 && !slices.Contains(hosts, strings.ToLower(host))) {
+			http.Error(w, "no HTTPS site for this host name", http.StatusBadRequest)
 			return
 		}
 		if port != "443" {
@@ -192,11 +206,13 @@ func RedirectToHTTPS(tlsAddr string) http.Handler {
 // on the HTTP listener when server.h2c is true.
 func Listeners(cfg config.Config, app http.Handler, t *TLS, sockets []Socket, log *slog.Logger) []Listener {
 	var out []Listener
+	draining := new(atomic.Bool)
+	app = closeWhenDraining(app, draining)
 	for _, s := range sockets {
 		srv := NewHTTPServer(cfg.Server, app, log)
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetHTTP1(true)
-		l := Listener{Name: s.Name, Net: s.Listener, Server: srv}
+		l := Listener{Name: s.Name, Net: s.Listener, Server: srv, draining: draining}
 		if s.Name == "https" {
 			l.TLS = true
 			srv.TLSConfig = t.Config
@@ -206,7 +222,7 @@ func Listeners(cfg config.Config, app http.Handler, t *TLS, sockets []Socket, lo
 			if t != nil {
 				handler := app
 				if cfg.TLS.Redirect {
-					handler = RedirectToHTTPS(cfg.TLS.Addr)
+					handler = closeWhenDraining(RedirectToHTTPS(cfg.TLS.Addr, redirectHosts(cfg)), draining)
 				}
 				srv.Handler = t.WrapHTTP(handler)
 			}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,6 +94,26 @@ type Listener struct {
 	Net    net.Listener
 	Server *http.Server
 	TLS    bool // serve TLS, with Server.TLSConfig
+	// draining is set when the server stops: HTTP/1.1 answers then ask
+	// the client to close the connection (see Serve).
+	draining *atomic.Bool
+}
+
+// drainGrace is how long a stopping server goes on answering requests on
+// connections it had accepted, each answer closing its connection, before
+// it closes the connections that stayed idle.
+const drainGrace = time.Second
+
+// closeWhenDraining makes every HTTP/1.1 answer close its connection once
+// draining is set, so a client with a kept-alive connection sends its next
+// request over a new one: to another worker in cluster mode.
+func closeWhenDraining(h http.Handler, draining *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() && r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // URL is how the log names the listener: https://0.0.0.0:8443.
@@ -117,10 +138,16 @@ func (l Listener) protocols() string {
 	return strings.Join(append(names, "http/1.1"), ", ")
 }
 
-// Serve serves every listener until ctx ends, then shuts them all down:
-// they stop accepting at once, and requests in flight get up to
-// shutdownTimeout to finish. It returns nil after a clean shutdown, and the
-// first error if a listener fails while serving.
+// Serve serves every listener until ctx ends, then shuts them all down.
+// They stop accepting at once (in cluster mode the other workers take the
+// new connections). For drainGrace, requests still arriving on accepted
+// HTTP/1.1 connections are answered, each answer closing its connection:
+// closing an idle keep-alive connection at once could cut off a request
+// that is already on its way, which a client may not retry (a POST).
+// HTTP/2 connections get a GOAWAY. Then the idle connections close, and
+// requests in flight get what remains of shutdownTimeout to finish. It
+// returns nil after a clean shutdown, and the first error if a listener
+// fails while serving.
 func Serve(ctx context.Context, log *slog.Logger, shutdownTimeout time.Duration, listeners ...Listener) error {
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -148,6 +175,17 @@ func Serve(ctx context.Context, log *slog.Logger, shutdownTimeout time.Duration,
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	for _, l := range listeners {
+		if l.draining != nil {
+			l.draining.Store(true)
+		}
+		l.Net.Close() // stop accepting; Shutdown below sees it closed
+	}
+	grace := time.NewTimer(min(drainGrace, shutdownTimeout/2))
+	select {
+	case <-grace.C:
+	case <-sctx.Done():
+	}
 	shutdown := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() { shutdown <- l.Server.Shutdown(sctx) }()

@@ -205,14 +205,20 @@ func certNames(c *x509.Certificate) []string {
 // with the same keys, so a client resumes its session whichever process it
 // reaches. The keys are derived per day and rotated: tickets are issued
 // with today's key and accepted with yesterday's too, so a stolen key
-// reveals at most two days of resumed sessions. It refreshes the keys
-// every hour until stop is closed.
-func shareTicketKeys(cfg *tls.Config, secret []byte, stop <-chan struct{}) {
-	set := func() {
-		day := time.Now().UTC().Unix() / 86400
-		cfg.SetSessionTicketKeys([][32]byte{ticketKey(secret, day), ticketKey(secret, day-1)})
+// reveals at most two days of resumed sessions. The keys live in a config
+// of their own that cfg's ticket hooks call: http.Server clones cfg when it
+// starts serving, and a rotation must reach the clone too. It refreshes
+// the keys every hour until stop is closed, and returns the config that
+// holds them.
+func shareTicketKeys(cfg *tls.Config, secret []byte, stop <-chan struct{}) *tls.Config {
+	keys := &tls.Config{}
+	setTicketKeys(keys, secret, time.Now())
+	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		return keys.EncryptTicket(cs, ss)
 	}
-	set()
+	cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		return keys.DecryptTicket(identity, cs)
+	}
 	go func() {
 		tick := time.NewTicker(time.Hour)
 		defer tick.Stop()
@@ -220,11 +226,19 @@ func shareTicketKeys(cfg *tls.Config, secret []byte, stop <-chan struct{}) {
 			select {
 			case <-stop:
 				return
-			case <-tick.C:
-				set()
+			case now := <-tick.C:
+				setTicketKeys(keys, secret, now)
 			}
 		}
 	}()
+	return keys
+}
+
+// setTicketKeys sets the keys of now's day (to issue tickets) and of the
+// day before (still accepted).
+func setTicketKeys(keys *tls.Config, secret []byte, now time.Time) {
+	day := now.UTC().Unix() / 86400
+	keys.SetSessionTicketKeys([][32]byte{ticketKey(secret, day), ticketKey(secret, day-1)})
 }
 
 func ticketKey(secret []byte, day int64) [32]byte {

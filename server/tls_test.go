@@ -317,12 +317,22 @@ func TestRedirectToHTTPS(t *testing.T) {
 		{":443", "example.com", "/a/b?c=d&e=f", "https://example.com/a/b?c=d&e=f"},
 		{":8443", "[::1]:8080", "/", "https://[::1]:8443/"},
 		{":443", "[::1]:80", "/x", "https://[::1]/x"},
+		{":8443", "[::1]", "/x", "https://[::1]:8443/x"},
 	} {
 		req, _ := http.NewRequest("POST", "http://"+tt.host+tt.target, nil)
 		rec := &recorder{header: http.Header{}}
-		RedirectToHTTPS(tt.tlsAddr).ServeHTTP(rec, req)
+		RedirectToHTTPS(tt.tlsAddr, nil).ServeHTTP(rec, req)
 		if rec.status != http.StatusPermanentRedirect || rec.header.Get("Location") != tt.want {
 			t.Errorf("%s%s: %d to %q, want 308 to %q", tt.host, tt.target, rec.status, rec.header.Get("Location"), tt.want)
+		}
+	}
+	// With autocert's allow-list, other names are not redirected.
+	for host, want := range map[string]int{"app.example.com": 308, "evil.example": 400} {
+		req, _ := http.NewRequest("GET", "http://"+host+"/", nil)
+		rec := &recorder{header: http.Header{}}
+		RedirectToHTTPS(":443", []string{"app.example.com"}).ServeHTTP(rec, req)
+		if rec.status != want {
+			t.Errorf("host %s: %d, want %d", host, rec.status, want)
 		}
 	}
 }
@@ -449,5 +459,42 @@ func TestTicketsAcrossProcesses(t *testing.T) {
 		if dial(other) {
 			t.Errorf("%s: a session resumed on a server with another secret", tls.VersionName(version))
 		}
+	}
+}
+
+// TestTicketKeyRotation: a server that has been serving for days moves on
+// to new keys; a ticket two days old no longer resumes.
+func TestTicketKeyRotation(t *testing.T) {
+	pki := newPKI(t)
+	certFile, keyFile := pki.leaf3(t, "ecdsa")
+	certs := load(t, certFile, keyFile)
+	secret := []byte("a secret")
+	now := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	cfg := NewTLSConfig(certs.GetCertificate)
+	keys := shareTicketKeys(cfg, secret, stop)
+	addr := serveTLS(t, cfg, false) // http.Server serves a clone of cfg: rotations must reach it
+	cache := tls.NewLRUClientSessionCache(4)
+	dial := func() bool {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.rootPool, ServerName: "localhost",
+			MaxVersion: tls.VersionTLS12, ClientSessionCache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+		io.ReadAll(conn)
+		return conn.ConnectionState().DidResume
+	}
+	dial() // gets a ticket made with today's key
+	setTicketKeys(keys, secret, now.Add(24*time.Hour))
+	if !dial() {
+		t.Fatal("a ticket from yesterday does not resume")
+	}
+	// That resumption renewed the ticket (tomorrow's key); two days later it is refused.
+	setTicketKeys(keys, secret, now.Add(3*24*time.Hour))
+	if dial() {
+		t.Fatal("a ticket two days old resumed after the keys rotated")
 	}
 }
