@@ -223,7 +223,8 @@ func run(ctx context.Context, cfg config) error {
 // and whether every worker was replaced.
 func reloadUnderLoad(ctx context.Context, cfg config, t target, sc *scenario, logFile string) error {
 	done := make(chan result, 1)
-	go func() { done <- load(ctx, t, sc, cfg.conns, cfg.n, cfg.d) }()
+	// A fixed window: a reload takes a second or so a worker (draining).
+	go func() { done <- load(ctx, t, sc, cfg.conns, 500000, 5*time.Second) }()
 	time.Sleep(300 * time.Millisecond)
 	if err := syscall.Kill(t.pid, syscall.SIGHUP); err != nil {
 		return err

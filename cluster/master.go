@@ -22,6 +22,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -201,7 +204,7 @@ func (m *Master) spawn(slot int) (*worker, error) {
 	fds = append(fds, readyW.Fd(), lifeR.Fd())
 	argv := append(append([]string{m.spec.Path}, m.spec.Args...), "worker", "-sockets", strings.Join(names, ","))
 	pid, err := syscall.ForkExec(m.spec.Path, argv, &syscall.ProcAttr{
-		Env:   m.spec.Env,
+		Env:   m.workerEnv(),
 		Files: fds,
 		// A process group of its own: Ctrl-C at a terminal reaches the
 		// master only, which then stops the workers in order.
@@ -233,6 +236,20 @@ func (m *Master) spawn(slot int) (*worker, error) {
 		m.exits <- w
 	}()
 	return w, nil
+}
+
+// workerEnv is the workers' environment: the master's, and, unless it sets
+// GOMAXPROCS, a share of the CPUs for each worker, so that N workers do not
+// run N times as many scheduler threads (and garbage collectors) as there
+// are CPUs, each thinking the machine is its own.
+func (m *Master) workerEnv() []string {
+	for _, kv := range m.spec.Env {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") {
+			return m.spec.Env
+		}
+	}
+	share := max(1, (runtime.NumCPU()+m.n-1)/m.n)
+	return append(slices.Clone(m.spec.Env), "GOMAXPROCS="+strconv.Itoa(share))
 }
 
 // dupSocket returns a new descriptor of the listener's socket, for a child:
