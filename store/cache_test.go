@@ -13,14 +13,7 @@ import (
 // file) is seen once cached entries age out.
 func TestCacheExpiresForForeignWriters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
-	s, err := Open(context.Background(), Options{Driver: "sqlite", DSN: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t, path)
 	if n, _ := s.CountUsers(context.Background()); n != 0 {
 		t.Fatalf("count %d", n)
 	}
@@ -49,14 +42,7 @@ func TestCacheExpiresForForeignWriters(t *testing.T) {
 
 func TestDatabaseFilesArePrivate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.db")
-	s, err := Open(context.Background(), Options{Driver: "sqlite", DSN: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	openMigrated(t, path)
 	for _, f := range []string{path, path + "-wal", path + "-shm", path + "-gen"} {
 		fi, err := os.Stat(f)
 		if err != nil {
@@ -92,4 +78,19 @@ func TestFullCacheStartsOver(t *testing.T) {
 	if fills != before+1 {
 		t.Fatalf("the hot key was filled %d times, want once", fills-before)
 	}
+}
+
+// openMigrated opens the SQLite file at path with the schema applied; it is
+// closed when the test ends.
+func openMigrated(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Options{Driver: "sqlite", DSN: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
