@@ -379,6 +379,19 @@ func testIdleRefreshRewritesTheCookie(t *testing.T, sessions func(*config.Config
 			}
 		}
 	}
+	// Static files and health checks are the same for everyone: no session
+	// refresh on them, so no Set-Cookie beside a public Cache-Control.
+	time.Sleep(100 * time.Millisecond)
+	for path, cacheControl := range map[string]string{"/static/app.css": "public", "/favicon.ico": "public", "/healthz": "no-store"} {
+		rec := a.do(get(path, session))
+		wantStatus(t, rec, 200, path)
+		if sc := rec.Header().Get("Set-Cookie"); sc != "" {
+			t.Errorf("%s with a session: Set-Cookie %q", path, sc)
+		}
+		if cc := rec.Header().Get("Cache-Control"); !strings.Contains(cc, cacheControl) {
+			t.Errorf("%s: Cache-Control %q, want %s", path, cc, cacheControl)
+		}
+	}
 }
 
 func TestLoginThrottling(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 // restarted. It names the process that answered: in cluster mode, which
 // worker did.
 func (h *Handlers) healthz(c *gin.Context) {
+	c.Header("Cache-Control", "no-store") // a cached "ok" would hide an outage
 	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ok", "pid": os.Getpid()})
 }
 
@@ -37,5 +38,6 @@ func (h *Handlers) readyz(c *gin.Context) {
 			return
 		}
 	}
+	c.Header("Cache-Control", "no-store")
 	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ready", "database": "ok"})
 }

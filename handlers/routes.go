@@ -111,10 +111,20 @@ func New(d Deps) (*gin.Engine, error) {
 	if d.Config.TLSOn() && d.Config.TLS.HSTSMaxAge > 0 {
 		r.Use(middleware.HSTS(d.Config.TLS.HSTSMaxAge, d.Config.TLS.HSTSIncludeSubdomains))
 	}
+	r.Use(gzip.Gzip(gzip.DefaultCompression, gzip.WithExcludedExtensions([]string{".ico", ".png"})))
+
+	// Without a session (gin gives a route the middleware added before it):
+	// these are the same for everyone and cacheable, so they must not cost
+	// a session lookup, fail while Redis is down, or carry a Set-Cookie
+	// into a shared cache.
+	get(r, "/healthz", h.healthz)
+	get(r, "/readyz", h.readyz)
+	get(r, "/static/*path", h.static)
+	get(r, "/favicon.ico", h.favicon)
+
 	r.Use(
 		crossOrigin,
 		middleware.BodyLimit(d.Config.Server.MaxBodyBytes, h.fail),
-		gzip.Gzip(gzip.DefaultCompression, gzip.WithExcludedExtensions([]string{".ico", ".png"})),
 		h.sessions.Authenticate(),
 	)
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errNoRoute) })
@@ -124,11 +134,7 @@ func New(d Deps) (*gin.Engine, error) {
 	loggedInPage := middleware.RequireLogin(h.fail, true)
 	admin := middleware.RequireAdmin(h.fail)
 
-	// Public: health checks, static files, the about page, and the ways in.
-	get(r, "/healthz", h.healthz)
-	get(r, "/readyz", h.readyz)
-	get(r, "/static/*path", h.static)
-	get(r, "/favicon.ico", h.favicon)
+	// Public: the about page, and the ways in.
 	get(r, "/about", h.firstRun, h.about)
 	get(r, "/login", h.firstRun, h.loginPage)
 	r.POST("/login", h.loginSubmit)
