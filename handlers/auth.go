@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -102,18 +103,35 @@ func safeNext(next string) string {
 	return u.RequestURI()
 }
 
+// setUp reports whether a user exists. Once one does, one always will
+// (the store refuses to delete the last administrator), so the store is
+// asked only until then: not on every page view.
+func (h *Handlers) setUp(ctx context.Context) (bool, error) {
+	if h.setupDone.Load() {
+		return true, nil
+	}
+	n, err := h.store.CountUsers(ctx)
+	if err != nil {
+		return false, err
+	}
+	if n > 0 {
+		h.setupDone.Store(true)
+	}
+	return n > 0, nil
+}
+
 // firstRun sends page visits to /setup while no user exists.
 func (h *Handlers) firstRun(c *gin.Context) {
 	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
 		c.Next()
 		return
 	}
-	n, err := h.store.CountUsers(c.Request.Context())
+	done, err := h.setUp(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	if n == 0 {
+	if !done {
 		c.Redirect(http.StatusSeeOther, "/setup")
 		c.Abort()
 		return
@@ -285,8 +303,8 @@ type setupPage struct {
 
 // setupPage: GET /setup, while no user exists (404 after).
 func (h *Handlers) setupPage(c *gin.Context) {
-	n, err := h.store.CountUsers(c.Request.Context())
-	if err == nil && n > 0 {
+	done, err := h.setUp(c.Request.Context())
+	if err == nil && done {
 		err = models.ErrSetupDone
 	}
 	if err != nil {
@@ -300,7 +318,7 @@ func (h *Handlers) setupPage(c *gin.Context) {
 // first administrator and logs them in.
 func (h *Handlers) setupSubmit(c *gin.Context) {
 	ctx := c.Request.Context()
-	if n, err := h.store.CountUsers(ctx); err != nil || n > 0 {
+	if done, err := h.setUp(ctx); err != nil || done {
 		h.fail(c, errOr(err, models.ErrSetupDone))
 		return
 	}

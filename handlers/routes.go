@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gin-contrib/gzip"
 	"github.com/gin-contrib/sessions"
@@ -56,6 +57,8 @@ type Handlers struct {
 	ready    []func(context.Context) error
 	// constantPages holds pages rendered once per language ("about.html en").
 	constantPages sync.Map
+	// setupDone is set once a user exists (see setUp).
+	setupDone atomic.Bool
 }
 
 // New builds the whole HTTP handler: the middleware chain and the route
