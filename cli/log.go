@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -21,15 +20,23 @@ const logFlushInterval = 100 * time.Millisecond
 // request, that call cost as much as the rest of serving a small page. A
 // crash can lose at most the last interval's info lines; warnings and
 // errors (a recovered panic among them) are out before the call returns.
+//
+// Every write is whole lines of at most logWriteMax bytes: in cluster mode
+// the master and the workers share one stderr, and a pipe keeps writes up
+// to that size in one piece, so lines of two processes never interleave.
 type logOutput struct {
 	mu   sync.Mutex
-	buf  *bufio.Writer
+	w    io.Writer
+	buf  []byte
 	done chan struct{}
 	wg   sync.WaitGroup
 }
 
+// logWriteMax is PIPE_BUF on Linux: the largest write a pipe keeps whole.
+const logWriteMax = 4096
+
 func newLogOutput(w io.Writer) *logOutput {
-	o := &logOutput{buf: bufio.NewWriterSize(w, 64<<10), done: make(chan struct{})}
+	o := &logOutput{w: w, buf: make([]byte, 0, logWriteMax), done: make(chan struct{})}
 	o.wg.Go(func() {
 		tick := time.NewTicker(logFlushInterval)
 		defer tick.Stop()
@@ -45,17 +52,32 @@ func newLogOutput(w io.Writer) *logOutput {
 	return o
 }
 
+// Write takes one record (slog writes each in one call, newline included).
 func (o *logOutput) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.buf.Write(p)
+	if len(o.buf)+len(p) > logWriteMax {
+		o.flushLocked()
+	}
+	if len(p) > logWriteMax { // a record too long to stay whole anyway
+		return o.w.Write(p)
+	}
+	o.buf = append(o.buf, p...)
+	return len(p), nil
 }
 
 // Flush writes out what is buffered.
 func (o *logOutput) Flush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	_ = o.buf.Flush() // nowhere to report a failure to write the log
+	o.flushLocked()
+}
+
+func (o *logOutput) flushLocked() {
+	if len(o.buf) > 0 {
+		_, _ = o.w.Write(o.buf) // nowhere to report a failure to write the log
+		o.buf = o.buf[:0]
+	}
 }
 
 // Close stops the flusher and writes out the rest.
