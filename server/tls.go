@@ -53,7 +53,7 @@ type StaticCerts struct {
 
 	mu      sync.RWMutex
 	cert    *tls.Certificate
-	modTime time.Time // the newest modification time of the files, when read
+	modTime time.Time // the newest modification time of the files, when last read
 }
 
 // LoadStaticCerts reads the certificate. Its errors are one line each: a
@@ -79,12 +79,17 @@ func (s *StaticCerts) Reload() error {
 	if err != nil {
 		return err
 	}
+	// Files that fail to load are not tried again until they change: a
+	// half-done deploy is reported once, not on every check.
+	s.mu.Lock()
+	s.modTime = modTime
+	s.mu.Unlock()
 	cert, err := readCertificate(s.certFile, s.keyFile, s.caFiles)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.cert, s.modTime = cert, modTime
+	s.cert = cert
 	s.mu.Unlock()
 	return nil
 }

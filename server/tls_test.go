@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -281,6 +283,55 @@ func TestChainAndReload(t *testing.T) {
 	buf := make([]byte, 12)
 	if _, err := io.ReadFull(old, buf); err != nil || string(buf) != "HTTP/1.1 200" {
 		t.Fatalf("the old connection after the reload: %q, %v", buf, err)
+	}
+}
+
+// lockedBuffer is a log destination the watcher goroutine may write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A half-done deploy (a new key beside the old certificate) is reported
+// once, not on every check, and the old certificate stays in use.
+func TestBrokenReplacementIsReportedOnce(t *testing.T) {
+	pki := newPKI(t)
+	dir := t.TempDir()
+	certFile, keyFile, _ := pki.leaf(t, dir, "ecdsa", time.Now().Add(time.Hour))
+	_, otherKey, _ := pki.leaf(t, t.TempDir(), "ecdsa", time.Now().Add(time.Hour))
+	var logs lockedBuffer
+	certs, err := LoadStaticCerts(certFile, keyFile, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := certs.GetCertificate(nil)
+	stop := make(chan struct{})
+	defer close(stop)
+	go certs.Watch(10*time.Millisecond, stop)
+
+	key, err := os.ReadFile(otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, keyFile, key)
+	time.Sleep(300 * time.Millisecond) // thirty checks
+	if n := strings.Count(logs.String(), "certificate not reloaded"); n != 1 {
+		t.Errorf("the broken files were reported %d times, want once:\n%s", n, logs.String())
+	}
+	if now, _ := certs.GetCertificate(nil); now != served {
+		t.Error("a broken replacement displaced the certificate in use")
 	}
 }
 
