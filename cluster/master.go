@@ -248,7 +248,7 @@ func (m *Master) workerEnv() []string {
 			return m.spec.Env
 		}
 	}
-	share := max(1, (runtime.NumCPU()+m.n-1)/m.n)
+	share := max(1, (runtime.GOMAXPROCS(0)+m.n-1)/m.n) // the CPUs this process may use
 	return append(slices.Clone(m.spec.Env), "GOMAXPROCS="+strconv.Itoa(share))
 }
 

@@ -40,10 +40,15 @@ type Cluster struct {
 	Workers string `yaml:"workers"` // "0" (one process), a number, or "auto" (one per CPU)
 }
 
+// maxWorkers bounds cluster.workers: beyond it, more processes only add
+// memory and contention.
+const maxWorkers = 64
+
 // WorkerCount is the number of worker processes, 0 for single-process mode.
 func (c Cluster) WorkerCount() int {
 	if c.Workers == "auto" {
-		return runtime.NumCPU()
+		// GOMAXPROCS, not NumCPU: it follows a container's CPU limit.
+		return min(runtime.GOMAXPROCS(0), maxWorkers)
 	}
 	n, _ := strconv.Atoi(c.Workers)
 	return n
@@ -249,6 +254,11 @@ func Load(path string, env []string, sets []string) (Config, error) {
 
 	if cfg.Database.DSN == "" && cfg.Database.Driver == "sqlite" {
 		cfg.Database.DSN = filepath.Join(cfg.DataDir, "userhub.db")
+	}
+	// Host names are compared in lower case (the HTTPS redirect checks the
+	// request's host against them).
+	for i, d := range cfg.TLS.Domains {
+		cfg.TLS.Domains[i] = strings.ToLower(d)
 	}
 	problems = append(problems, cfg.Validate()...)
 	if len(problems) > 0 {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +135,45 @@ func TestSessionAndAuthProblems(t *testing.T) {
 		t.Fatal(err)
 	} else if out, _ := cfg.Redacted(func(s string) string { return s }); strings.Contains(string(out), "0123456789abcdef") {
 		t.Errorf("the session secret is printed:\n%s", out)
+	}
+}
+
+// TLS and cluster settings: what is refused, and what the values mean.
+func TestTLSAndClusterSettings(t *testing.T) {
+	for _, tt := range []struct {
+		env  []string
+		want string // a problem the settings must produce ("" = none)
+	}{
+		{[]string{"USERHUB_TLS_MODE=static"}, "tls.mode: static needs tls.cert_file and tls.key_file"},
+		{[]string{"USERHUB_TLS_MODE=autocert"}, "tls.mode: autocert needs tls.domains"},
+		{[]string{"USERHUB_TLS_MODE=autocert", "USERHUB_TLS_DOMAINS=example.com", "USERHUB_TLS_ACME_DIRECTORY=http://acme.test/dir"}, `tls.acme_directory: "http://acme.test/dir"`},
+		{[]string{"USERHUB_TLS_MODE=ftp"}, `tls.mode: "ftp"`},
+		{[]string{"USERHUB_TLS_DOMAINS=https://example.com"}, `tls.domains: "https://example.com"`},
+		{[]string{"USERHUB_TLS_DOMAINS=*.example.com"}, `tls.domains: "*.example.com"`},
+		{[]string{"USERHUB_TLS_MODE=self-signed", "USERHUB_SERVER_ADDR=:8443"}, "tls.addr: port 8443 is also server.addr's"},
+		{[]string{"USERHUB_TLS_HSTS_MAX_AGE=-1"}, "tls.hsts_max_age"},
+		{[]string{"USERHUB_CLUSTER_WORKERS=65"}, `cluster.workers: "65"`},
+		{[]string{"USERHUB_CLUSTER_WORKERS=-1"}, `cluster.workers: "-1"`},
+		{[]string{"USERHUB_CLUSTER_WORKERS=many"}, `cluster.workers: "many"`},
+		{[]string{"USERHUB_TLS_MODE=self-signed", "USERHUB_TLS_DOMAINS=App.Example.com"}, ""},
+		{[]string{"USERHUB_CLUSTER_WORKERS=auto"}, ""},
+	} {
+		cfg, err := Load("", tt.env, nil)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%v refused: %v", tt.env, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%v: problems %v, want one with %q", tt.env, err, tt.want)
+		case tt.want == "" && len(cfg.TLS.Domains) > 0 && cfg.TLS.Domains[0] != "app.example.com":
+			t.Errorf("tls.domains %q: not lower-cased", cfg.TLS.Domains)
+		}
+	}
+}
+
+func TestWorkerCount(t *testing.T) {
+	for workers, want := range map[string]int{"0": 0, "3": 3, "auto": min(runtime.GOMAXPROCS(0), maxWorkers)} {
+		if got := (Cluster{Workers: workers}).WorkerCount(); got != want {
+			t.Errorf("cluster.workers %s: %d workers, want %d", workers, got, want)
+		}
 	}
 }

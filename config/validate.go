@@ -186,8 +186,8 @@ func (c Config) Validate() Problems {
 	}
 
 	if w := c.Cluster.Workers; w != "auto" {
-		if n, err := strconv.Atoi(w); err != nil || n < 0 || n > 64 {
-			bad("cluster.workers", w, `use 0 (one process), a number of workers up to 64, or "auto" (one per CPU)`)
+		if n, err := strconv.Atoi(w); err != nil || n < 0 || n > maxWorkers {
+			bad("cluster.workers", w, fmt.Sprintf(`use 0 (one process), a number of workers up to %d, or "auto" (one per CPU)`, maxWorkers))
 		}
 	}
 
