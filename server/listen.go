@@ -21,10 +21,9 @@ import (
 	"userhub/config"
 )
 
-// Socket is a bound listening socket and the setting that named it.
+// Socket is a bound listening socket.
 type Socket struct {
 	Name     string // "http" or "https"
-	Setting  string // "server.addr" or "tls.addr"
 	Listener net.Listener
 }
 
@@ -32,30 +31,28 @@ type Socket struct {
 // tls.addr when TLS is on. A socket that cannot be bound is reported in one
 // line of its own, and none stays bound.
 func Bind(cfg config.Config) ([]Socket, error) {
-	want := []Socket{{Name: "http", Setting: "server.addr"}}
-	addrs := []string{cfg.Server.Addr}
+	type wanted struct{ name, addr, setting string }
+	want := []wanted{{"http", cfg.Server.Addr, "server.addr"}}
 	if cfg.TLSOn() {
-		want = append(want, Socket{Name: "https", Setting: "tls.addr"})
-		addrs = append(addrs, cfg.TLS.Addr)
+		want = append(want, wanted{"https", cfg.TLS.Addr, "tls.addr"})
 	}
+	var sockets []Socket
 	var errs []error
-	for i := range want {
-		ln, err := Listen(addrs[i], want[i].Setting)
+	for _, w := range want {
+		ln, err := Listen(w.addr, w.setting)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		want[i].Listener = ln
+		sockets = append(sockets, Socket{Name: w.name, Listener: ln})
 	}
 	if len(errs) > 0 {
-		for _, s := range want {
-			if s.Listener != nil {
-				s.Listener.Close()
-			}
+		for _, s := range sockets {
+			s.Listener.Close()
 		}
 		return nil, errors.Join(errs...)
 	}
-	return want, nil
+	return sockets, nil
 }
 
 // TLS is the HTTPS side of a process: the TLS settings with their source of

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -447,7 +446,6 @@ func TestBindReportsEveryTakenPort(t *testing.T) {
 	if len(lines) != 2 || !strings.Contains(lines[0], "server.addr") || !strings.Contains(lines[1], "tls.addr") {
 		t.Fatalf("errors:\n%v", err)
 	}
-	_ = context.Background()
 }
 
 // TestSessionResumption: a client that comes back resumes its TLS session
