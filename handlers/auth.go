@@ -29,40 +29,8 @@ const maxLoggedName = 64
 // never the password.
 func (h *Handlers) authenticate(c *gin.Context, name, password string) (models.User, error) {
 	ctx := c.Request.Context()
-	ip := c.ClientIP()
-	logName := truncate(name, maxLoggedName)
-	if err := h.throttle.Attempt(ctx, name, ip); err != nil {
-		var throttled *models.ThrottledError
-		if errors.As(err, &throttled) {
-			h.log.Warn("login refused: too many failures", "name", logName, "ip", ip, "retry_after", throttled.RetryAfter.Round(time.Second))
-		}
-		return models.User{}, err
-	}
-	// A name that could not be a user's (not text, too long, control
-	// characters) is not looked up, but checked like any unknown name.
-	var user models.User
-	if _, invalid := (models.NewUser{Name: name}).Normalize(); invalid == nil {
-		var err error
-		if user, err = h.store.UserByName(ctx, name); err != nil && !errors.Is(err, models.ErrNotFound) {
-			return models.User{}, err
-		}
-	}
-	ok, rehash, err := h.hasher.Verify(ctx, password, user.PasswordHash)
+	user, rehash, err := h.checkPassword(c, name, password, nil)
 	if err != nil {
-		return models.User{}, err
-	}
-	if !ok {
-		reason := "wrong password"
-		switch {
-		case user.ID == 0:
-			reason = "no such user"
-		case user.PasswordHash == "":
-			reason = "the user has no password"
-		}
-		h.log.Warn("login failed", "name", logName, "ip", ip, "reason", reason)
-		return models.User{}, models.ErrBadCredentials
-	}
-	if err := h.throttle.Succeeded(ctx, name, ip); err != nil {
 		return models.User{}, err
 	}
 	if rehash {
@@ -74,8 +42,52 @@ func (h *Handlers) authenticate(c *gin.Context, name, password string) (models.U
 			}
 		}
 	}
-	h.log.Info("login", "user", user.Name, "ip", ip)
+	h.log.Info("login", "user", user.Name, "ip", c.ClientIP())
 	return user, nil
+}
+
+// checkPassword checks name's password within the login throttle, and
+// reports whether its hash should be redone. The user is looked up by
+// name unless known (a logged-in user confirming their password).
+func (h *Handlers) checkPassword(c *gin.Context, name, password string, known *models.User) (user models.User, rehash bool, err error) {
+	ctx := c.Request.Context()
+	ip := c.ClientIP()
+	logName := truncate(name, maxLoggedName)
+	if err := h.throttle.Attempt(ctx, name, ip); err != nil {
+		var throttled *models.ThrottledError
+		if errors.As(err, &throttled) {
+			h.log.Warn("login refused: too many failures", "name", logName, "ip", ip, "retry_after", throttled.RetryAfter.Round(time.Second))
+		}
+		return models.User{}, false, err
+	}
+	// A name that could not be a user's (not text, too long, control
+	// characters) is not looked up, but checked like any unknown name.
+	if known != nil {
+		user = *known
+	} else if _, invalid := (models.NewUser{Name: name}).Normalize(); invalid == nil {
+		if user, err = h.store.UserByName(ctx, name); err != nil && !errors.Is(err, models.ErrNotFound) {
+			return models.User{}, false, err
+		}
+	}
+	ok, rehash, err := h.hasher.Verify(ctx, password, user.PasswordHash)
+	if err != nil {
+		return models.User{}, false, err
+	}
+	if !ok {
+		reason := "wrong password"
+		switch {
+		case user.ID == 0:
+			reason = "no such user"
+		case user.PasswordHash == "":
+			reason = "the user has no password"
+		}
+		h.log.Warn("login failed", "name", logName, "ip", ip, "reason", reason)
+		return models.User{}, false, models.ErrBadCredentials
+	}
+	if err := h.throttle.Succeeded(ctx, name, ip); err != nil {
+		return models.User{}, false, err
+	}
+	return user, rehash, nil
 }
 
 func truncate(s string, n int) string {
@@ -255,7 +267,7 @@ func (h *Handlers) apiChangePassword(c *gin.Context) {
 		h.fail(c, required(map[string]bool{"current_password": in.Current == nil, "new_password": in.New == nil}))
 		return
 	}
-	if _, err := h.authenticate(c, me.Name, *in.Current); err != nil {
+	if _, _, err := h.checkPassword(c, me.Name, *in.Current, &me); err != nil {
 		if errors.Is(err, models.ErrBadCredentials) {
 			err = &models.ValidationError{Fields: []models.FieldError{{Field: "current_password", Code: "wrong_password", Message: "the current password is wrong"}}}
 		}

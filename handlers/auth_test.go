@@ -471,18 +471,24 @@ func TestLoginsAreLogged(t *testing.T) {
 	a.do(jsonReq("POST", "/api/v1/login", `{"name":"nobody","password":"wrong-password-456"}`))
 	session := a.login(t, "kim")
 	a.do(get("/api/v1/me", session))
+	rec := a.do(jsonReq("PUT", "/api/v1/me/password", `{"current_password":"`+testPassword+`","new_password":"a brand new password"}`, session))
+	wantStatus(t, rec, 204, "password change")
 	out := logs.String()
 	for _, want := range []string{
 		`msg="login failed" name=kim ip=192.0.2.1 reason="wrong password"`,
 		`msg="login failed" name=nobody ip=192.0.2.1 reason="no such user"`,
 		`msg=login user=kim ip=192.0.2.1`,
 		"path=/api/v1/me status=200", "user=kim",
+		`msg="password changed" user=kim`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q\n%s", want, out)
 		}
 	}
-	for _, secret := range []string{"wrong-password", testPassword, session.Value} {
+	if n := strings.Count(out, "msg=login "); n != 1 {
+		t.Errorf("%d login lines for one login (a password change is not a login)\n%s", n, out)
+	}
+	for _, secret := range []string{"wrong-password", testPassword, "brand new", session.Value} {
 		if strings.Contains(out, secret) {
 			t.Errorf("the log holds a secret: %q", secret)
 		}
