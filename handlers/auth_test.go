@@ -341,10 +341,14 @@ func testSessionTimeouts(t *testing.T, sessions func(*config.Config)) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout, c.Session.AbsoluteTimeout = tt.idle, tt.absolute })
 			users("kim")(t, a.store)
+			start := time.Now()
 			session := a.login(t, "kim")
 			deadline := time.Now().Add(2 * time.Second)
 			for tt.activity && time.Now().Before(deadline) {
 				if rec := a.do(get("/api/v1/me", session)); rec.Code == 401 {
+					if age := time.Since(start); age < tt.absolute {
+						t.Fatalf("the session ended after %v, before the absolute timeout (%v)", age, tt.absolute)
+					}
 					return // the absolute timeout ended it, busy or not
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -517,6 +521,7 @@ func TestDenyByDefault(t *testing.T) {
 		"GET /about": true, "GET /login": true, "POST /login": true, "GET /setup": true, "POST /setup": true,
 		"POST /lang": true, "POST /api/v1/login": true,
 	}
+	pages := map[string]bool{"/": true, "/account": true, "/logout": true}
 	a := newApp(t)
 	users("kim", "lee")(t, a.store)
 	engine := a.handler.(*gin.Engine)
@@ -531,14 +536,25 @@ func TestDenyByDefault(t *testing.T) {
 		req := httptest.NewRequest(r.Method, path, strings.NewReader(`{"name":"x","password":"y","role":"admin"}`))
 		req.Header.Set("Content-Type", jsonCT)
 		rec := a.do(req)
-		ok := rec.Code >= 200 && rec.Code < 300
 		switch {
 		case r.Method == "OPTIONS":
 			if rec.Code != 204 {
 				t.Errorf("%s: %d", key, rec.Code)
 			}
-		case ok && !public[key]:
-			t.Errorf("%s answers %d to an anonymous request", key, rec.Code)
+		case public[key]:
+		case pages[r.Path] && r.Method != "POST": // a page sends the visitor to log in, and back
+			if loc := rec.Header().Get("Location"); rec.Code != 303 || !strings.HasPrefix(loc, "/login") {
+				t.Errorf("%s answers %d (to %q) to an anonymous request, want 303 to /login", key, rec.Code, loc)
+			}
+		case pages[r.Path]: // a form post: the error page
+			if rec.Code != 401 || rec.Header().Get("Content-Type") != htmlCT {
+				t.Errorf("%s answers %d %q to an anonymous request, want the 401 page", key, rec.Code, rec.Header().Get("Content-Type"))
+			}
+		default: // the API says what is wrong
+			if rec.Code != 401 || rec.Header().Get("WWW-Authenticate") == "" ||
+				(r.Method != "HEAD" && !strings.Contains(rec.Body.String(), `"code":"not_authenticated"`)) {
+				t.Errorf("%s answers %d %q to an anonymous request, want 401 not_authenticated", key, rec.Code, rec.Body)
+			}
 		}
 	}
 	for key := range public {
@@ -619,5 +635,40 @@ func TestSessionStoreDown(t *testing.T) {
 	h.ServeHTTP(rec, get("/healthz"))
 	if rec.Code != 200 {
 		t.Fatalf("healthz with the session store down: %d", rec.Code)
+	}
+}
+
+// The per-address limit counts the socket's address, unless the request
+// came through a trusted proxy: a client cannot dodge it with a forged
+// X-Forwarded-For, and behind a proxy clients are told apart.
+func TestThrottleClientAddress(t *testing.T) {
+	spray := func(a app, forwardedFor func(i int) string) {
+		for i := range 20 {
+			req := jsonReq("POST", "/api/v1/login", fmt.Sprintf(`{"name":"user%d","password":"x"}`, i))
+			req.Header.Set("X-Forwarded-For", forwardedFor(i))
+			wantStatus(t, a.do(req), 401, "spray")
+		}
+	}
+	loginFrom := func(a app, forwardedFor string) int {
+		req := jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`)
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		return a.do(req).Code
+	}
+
+	direct := newApp(t) // httptest requests come from 192.0.2.1
+	users("kim")(t, direct.store)
+	spray(direct, func(i int) string { return fmt.Sprintf("203.0.113.%d", i) })
+	if code := loginFrom(direct, "203.0.113.99"); code != 429 {
+		t.Errorf("a forged X-Forwarded-For dodged the per-address limit: %d", code)
+	}
+
+	proxied := newApp(t, func(c *config.Config) { c.Server.TrustedProxies = []string{"192.0.2.0/24"} })
+	users("kim")(t, proxied.store)
+	spray(proxied, func(int) string { return "203.0.113.7" })
+	if code := loginFrom(proxied, "203.0.113.7"); code != 429 {
+		t.Errorf("the client behind the proxy that failed 20 times: %d, want 429", code)
+	}
+	if code := loginFrom(proxied, "203.0.113.8"); code != 200 {
+		t.Errorf("another client behind the same proxy: %d, want 200", code)
 	}
 }
