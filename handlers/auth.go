@@ -295,13 +295,17 @@ func (h *Handlers) apiChangePassword(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// required reports the missing fields among those given as true.
+// required reports the missing fields among those given as true (nil if
+// none is), in a fixed order.
 func required(missing map[string]bool) error {
 	var verr models.ValidationError
-	for _, f := range []string{"name", "password", "current_password", "new_password"} {
+	for _, f := range []string{"name", "role", "password", "current_password", "new_password"} {
 		if missing[f] {
 			verr.Fields = append(verr.Fields, models.FieldError{Field: f, Code: "required", Message: f + " is required"})
 		}
+	}
+	if len(verr.Fields) == 0 {
+		return nil
 	}
 	return &verr
 }
@@ -323,7 +327,7 @@ func (h *Handlers) setupPage(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.renderPage(c, http.StatusOK, "setup.html", "setup", setupPage{MinLength: h.minPasswordLength()})
+	h.renderPage(c, http.StatusOK, "setup.html", "setup", setupPage{MinLength: h.policy.Min()})
 }
 
 // setupSubmit: POST /setup (name, password, password_confirm) creates the
@@ -335,7 +339,7 @@ func (h *Handlers) setupSubmit(c *gin.Context) {
 		return
 	}
 	name, password := c.PostForm("name"), c.PostForm("password")
-	page := setupPage{Name: name, Errors: map[string]string{}, MinLength: h.minPasswordLength()}
+	page := setupPage{Name: name, Errors: map[string]string{}, MinLength: h.policy.Min()}
 	var verr *models.ValidationError
 	_, err := models.NewUser{Name: name, Role: models.RoleAdmin}.Normalize()
 	if errors.As(err, &verr) {
@@ -390,9 +394,4 @@ func (h *Handlers) setLanguage(c *gin.Context) {
 		HttpOnly: true, Secure: c.Request.TLS != nil, SameSite: http.SameSiteLaxMode,
 	})
 	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next")))
-}
-
-// minPasswordLength is the policy's minimum, for hints in forms.
-func (h *Handlers) minPasswordLength() int {
-	return max(h.policy.MinLength, models.MinPasswordFloor)
 }

@@ -89,8 +89,6 @@ func problemFor(err error) problem {
 		p.header = map[string]string{"WWW-Authenticate": wwwAuthenticate}
 	case errors.As(err, &forbidden):
 		p.Status, p.Code, p.Detail = http.StatusForbidden, "forbidden", forbidden.Reason
-	case errors.Is(err, models.ErrForbidden):
-		p.Status, p.Code, p.Detail = http.StatusForbidden, "forbidden", "you may not do this"
 	case errors.As(err, &throttled):
 		p.Status, p.Code, p.Detail = http.StatusTooManyRequests, "too_many_attempts", throttled.Error()
 		p.header = map[string]string{"Retry-After": strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds())))}

@@ -26,7 +26,7 @@ func (h *Handlers) home(c *gin.Context) {
 	if !ok {
 		return
 	}
-	data := homePage{Users: page.Users, First: q.After == 0, MinLength: h.minPasswordLength()}
+	data := homePage{Users: page.Users, First: q.After == 0, MinLength: h.policy.Min()}
 	if page.More {
 		data.NextCursor = encodeCursor(page.Users[len(page.Users)-1].ID)
 	}
@@ -35,7 +35,7 @@ func (h *Handlers) home(c *gin.Context) {
 
 // account: GET /account, where users change their own name and password.
 func (h *Handlers) account(c *gin.Context) {
-	h.renderPage(c, http.StatusOK, "account.html", "account", struct{ MinLength int }{h.minPasswordLength()})
+	h.renderPage(c, http.StatusOK, "account.html", "account", struct{ MinLength int }{h.policy.Min()})
 }
 
 // about: GET /about, the same for every visitor of a language.

@@ -120,17 +120,11 @@ type userInput struct {
 
 // require reports the named fields that are missing.
 func (in userInput) require(fields ...string) error {
-	missing := map[string]bool{"name": in.Name == nil, "role": in.Role == nil}
-	var verr models.ValidationError
+	missing := map[string]bool{}
 	for _, f := range fields {
-		if missing[f] {
-			verr.Fields = append(verr.Fields, models.FieldError{Field: f, Code: "required", Message: f + " is required"})
-		}
+		missing[f] = f == "name" && in.Name == nil || f == "role" && in.Role == nil
 	}
-	if len(verr.Fields) > 0 {
-		return &verr
-	}
-	return nil
+	return required(missing)
 }
 
 // hashPassword checks a new password against the policy (for the user

@@ -20,8 +20,6 @@ var (
 	ErrSetupDone = errors.New("setup done")
 	// ErrNotAuthenticated: the request needs a logged-in user and has none.
 	ErrNotAuthenticated = errors.New("not authenticated")
-	// ErrForbidden: the user is logged in but may not do this.
-	ErrForbidden = errors.New("forbidden")
 	// ErrUnavailable: a service userhub needs (the database, Redis) does not
 	// answer; the client may try again shortly.
 	ErrUnavailable = errors.New("a service userhub needs does not answer")
@@ -40,14 +38,12 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("too many failed logins; try again in %v", e.RetryAfter.Round(time.Second))
 }
 
-// ForbiddenError is ErrForbidden with the reason, for the client.
+// ForbiddenError: the user is logged in but may not do this, and why.
 type ForbiddenError struct {
 	Reason string
 }
 
 func (e *ForbiddenError) Error() string { return e.Reason }
-
-func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 
 // FieldError says what is wrong with one input field. Code is a stable,
 // machine-readable word ("required", "too_long", ...) that the UI translates;

@@ -54,6 +54,9 @@ type PasswordPolicy struct {
 	MinLength int // characters; at least MinPasswordFloor
 }
 
+// Min is the shortest password allowed, in characters.
+func (p PasswordPolicy) Min() int { return max(p.MinLength, MinPasswordFloor) }
+
 // Check validates a new password for the user named name, reporting every
 // problem under field. Passwords are compared in NFC, so the same password
 // typed on two keyboards is one password.
@@ -63,8 +66,8 @@ func (p PasswordPolicy) Check(field, password, name string) error {
 	switch {
 	case !utf8.ValidString(password):
 		verr.add(field, "invalid_characters", "the password must be valid UTF-8 text")
-	case n < max(p.MinLength, MinPasswordFloor):
-		verr.add(field, "password_too_short", fmt.Sprintf("the password must be at least %d characters (got %d)", max(p.MinLength, MinPasswordFloor), n))
+	case n < p.Min():
+		verr.add(field, "password_too_short", fmt.Sprintf("the password must be at least %d characters (got %d)", p.Min(), n))
 	case n > MaxPasswordLength:
 		verr.add(field, "password_too_long", fmt.Sprintf("the password must be at most %d characters", MaxPasswordLength))
 	default:
