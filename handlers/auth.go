@@ -97,10 +97,10 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n]) + "…"
 }
 
-// safeNext returns where to go after logging in: next if it is a path on
-// this site, "/" otherwise. No scheme, no host, no "//" or "/\" (which
-// browsers read as another host): no open redirect.
-func safeNext(next string) string {
+// localPath returns next if it is a path on this site, "/" otherwise. No
+// scheme, no host, no "//" or "/\" (which browsers read as another host):
+// no open redirect.
+func localPath(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
 		return "/"
 	}
@@ -108,11 +108,17 @@ func safeNext(next string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
-	switch u.Path {
-	case "/login", "/logout", "/setup":
+	return u.RequestURI()
+}
+
+// safeNext returns where to go after logging in: a local path, but not
+// back to the ways in.
+func safeNext(next string) string {
+	next = localPath(next)
+	if u, err := url.Parse(next); err != nil || u.Path == "/login" || u.Path == "/logout" || u.Path == "/setup" {
 		return "/"
 	}
-	return u.RequestURI()
+	return next
 }
 
 // setUp reports whether a user exists. Once one does, one always will
@@ -393,5 +399,5 @@ func (h *Handlers) setLanguage(c *gin.Context) {
 		Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, Secure: c.Request.TLS != nil, SameSite: http.SameSiteLaxMode,
 	})
-	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next")))
+	c.Redirect(http.StatusSeeOther, localPath(c.PostForm("next")))
 }

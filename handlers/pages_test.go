@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -50,6 +51,8 @@ func TestPages(t *testing.T) {
 			wantHeader: map[string]string{"Location": "/about", "Set-Cookie": "lang=ko; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"}},
 		{name: "language switch stays local", method: "POST", path: "/lang", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 			body: "lang=en&next=https://evil.example/", status: 303, wantHeader: map[string]string{"Location": "/"}},
+		{name: "language switch on the login page keeps where login leads", method: "POST", path: "/lang", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			body: "lang=ko&next=" + url.QueryEscape("/login?next=%2Faccount"), status: 303, wantHeader: map[string]string{"Location": "/login?next=%2Faccount"}},
 		{name: "unknown language", method: "POST", path: "/lang", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 			body: "lang=fr", status: 422},
 	})
