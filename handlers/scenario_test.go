@@ -219,10 +219,13 @@ func (sc scenario) check(t *testing.T, rec *httptest.ResponseRecorder) {
 
 // bench runs one scenario as a benchmark on a single app: the scenario's
 // status is checked on every iteration.
-func bench(b *testing.B, sc scenario) {
+func bench(b *testing.B, sc scenario, adjust ...func(app)) {
 	a := newApp(b)
 	if sc.fixture != nil {
 		sc.fixture(b, a.store)
+	}
+	for _, f := range adjust {
+		f(a)
 	}
 	var session *http.Cookie
 	if sc.as != "" {

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"fmt"
+	"github.com/gin-gonic/gin"
 	"strings"
 	"testing"
 )
@@ -214,13 +215,27 @@ func TestAuthorization(t *testing.T) {
 }
 
 // BenchmarkSeedListUsers measures GET /users over 100 users through the
-// whole handler chain (no network), logged in, as the route requires.
+// whole handler chain (no network): logged in, as the route requires
+// (session cookie decoded, user and revocation checked), and anonymous,
+// the same handler on a public path. The difference is what a session costs.
 func BenchmarkSeedListUsers(b *testing.B) {
 	names := []string{"kim"}
 	for i := range 99 {
 		names = append(names, fmt.Sprintf("user%03d", i))
 	}
-	bench(b, scenario{as: "kim", method: "GET", path: "/users", fixture: users(names...), status: 200})
+	b.Run("logged-in", func(b *testing.B) {
+		bench(b, scenario{as: "kim", method: "GET", path: "/users", fixture: users(names...), status: 200})
+	})
+	b.Run("anonymous", func(b *testing.B) {
+		bench(b, scenario{method: "GET", path: "/public-users", fixture: users(names...), status: 200}, func(a app) {
+			engine := a.handler.(*gin.Engine)
+			for _, r := range engine.Routes() {
+				if r.Method == "GET" && r.Path == "/users" {
+					engine.GET("/public-users", r.HandlerFunc)
+				}
+			}
+		})
+	})
 }
 
 func BenchmarkAbout(b *testing.B) {
