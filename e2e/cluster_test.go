@@ -72,8 +72,8 @@ type load struct {
 	// connPID is, per connection, the pid of the worker that last answered
 	// on it: which connections a worker holds.
 	connPID []atomic.Int64
-	stop         chan struct{}
-	done         sync.WaitGroup
+	stop    chan struct{}
+	done    sync.WaitGroup
 }
 
 // startLoad sends GET /healthz (and, with posts, every other request a

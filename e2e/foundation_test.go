@@ -213,7 +213,7 @@ func TestGracefulShutdown(t *testing.T) {
 	p.signal(syscall.SIGTERM)
 	time.Sleep(300 * time.Millisecond)
 	// New connections are refused while the old request drains.
-	if _, err := http.Get(p.base + "/healthz"); err == nil {
+	if _, err := (&http.Client{Timeout: 5 * time.Second}).Get(p.base + "/healthz"); err == nil {
 		t.Error("a new connection was accepted after SIGTERM")
 	}
 	pw.Write([]byte(`"late"}`))

@@ -212,6 +212,7 @@ func newClient() *http.Client {
 	return &http.Client{
 		Jar:           jar,
 		Transport:     &http.Transport{DisableCompression: true},
+		Timeout:       30 * time.Second, // a hung server fails the test, not the run
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
