@@ -489,3 +489,54 @@ func TestClusterHTTPS(t *testing.T) {
 		t.Errorf("%d of 11 later connections resumed their TLS session (workers %v)", resumed, pids)
 	}
 }
+
+// TestClusterSessions: a session started on one worker works on every
+// worker, and a logout on one ends it on all. Each worker keeps its own
+// caches (decoded cookies, users, revocations), so both must have served
+// the cookie before the logout, and both must refuse it after.
+func TestClusterSessions(t *testing.T) {
+	p := startCluster(t)
+	workers := p.readyWorkers()
+	p.setup(t)
+	cookie := sessionOf(t, apiLogin(t, p.base, "kim", adminPassword, ""))
+	// replay sends the cookie on new connections (either worker may take
+	// one) until both workers have answered it with status.
+	replay := func(status int) {
+		t.Helper()
+		for sent := 0; ; sent++ {
+			resp, _ := raw(t, "GET", p.base+"/api/v1/me", "", "", cookie)
+			if resp.StatusCode != status {
+				t.Fatalf("request %d: %d, want %d", sent+1, resp.StatusCode, status)
+			}
+			if sent%10 == 9 {
+				time.Sleep(150 * time.Millisecond) // the log is written in batches
+				if answeredBy(p.output(), status)[workers[0]] && answeredBy(p.output(), status)[workers[1]] {
+					return
+				}
+			}
+			if sent == 500 {
+				t.Fatalf("after %d requests, not both workers %v answered %d:\n%s", sent, workers, status, p.output())
+			}
+		}
+	}
+	replay(200)
+	if resp, _ := raw(t, "POST", p.base+"/api/v1/logout", "", "", cookie); resp.StatusCode != 204 {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	replay(401)
+}
+
+var meLine = regexp.MustCompile(`msg=request pid=(\d+) role=worker .*path=/api/v1/me status=(\d+)`)
+
+// answeredBy lists the workers whose access log shows GET /api/v1/me
+// answered with status.
+func answeredBy(log string, status int) map[int]bool {
+	pids := map[int]bool{}
+	for _, m := range meLine.FindAllStringSubmatch(log, -1) {
+		if m[2] == strconv.Itoa(status) {
+			pid, _ := strconv.Atoi(m[1])
+			pids[pid] = true
+		}
+	}
+	return pids
+}
