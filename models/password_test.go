@@ -92,6 +92,19 @@ func TestHashAndVerify(t *testing.T) {
 	}
 }
 
+// An unknown user (no hash) costs a real argon2id check, like a wrong
+// password, so timing does not tell which names exist: with the only slot
+// taken, both wait for it alike.
+func TestNoHashCostsAHash(t *testing.T) {
+	h := fastHasher(1, 20*time.Millisecond)
+	h.slots <- struct{}{} // the only slot is busy
+	for _, encoded := range []string{"", h.dummy} {
+		if _, _, err := h.Verify(context.Background(), "x", encoded); !errors.Is(err, ErrHasherBusy) {
+			t.Errorf("Verify against %q did not wait for a slot: %v", encoded, err)
+		}
+	}
+}
+
 func TestRehashWhenParametersChange(t *testing.T) {
 	ctx := context.Background()
 	old := fastHasher(1, time.Second)
