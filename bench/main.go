@@ -147,6 +147,12 @@ func run(ctx context.Context, cfg config) error {
 	for _, t := range []*target{&overTLS, &overH2} {
 		t.pid, t.only = userhub.pid, "/users"
 	}
+	if err := checkProtocol(ctx, overTLS, 1); err != nil {
+		return err
+	}
+	if err := checkProtocol(ctx, overH2, 2); err != nil {
+		return err
+	}
 
 	// The first user is the administrator that setup creates (and whose
 	// session reads /users, which needs a login); the others are added by it.
@@ -202,11 +208,14 @@ func run(ctx context.Context, cfg config) error {
 	}
 	fmt.Printf("userhub bench: GOMAXPROCS=%d (%d CPUs, shared by client, userhub and baseline), %d connections, ≤%d requests or %s per run after %d warm-up requests, %s, access log on (to a file)\n",
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), cfg.conns, cfg.n, cfg.d, cfg.warmup, rounds)
-	fmt.Println("servers: userhub over plain HTTP/1.1 (32 connections); cluster: the same with cluster.workers 2 (a master and two worker processes; CPU of all three); https-h1: over TLS, HTTP/1.1 (as many connections); https-h2: over TLS, HTTP/2, every request a stream of one connection")
+	fmt.Printf("servers: userhub over plain HTTP/1.1 (%d connections); cluster: the same with cluster.workers 2 (a master and two worker processes; CPU of all three); https-h1: over TLS, HTTP/1.1 (as many connections); https-h2: over TLS, HTTP/2, every request a stream of one connection\n", cfg.conns)
 	for _, sc := range scenarios {
 		who := "anonymous"
 		if sc.cookie != "" {
-			who = "logged in: session cookie decoded and user loaded on every request"
+			// One cookie, as one user's browser sends: the process's caches
+			// (decoded cookies, users, revocations) answer as they do in
+			// steady state; BenchmarkSeedListUsers shows the session's cost.
+			who = "logged in: the session checked on every request (cookie, user and revocation from the per-process caches)"
 		}
 		fmt.Printf("GET %s: %d bytes, %s, %s\n", sc.path, len(sc.body), sc.contentType, who)
 	}
@@ -224,6 +233,7 @@ func run(ctx context.Context, cfg config) error {
 func reloadUnderLoad(ctx context.Context, cfg config, t target, sc *scenario, logFile string) error {
 	done := make(chan result, 1)
 	// A fixed window: a reload takes a second or so a worker (draining).
+	t.countRetries = true
 	go func() { done <- load(ctx, t, sc, cfg.conns, 500000, 5*time.Second) }()
 	time.Sleep(300 * time.Millisecond)
 	if err := syscall.Kill(t.pid, syscall.SIGHUP); err != nil {
@@ -235,7 +245,8 @@ func reloadUnderLoad(ctx context.Context, cfg config, t target, sc *scenario, lo
 	if !strings.Contains(string(data), "reload done") {
 		outcome = "the reload did not finish during the run"
 	}
-	fmt.Printf("cluster reload (SIGHUP to the master) during GET %s: %d requests answered, %d failed; %s\n", sc.path, r.requests, r.errors, outcome)
+	fmt.Printf("cluster reload (SIGHUP to the master) during GET %s: %d requests answered, %d failed, %d sent again by the client after a closed connection; %s\n",
+		sc.path, r.requests, r.errors, r.retried, outcome)
 	if r.errors > 0 {
 		fmt.Printf("  the first failure: %s\n", r.firstErr)
 	}
