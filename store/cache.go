@@ -117,5 +117,3 @@ func (g *generation) load() uint64 { return atomic.LoadUint64(g.counter) }
 
 // bump tells every process that the data changed.
 func (g *generation) bump() { atomic.AddUint64(g.counter, 1) }
-
-func (g *generation) close() error { return syscall.Munmap(g.mem) }

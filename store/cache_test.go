@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"userhub/models"
 )
 
 // A write that does not bump the generation (another program writing the
@@ -62,7 +63,6 @@ func TestFullCacheStartsOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gen.close()
 	c := &readCache{gen: gen, entries: map[any]cacheEntry{}}
 	fills := 0
 	fill := func() (int, error) { fills++; return fills, nil }
@@ -93,4 +93,17 @@ func openMigrated(t *testing.T, path string) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// A request still running at shutdown may use the store after Close: it
+// gets an error, and the process lives.
+func TestUseAfterClose(t *testing.T) {
+	s := openMigrated(t, filepath.Join(t.TempDir(), "closed.db"))
+	s.Close()
+	if _, err := s.CountUsers(context.Background()); err == nil {
+		t.Error("CountUsers after Close: no error")
+	}
+	if _, err := s.CreateUser(context.Background(), models.NewUser{Name: "late"}); err == nil {
+		t.Error("CreateUser after Close: no error")
+	}
 }

@@ -182,14 +182,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases every connection.
+// Close releases every connection. The change counter's page stays mapped
+// (until the process exits): a request still running at shutdown may use
+// the store after Close, and must get an error, not touch unmapped memory.
 func (s *Store) Close() error {
 	err := s.read.Close()
 	if s.write != s.read {
 		err = errors.Join(err, s.write.Close())
-	}
-	if s.cache != nil {
-		err = errors.Join(err, s.cache.gen.close())
 	}
 	return err
 }
