@@ -105,7 +105,7 @@ func decodeValues(data []byte) (map[any]any, error) {
 // the JSON codec, as a gin-contrib/sessions Store: the same as that
 // package's cookie store, which offers no way to change the codec.
 //
-// It also remembers what it decoded, by cookie value: a browser sends the
+// It also remembers what it decoded, by cookie name and value: a browser sends the
 // same cookie with every request, and checking its signature and
 // decrypting it again each time was a third of the cost of an
 // authenticated request. The content of a cookie value never changes (a
@@ -135,8 +135,11 @@ func (c *cookieStore) New(r *http.Request, name string) (*gsessions.Session, err
 	if err != nil {
 		return c.CookieStore.New(r, name) // no cookie: a new, empty session
 	}
+	// By name and value: the signature covers the name, so a value made
+	// for one cookie name must not be taken under another (__Host-).
+	key := name + "\x00" + cookie.Value
 	c.mu.Lock()
-	values, ok := c.decoded[cookie.Value]
+	values, ok := c.decoded[key]
 	c.mu.Unlock()
 	if ok {
 		s := gsessions.NewSession(c, name)
@@ -151,7 +154,7 @@ func (c *cookieStore) New(r *http.Request, name string) (*gsessions.Session, err
 		if len(c.decoded) >= maxDecoded {
 			clear(c.decoded)
 		}
-		c.decoded[cookie.Value] = maps.Clone(s.Values)
+		c.decoded[key] = maps.Clone(s.Values)
 		c.mu.Unlock()
 	}
 	return s, err

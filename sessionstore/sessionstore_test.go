@@ -156,4 +156,11 @@ func TestCookieStoreRemembersDecodedCookies(t *testing.T) {
 	if len(store.decoded) != 1 {
 		t.Fatalf("a tampered cookie was remembered")
 	}
+	// The signature covers the cookie's name: a value remembered under one
+	// name is not taken under another (the __Host- cookie is its own).
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(&http.Cookie{Name: "__Host-s", Value: cookie.Value})
+	if other, err := store.New(req, "__Host-s"); err == nil && !other.IsNew {
+		t.Fatalf("a cookie made as %q was taken as %q: %v", "s", "__Host-s", other.Values)
+	}
 }
