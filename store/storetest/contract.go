@@ -473,6 +473,9 @@ func RunCounter(t *testing.T, newCounter func(t *testing.T) (a, b models.Counter
 			if i%2 == 0 {
 				c = b // the other process counts into the same window
 			}
+			// Apart in time (window ends have millisecond resolution), so a
+			// window that slid with each event would show.
+			time.Sleep(5 * time.Millisecond)
 			n, r, err := c.Add(ctx, key, time.Minute)
 			if err != nil || n != i {
 				t.Fatalf("add %d: %d, %v", i, n, err)
