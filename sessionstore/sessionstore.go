@@ -128,11 +128,12 @@ func Open(cfg config.Session, secret []byte) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The signed timestamp inside the cookie must not expire before the
+	// session may (securecookie's default is 30 days).
+	signedMaxAge := int(cfg.AbsoluteTimeout.Seconds()) + 60
 	if cfg.Store != "redis" {
 		store := newCookieStore(hashKey, blockKey)
-		// The signed timestamp inside the cookie must not expire before the
-		// session may (securecookie's default is 30 days).
-		store.MaxAge(int(cfg.AbsoluteTimeout.Seconds()) + 60)
+		store.MaxAge(signedMaxAge)
 		return &Backend{Store: store}, nil
 	}
 	pool := newPool(cfg)
@@ -161,6 +162,7 @@ func Open(cfg config.Session, secret []byte) (*Backend, error) {
 		pool.Close()
 		return nil, err
 	}
+	rs.SetMaxAge(signedMaxAge) // the cookie holding the session's id
 	rs.SetKeyPrefix(cfg.RedisPrefix + "session:")
 	rs.SetSerializer(redisValues{})
 	useCodec(rs.Codecs)
