@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -152,6 +153,10 @@ func Open(cfg config.Session, secret []byte) (*Backend, error) {
 		pool.Close()
 		return nil, fmt.Errorf("cannot reach Redis at %s (session.redis_addr): %w", cfg.RedisAddr, err)
 	}
+	if err := checkRedisVersion(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("session.redis_addr %s: %w", cfg.RedisAddr, err)
+	}
 	store, err := ginredis.NewStoreWithPool(pool, hashKey, blockKey)
 	if err != nil {
 		pool.Close()
@@ -167,6 +172,36 @@ func Open(cfg config.Session, secret []byte) (*Backend, error) {
 	rs.SetSerializer(redisValues{})
 	useCodec(rs.Codecs)
 	return &Backend{Store: store, Counter: redisCounter{pool, cfg.RedisPrefix + "attempts:"}, Ping: ping, close: pool.Close}, nil
+}
+
+// checkRedisVersion refuses a Redis older than 7, at start-up rather than
+// at the first failed login: the login counter needs PEXPIRETIME and
+// PEXPIRE NX.
+func checkRedisVersion(ctx context.Context, pool *redis.Pool) error {
+	conn, err := pool.GetContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	info, err := redis.String(redis.DoContext(conn, ctx, "INFO", "server"))
+	if err != nil {
+		return err
+	}
+	return redisVersionOK(info)
+}
+
+// redisVersionOK reads redis_version from INFO's text.
+func redisVersionOK(info string) error {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+			major, _, _ := strings.Cut(v, ".")
+			if n, err := strconv.Atoi(major); err != nil || n < 7 {
+				return fmt.Errorf("the server runs Redis %s; userhub needs Redis 7 or later", v)
+			}
+			return nil
+		}
+	}
+	return errors.New("the server did not say its Redis version (INFO server)")
 }
 
 // useCodec makes securecookie codecs encode with valuesCodec.

@@ -164,3 +164,16 @@ func TestCookieStoreRemembersDecodedCookies(t *testing.T) {
 		t.Fatalf("a cookie made as %q was taken as %q: %v", "s", "__Host-s", other.Values)
 	}
 }
+
+func TestRedisVersion(t *testing.T) {
+	for info, ok := range map[string]bool{
+		"# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n": true,
+		"# Server\r\nredis_version:8.2.1\r\n":                           true,
+		"# Server\r\nredis_version:6.2.14\r\n":                          false,
+		"# Server\r\nredis_mode:standalone\r\n":                         false,
+	} {
+		if err := redisVersionOK(info); (err == nil) != ok {
+			t.Errorf("%q: %v", info, err)
+		}
+	}
+}
