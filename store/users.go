@@ -63,10 +63,8 @@ func (s *Store) CreateFirstUser(ctx context.Context, n models.NewUser) (models.U
 	}
 	var u models.User
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.dialect.lockAdmins != "" {
-			if _, err := tx.ExecContext(ctx, s.dialect.lockAdmins); err != nil {
-				return err
-			}
+		if err := s.lockAdmins(ctx, tx); err != nil {
+			return err
 		}
 		var exists bool
 		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
@@ -220,16 +218,23 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 	})
 }
 
+// lockAdmins takes the dialect's admin lock for the rest of tx (see dialect).
+func (s *Store) lockAdmins(ctx context.Context, tx *sql.Tx) error {
+	if s.dialect.lockAdmins == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.dialect.lockAdmins)
+	return err
+}
+
 // checkOtherAdmin returns ErrLastAdmin when user id is the only admin who
 // can log in (an admin without a password cannot), and nil when it is not
 // an admin or another such admin remains. It first takes the dialect's
 // admin lock, so that two transactions removing two different admins run
 // one after the other and the second sees the first's change.
 func (s *Store) checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error {
-	if s.dialect.lockAdmins != "" {
-		if _, err := tx.ExecContext(ctx, s.dialect.lockAdmins); err != nil {
-			return err
-		}
+	if err := s.lockAdmins(ctx, tx); err != nil {
+		return err
 	}
 	var targetIsAdmin, others int
 	err := tx.QueryRowContext(ctx,
