@@ -77,6 +77,10 @@ func TestAccountsOverHTTP(t *testing.T) {
 			if relogin == kim {
 				t.Fatal("logging in again with a cookie in hand kept the cookie")
 			}
+			// ...and the one it replaced no longer works (no session fixation).
+			if r, _ := raw(t, "GET", me, "", "", kim); r.StatusCode != 401 {
+				t.Fatalf("the cookie replaced at login: %d", r.StatusCode)
+			}
 			kim = relogin
 
 			// A cookie with one byte changed is anonymous.
