@@ -17,6 +17,9 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/gin-gonic/gin"
+
+	"userhub/cachedstore"
 	"userhub/config"
 	"userhub/server"
 	"userhub/store"
@@ -74,6 +77,9 @@ type env struct {
 // Run runs the command line args (without the program name) and returns the
 // process exit code.
 func Run(args []string, assets Assets) int {
+	// Gin's mode is global to the process: set here, once, where the
+	// process starts (debug mode would print every route at start-up).
+	gin.SetMode(gin.ReleaseMode)
 	e := env{args: args, vars: os.Environ(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	return e.run(assets)
 }
@@ -254,6 +260,21 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 		log.Info("applied migration", "version", m.Version, "name", m.Name)
 	}
 	return s, nil
+}
+
+// readCache puts the read cache in front of an SQLite store, with the
+// change signal every process sharing the database file shares: a file
+// beside it. PostgreSQL serves instances on several machines, which share
+// no memory, so it is read directly.
+func readCache(s *store.Store, cfg config.Config) (cachedstore.Inner, error) {
+	if s.Driver() != "sqlite" {
+		return s, nil
+	}
+	signal, err := cachedstore.OpenFileSignal(cfg.Database.DSN + "-gen")
+	if err != nil {
+		return nil, fmt.Errorf("open the change signal of %s: %w", cfg.Database.DSN, err)
+	}
+	return cachedstore.New(s, signal), nil
 }
 
 func migrate(cfg config.Config, log *slog.Logger) error {

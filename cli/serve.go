@@ -15,12 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"userhub/accounts"
 	"userhub/cluster"
 	"userhub/config"
 	"userhub/handlers"
 	"userhub/models"
 	"userhub/server"
-	"userhub/sessionstore"
+	"userhub/sessions"
 )
 
 // serve runs the server until SIGINT or SIGTERM, then drains in-flight
@@ -64,7 +65,7 @@ func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []
 		return err
 	}
 	s.Close()
-	secret, err := sessionstore.Secret(cfg)
+	secret, err := sessions.Secret(cfg)
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 			s.Listener.Close()
 		}
 	}()
-	secret, err := sessionstore.Secret(cfg)
+	secret, err := sessions.Secret(cfg)
 	if err != nil {
 		return err
 	}
@@ -173,27 +174,31 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 		return err
 	}
 	defer s.Close()
-
-	sessions, err := sessionstore.Open(cfg.Session, secret)
+	users, err := readCache(s, cfg)
 	if err != nil {
 		return err
 	}
-	defer sessions.Close()
-	deps := handlers.Deps{
-		Config:       cfg,
-		Store:        s,
-		SessionStore: sessions.Store,
-		Counter:      s, // login counts in the database, unless Redis keeps them
-		Hasher:       newHasher(cfg.Auth),
-		Logger:       log,
-		Templates:    assets.Templates,
-		Static:       assets.Static,
+	backend, err := sessions.Open(cfg.Session, secret)
+	if err != nil {
+		return err
 	}
-	if sessions.Counter != nil {
-		deps.Counter = sessions.Counter
-		deps.Ready = append(deps.Ready, sessions.Ping)
+	defer backend.Close()
+	var counter models.Counter = s // login counts in the database, unless Redis keeps them
+	var checks []func(context.Context) error
+	if backend.Counter != nil {
+		counter = backend.Counter
+		checks = append(checks, backend.Ping)
 	}
-	handler, err := handlers.New(deps)
+	handler, err := handlers.New(handlers.Deps{
+		Config:    cfg,
+		Store:     users,
+		Accounts:  accounts.New(accounts.Options{Store: users, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
+		Sessions:  sessions.NewManager(backend.Store, cfg.Session, users, users, log),
+		Logger:    log,
+		Templates: assets.Templates,
+		Static:    assets.Static,
+		Ready:     checks,
+	})
 	if err != nil {
 		return err
 	}
@@ -213,12 +218,12 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 // newHasher returns the password hasher the configuration asks for. Each
 // hash takes argon2_memory_kib, so at most hash_concurrency (by default one
 // per CPU) run at once; a login waits up to 5 s for a turn, then gets 503.
-func newHasher(a config.Auth) *models.Hasher {
+func newHasher(a config.Auth) *accounts.Hasher {
 	n := a.HashConcurrency
 	if n == 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	return models.NewHasher(models.Argon2Params{
+	return accounts.NewHasher(accounts.Argon2Params{
 		MemoryKiB:   uint32(a.Argon2MemoryKiB),
 		Iterations:  uint32(a.Argon2Iterations),
 		Parallelism: uint8(a.Argon2Parallelism),

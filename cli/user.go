@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/term"
 
+	"userhub/accounts"
+	"userhub/auth"
 	"userhub/config"
 	"userhub/models"
 )
@@ -42,35 +44,34 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		return err
 	}
 	defer s.Close()
-	hasher := newHasher(cfg.Auth)
-	policy := models.PasswordPolicy{MinLength: cfg.Auth.PasswordMinLength}
-
-	switch sub {
-	case "list":
+	if sub == "list" {
 		return e.listUsers(ctx, s)
-	case "add":
-		name := args[0]
-		role := models.RoleMember
+	}
+	// Changes go through the read cache, which tells a running server
+	// sharing the database to read again, at once.
+	users, err := readCache(s, cfg)
+	if err != nil {
+		return err
+	}
+	acc := accounts.New(accounts.Options{Store: users, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
+	operator := auth.Operator()
+
+	if sub == "add" {
+		n := accounts.NewAccount{Name: args[0], Role: models.RoleMember}
 		if opt.admin {
-			role = models.RoleAdmin
+			n.Role = models.RoleAdmin
 		}
-		if _, err := (models.NewUser{Name: name, Role: role}).Normalize(); err != nil {
+		if err := acc.Check(n); err != nil { // before asking for a password
 			return err
 		}
 		password, err := e.readPassword(opt.passwordStdin, true)
 		if err != nil {
 			return err
 		}
-		n := models.NewUser{Name: name, Role: role}
 		if password != "" {
-			if err := policy.Check("password", password, name); err != nil {
-				return err
-			}
-			if n.PasswordHash, err = hasher.Hash(ctx, password); err != nil {
-				return err
-			}
+			n.Password = &password
 		}
-		u, err := s.CreateUser(ctx, n)
+		u, err := acc.Create(ctx, operator, n)
 		if err != nil {
 			return err
 		}
@@ -78,7 +79,7 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		return nil
 	}
 
-	u, err := s.UserByName(ctx, args[0])
+	u, err := users.UserByName(ctx, args[0])
 	if errors.Is(err, models.ErrNotFound) {
 		return fmt.Errorf("no user is named %q", args[0])
 	}
@@ -91,24 +92,17 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		if err != nil {
 			return err
 		}
-		if err := policy.Check("password", password, u.Name); err != nil {
-			return err
-		}
-		hash, err := hasher.Hash(ctx, password)
-		if err != nil {
-			return err
-		}
-		if _, err := s.UpdateUser(ctx, u.ID, models.UserChange{PasswordHash: &hash}); err != nil {
+		if _, err := acc.SetPassword(ctx, operator, u.ID, password); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "password of %s changed; their sessions have ended\n", u.Name)
 	case "delete":
-		if err := s.DeleteUser(ctx, u.ID); err != nil {
+		if err := acc.Delete(ctx, operator, u.ID); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "deleted %s\n", u.Name)
 	case "logout":
-		if _, err := s.EndSessions(ctx, u.ID); err != nil {
+		if _, err := acc.EndSessions(ctx, operator, u.ID); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "every session of %s has ended\n", u.Name)

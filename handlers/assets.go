@@ -64,20 +64,19 @@ func (a *assets) url(name string) (string, error) {
 }
 
 // static: GET /static/*path.
-func (h *Handlers) static(c *gin.Context) {
-	h.serveAsset(c, strings.TrimPrefix(c.Param("path"), "/"))
+func (h *Handlers) static(c *gin.Context) error {
+	return h.serveAsset(c, strings.TrimPrefix(c.Param("path"), "/"))
 }
 
 // favicon: GET /favicon.ico, which browsers ask for on their own.
-func (h *Handlers) favicon(c *gin.Context) {
-	h.serveAsset(c, "favicon.ico")
+func (h *Handlers) favicon(c *gin.Context) error {
+	return h.serveAsset(c, "favicon.ico")
 }
 
-func (h *Handlers) serveAsset(c *gin.Context, name string) {
+func (h *Handlers) serveAsset(c *gin.Context, name string) error {
 	f, ok := h.assets.files[name]
 	if !ok {
-		h.fail(c, errNoRoute)
-		return
+		return errNoRoute
 	}
 	hdr := c.Writer.Header()
 	hdr.Set("ETag", f.etag)
@@ -88,9 +87,10 @@ func (h *Handlers) serveAsset(c *gin.Context, name string) {
 	}
 	if etagMatches(c.GetHeader("If-None-Match"), f.version) {
 		c.Status(http.StatusNotModified)
-		return
+		return nil
 	}
 	writeBody(c, http.StatusOK, f.contentType, f.body)
+	return nil
 }
 
 // etagMatches applies If-None-Match's weak comparison: any listed tag with

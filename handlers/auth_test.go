@@ -10,18 +10,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/gin-contrib/sessions"
+	ginsessions "github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
 
+	"userhub/accounts"
+	"userhub/auth"
 	"userhub/config"
-	"userhub/handlers"
 	"userhub/models"
 )
 
@@ -114,7 +114,7 @@ func testFirstRunSetup(t *testing.T, sessions func(*config.Config)) {
 
 func TestLoginPage(t *testing.T) {
 	a := newApp(t)
-	users("kim", "lee")(t, a.store)
+	users("kim", "lee")(t, a)
 	for _, tt := range []struct {
 		name, password, next string
 		status               int
@@ -143,7 +143,7 @@ func TestLoginPage(t *testing.T) {
 	}
 	// A wrong name and a wrong password read exactly alike.
 	a2 := newApp(t)
-	users("kim")(t, a2.store)
+	users("kim")(t, a2)
 	badName := a2.do(form("POST", "/login", url.Values{"name": {"nobody"}, "password": {"x"}}))
 	badPass := a2.do(form("POST", "/login", url.Values{"name": {"kim"}, "password": {"x"}}))
 	clean := func(s string) string { return strings.NewReplacer("nobody", "NAME", "kim", "NAME").Replace(s) }
@@ -173,7 +173,7 @@ func TestSessionCookie(t *testing.T) {
 
 func testSessionCookie(t *testing.T, sessions func(*config.Config)) {
 	a := newApp(t, sessions)
-	users("kim", "lee")(t, a.store)
+	users("kim", "lee")(t, a)
 
 	rec := a.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`))
 	wantStatus(t, rec, 200, "API login")
@@ -240,7 +240,7 @@ func TestSessionsEnd(t *testing.T) {
 func testSessionsEnd(t *testing.T, sessions func(*config.Config)) {
 	ctx := context.Background()
 	a := newApp(t, sessions)
-	users("kim", "lee", "park")(t, a.store)
+	users("kim", "lee", "park")(t, a)
 
 	t.Run("logout, and the old cookie replayed", func(t *testing.T) {
 		session := a.login(t, "lee")
@@ -305,8 +305,8 @@ func testSessionsEnd(t *testing.T, sessions func(*config.Config)) {
 		a.loginWith(t, "lee", "a brand new password")
 	})
 	t.Run("admin sets a password", func(t *testing.T) {
-		hash, _ := a.hasher.Hash(ctx, testPassword)
-		u, _ := a.store.CreateUser(ctx, models.NewUser{Name: "choi", PasswordHash: hash})
+		password := testPassword
+		u, _ := a.accounts.Create(ctx, auth.Operator(), accounts.NewAccount{Name: "choi", Password: &password})
 		session := a.login(t, "choi")
 		rec := a.do(jsonReq("PATCH", fmt.Sprintf("/api/v1/users/%d", u.ID), `{"password":"set by the admin"}`, a.login(t, "kim")))
 		wantStatus(t, rec, 200, "admin sets choi's password")
@@ -316,7 +316,7 @@ func testSessionsEnd(t *testing.T, sessions func(*config.Config)) {
 	t.Run("log out everywhere", func(t *testing.T) {
 		session := a.login(t, "kim")
 		kim, _ := a.store.UserByName(ctx, "kim")
-		if _, err := a.store.EndSessions(ctx, kim.ID); err != nil { // what `userhub user logout kim` does
+		if _, err := a.accounts.EndSessions(ctx, auth.Operator(), kim.ID); err != nil { // what `userhub user logout kim` does
 			t.Fatal(err)
 		}
 		wantStatus(t, a.do(get("/api/v1/me", session)), 401, "after log out everywhere")
@@ -340,7 +340,7 @@ func testSessionTimeouts(t *testing.T, sessions func(*config.Config)) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout, c.Session.AbsoluteTimeout = tt.idle, tt.absolute })
-			users("kim")(t, a.store)
+			users("kim")(t, a)
 			start := time.Now()
 			session := a.login(t, "kim")
 			deadline := time.Now().Add(2 * time.Second)
@@ -371,7 +371,7 @@ func TestIdleRefreshRewritesTheCookie(t *testing.T) {
 
 func testIdleRefreshRewritesTheCookie(t *testing.T, sessions func(*config.Config)) {
 	a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout = 500 * time.Millisecond })
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	session := a.login(t, "kim")
 	for range 10 { // a second of activity: twice the idle timeout
 		time.Sleep(100 * time.Millisecond)
@@ -406,7 +406,7 @@ func TestLoginThrottling(t *testing.T) {
 
 func testLoginThrottling(t *testing.T, sessions func(*config.Config)) {
 	a := newApp(t, sessions)
-	users("kim", "lee")(t, a.store)
+	users("kim", "lee")(t, a)
 	bad := `{"name":"kim","password":"not the password"}`
 	for i := 1; i <= 5; i++ {
 		wantStatus(t, a.do(jsonReq("POST", "/api/v1/login", bad)), 401, fmt.Sprintf("wrong password %d", i))
@@ -431,7 +431,7 @@ func testLoginThrottling(t *testing.T, sessions func(*config.Config)) {
 
 	// Per IP: 20 failures over any names, then 429 for everyone from there.
 	b := newApp(t, sessions)
-	users("kim")(t, b.store)
+	users("kim")(t, b)
 	for i := range 20 {
 		wantStatus(t, b.do(jsonReq("POST", "/api/v1/login", fmt.Sprintf(`{"name":"user%d","password":"x"}`, i))), 401, "spray")
 	}
@@ -439,7 +439,7 @@ func testLoginThrottling(t *testing.T, sessions func(*config.Config)) {
 
 	// A success clears the name's count.
 	c := newApp(t, sessions)
-	users("kim")(t, c.store)
+	users("kim")(t, c)
 	for range 4 {
 		c.do(jsonReq("POST", "/api/v1/login", bad))
 	}
@@ -458,8 +458,8 @@ func TestAPILoginInput(t *testing.T) {
 		{name: "wrong password", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"kim","password":"x"}`, fixture: users("kim"),
 			status: 401, wantHeader: map[string]string{"WWW-Authenticate": "Cookie", "Set-Cookie": ""}, contains: []string{`"code":"bad_credentials"`}},
 		{name: "a user without a password cannot log in", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"nopass","password":""}`,
-			fixture: func(t testing.TB, s models.UserStore) {
-				s.CreateUser(context.Background(), models.NewUser{Name: "nopass"})
+			fixture: func(t testing.TB, a app) {
+				a.store.CreateUser(context.Background(), models.NewUser{Name: "nopass"})
 			}, status: 401},
 		{name: "me", as: "kim", method: "GET", path: "/api/v1/me", fixture: users("kim"), status: 200, contains: []string{`"name":"kim"`, `"role":"admin"`}},
 	})
@@ -469,8 +469,8 @@ func TestLoginsAreLogged(t *testing.T) {
 	var logs bytes.Buffer
 	a := newApp(t)
 	a.log = slog.New(slog.NewTextHandler(&logs, nil))
-	a.handler = a.build(t, a.store, a.cfg)
-	users("kim")(t, a.store)
+	a.handler = a.build(t, a.store)
+	users("kim")(t, a)
 	a.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"wrong-password-123"}`))
 	a.do(jsonReq("POST", "/api/v1/login", `{"name":"nobody","password":"wrong-password-456"}`))
 	session := a.login(t, "kim")
@@ -501,10 +501,9 @@ func TestLoginsAreLogged(t *testing.T) {
 
 func TestRehashOnLogin(t *testing.T) {
 	a := newApp(t)
-	users("kim")(t, a.store) // hashed with m=64
-	stronger := models.NewHasher(models.Argon2Params{MemoryKiB: 128, Iterations: 1, Parallelism: 1}, 2, time.Second)
-	a.hasher = stronger
-	a.handler = a.build(t, a.store, a.cfg)
+	users("kim")(t, a) // hashed with m=64
+	a.hasher = accounts.NewHasher(accounts.Argon2Params{MemoryKiB: 128, Iterations: 1, Parallelism: 1}, 2, time.Second)
+	a.handler = a.build(t, a.store)
 	session := a.login(t, "kim")
 	u, _ := a.store.UserByName(context.Background(), "kim")
 	if !strings.Contains(u.PasswordHash, "m=128,") {
@@ -523,7 +522,7 @@ func TestDenyByDefault(t *testing.T) {
 	}
 	pages := map[string]bool{"/": true, "/account": true, "/logout": true}
 	a := newApp(t)
-	users("kim", "lee")(t, a.store)
+	users("kim", "lee")(t, a)
 	engine := a.handler.(*gin.Engine)
 	seen := map[string]bool{}
 	for _, r := range engine.Routes() {
@@ -568,7 +567,7 @@ func TestDenyByDefault(t *testing.T) {
 // cannot slip past the limit (each attempt is counted before its check).
 func TestParallelGuessesAreCounted(t *testing.T) {
 	a := newApp(t)
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	const n = 40
 	codes := make([]int, n)
 	var wg sync.WaitGroup
@@ -591,7 +590,7 @@ func TestParallelGuessesAreCounted(t *testing.T) {
 // name, never a server error.
 func TestOddNamesAtLogin(t *testing.T) {
 	a := newApp(t)
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	// As JSON: a NUL, a lone surrogate, 5000 characters, a newline, nothing.
 	for _, name := range []string{`kim\u0000`, `\ud800`, strings.Repeat("x", 5000), `a\nb`, ""} {
 		rec := a.do(jsonReq("POST", "/api/v1/login", `{"name":"`+name+`","password":"whatever it is"}`))
@@ -606,7 +605,7 @@ func TestOddNamesAtLogin(t *testing.T) {
 }
 
 // brokenSessions is a session store whose server does not answer.
-type brokenSessions struct{ sessions.Store }
+type brokenSessions struct{ ginsessions.Store }
 
 func (brokenSessions) New(r *http.Request, name string) (*gsessions.Session, error) {
 	return gsessions.NewSession(nil, name), errors.New("dial tcp 127.0.0.1:6379: connection refused")
@@ -616,15 +615,10 @@ func (brokenSessions) New(r *http.Request, name string) (*gsessions.Session, err
 // with a session gets 503, not 401: nobody is logged out by an outage.
 func TestSessionStoreDown(t *testing.T) {
 	a := newApp(t)
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	session := a.login(t, "kim")
-	h, err := handlers.New(handlers.Deps{
-		Config: a.cfg, Store: a.store, SessionStore: brokenSessions{}, Counter: a.store, Hasher: a.hasher,
-		Logger: a.logger(), Templates: os.DirFS("../templates"), Static: os.DirFS("../static"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a.sessions = brokenSessions{}
+	h := a.build(t, a.store)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, get("/api/v1/me", session))
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"code":"unavailable"`) {
@@ -656,14 +650,14 @@ func TestThrottleClientAddress(t *testing.T) {
 	}
 
 	direct := newApp(t) // httptest requests come from 192.0.2.1
-	users("kim")(t, direct.store)
+	users("kim")(t, direct)
 	spray(direct, func(i int) string { return fmt.Sprintf("203.0.113.%d", i) })
 	if code := loginFrom(direct, "203.0.113.99"); code != 429 {
 		t.Errorf("a forged X-Forwarded-For dodged the per-address limit: %d", code)
 	}
 
 	proxied := newApp(t, func(c *config.Config) { c.Server.TrustedProxies = []string{"192.0.2.0/24"} })
-	users("kim")(t, proxied.store)
+	users("kim")(t, proxied)
 	spray(proxied, func(int) string { return "203.0.113.7" })
 	if code := loginFrom(proxied, "203.0.113.7"); code != 429 {
 		t.Errorf("the client behind the proxy that failed 20 times: %d, want 429", code)

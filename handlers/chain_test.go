@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"userhub/config"
-	"userhub/handlers"
 	"userhub/models"
 )
 
@@ -108,7 +107,7 @@ func TestCrossOriginProtection(t *testing.T) {
 
 func TestTrustedOrigins(t *testing.T) {
 	a := newApp(t, func(c *config.Config) { c.Server.TrustedOrigins = []string{"https://admin.example"} })
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	req := httptest.NewRequest("POST", "/user", strings.NewReader(`{"name":"lee"}`))
 	req.Header.Set("Content-Type", jsonCT)
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
@@ -121,7 +120,7 @@ func TestTrustedOrigins(t *testing.T) {
 
 func TestGzip(t *testing.T) {
 	a := newApp(t)
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	session := a.login(t, "kim")
 	for _, path := range []string{"/", "/about", "/users", "/static/app.css"} {
 		req := httptest.NewRequest("GET", path, nil)
@@ -151,7 +150,7 @@ func TestGzip(t *testing.T) {
 // A chunked body (no Content-Length) is cut off at the limit: 413 too.
 func TestBodyLimitChunked(t *testing.T) {
 	a := newApp(t)
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	body := io.MultiReader(strings.NewReader(`{"name":"`), strings.NewReader(strings.Repeat("a", 2<<20)), strings.NewReader(`"}`))
 	req := httptest.NewRequest("POST", "/user", body)
 	req.ContentLength = -1
@@ -166,7 +165,7 @@ func TestBodyLimitChunked(t *testing.T) {
 // faultyStore fails or panics on ListUsers and Ping, to see how the chain
 // answers a broken dependency.
 type faultyStore struct {
-	handlers.Store
+	testStore
 	panics bool
 }
 
@@ -184,9 +183,9 @@ func (f faultyStore) Ping(context.Context) error { return errDatabaseDown }
 func TestFaults(t *testing.T) {
 	for _, panics := range []bool{false, true} {
 		a := newApp(t)
-		users("kim")(t, a.store)
+		users("kim")(t, a)
 		session := a.login(t, "kim")
-		h := a.build(t, faultyStore{Store: a.store, panics: panics}, a.cfg)
+		h := a.build(t, faultyStore{testStore: a.store, panics: panics})
 		for _, tt := range []struct {
 			path, contentType string
 			status            int
@@ -216,10 +215,10 @@ func TestFaults(t *testing.T) {
 func TestLogging(t *testing.T) {
 	var buf bytes.Buffer
 	a := newApp(t)
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	session := a.login(t, "kim")
 	a.log = slog.New(slog.NewTextHandler(&buf, nil))
-	h := a.build(t, faultyStore{Store: a.store, panics: true}, a.cfg)
+	h := a.build(t, faultyStore{testStore: a.store, panics: true})
 	req := httptest.NewRequest("GET", "/users?secret=1", nil)
 	req.Header.Set("X-Request-Id", "req-42")
 	req.AddCookie(session)
@@ -245,7 +244,7 @@ func TestLogging(t *testing.T) {
 }
 
 // canceledStore answers as if the client had gone away mid-request.
-type canceledStore struct{ handlers.Store }
+type canceledStore struct{ testStore }
 
 func (canceledStore) ListUsers(context.Context, models.ListQuery) (models.Page, error) {
 	return models.Page{}, context.Canceled
@@ -255,10 +254,10 @@ func (canceledStore) ListUsers(context.Context, models.ListQuery) (models.Page, 
 func TestClientGoneIsNotAServerError(t *testing.T) {
 	var buf bytes.Buffer
 	a := newApp(t)
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	session := a.login(t, "kim")
 	a.log = slog.New(slog.NewTextHandler(&buf, nil))
-	h := a.build(t, canceledStore{a.store}, a.cfg)
+	h := a.build(t, canceledStore{a.store})
 	req := httptest.NewRequest("GET", "/users", nil)
 	req.AddCookie(session)
 	rec := httptest.NewRecorder()

@@ -17,10 +17,11 @@ import (
 )
 
 // decodeJSON reads the request body into dst, a pointer to a struct whose
-// json tags list every field the route accepts. It refuses, each with its
-// own status: a body that is not JSON (415), malformed JSON (400), and
-// unknown fields or values of the wrong type (422, naming every such field
-// at once). Refusing unknown fields is what keeps a client from setting
+// json tags list every field the route accepts; a pointer field tagged
+// `json:"name" required:"true"` must be given, and not null. It refuses, each
+// with its own status: a body that is not JSON (415), malformed JSON
+// (400), and unknown, mistyped or missing fields (422, naming every such
+// field at once). Refusing unknown fields is what keeps a client from setting
 // what the route does not offer ("role" where only "name" may change).
 func decodeJSON(c *gin.Context, dst any) error {
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -70,14 +71,18 @@ func classifyJSONError(err error) error {
 }
 
 // assignFields decodes each JSON member into the struct field with the same
-// json tag, collecting every unknown or mistyped field.
+// json tag, collecting every unknown, mistyped or missing field.
 func assignFields(fields map[string]json.RawMessage, dst any) error {
 	v := reflect.ValueOf(dst).Elem()
 	t := v.Type()
 	index := make(map[string]int, t.NumField())
+	var required []string
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		index[name] = i
+		if t.Field(i).Tag.Get("required") == "true" {
+			required = append(required, name)
+		}
 	}
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
@@ -88,18 +93,20 @@ func assignFields(fields map[string]json.RawMessage, dst any) error {
 	for _, k := range keys {
 		i, ok := index[k]
 		if !ok {
-			verr.Fields = append(verr.Fields, models.FieldError{Field: k, Code: "unknown_field", Message: "this field is not accepted here"})
+			verr.Add(k, "unknown_field", "this field is not accepted here")
 			continue
 		}
 		f := v.Field(i)
 		if err := json.Unmarshal(fields[k], f.Addr().Interface()); err != nil {
-			verr.Fields = append(verr.Fields, models.FieldError{Field: k, Code: "invalid_type", Message: "must be " + describeType(f.Type())})
+			verr.Add(k, "invalid_type", "must be "+describeType(f.Type()))
 		}
 	}
-	if len(verr.Fields) > 0 {
-		return &verr
+	for _, name := range required {
+		if f := v.Field(index[name]); f.IsNil() && !verr.Has(name) {
+			verr.AddRequired(name)
+		}
 	}
-	return nil
+	return verr.Err()
 }
 
 // describeType names a field's JSON type for error messages.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"userhub/accounts"
 	"userhub/middleware"
 	"userhub/models"
 )
@@ -43,10 +44,7 @@ func errMalformedJSON(detail string) error {
 
 // problem is an RFC 9457 problem details body. Type stays "about:blank" (the
 // status says what happened); Code is the stable word clients switch on.
-// header holds response headers the status calls for (Retry-After,
-// WWW-Authenticate).
 type problem struct {
-	header    map[string]string
 	Type      string              `json:"type"`
 	Title     string              `json:"title"`
 	Status    int                 `json:"status"`
@@ -55,10 +53,35 @@ type problem struct {
 	Code      string              `json:"code"`
 	RequestID string              `json:"request_id,omitempty"`
 	Errors    []models.FieldError `json:"errors,omitempty"`
+	// retryAfter, in seconds, is sent as Retry-After when above zero.
+	retryAfter int
 }
 
-// problemFor maps any error to what the client is told. Errors not listed
-// here are server faults: 500, with nothing of the error in the body.
+// errorTable maps the errors the layers below return to what the client
+// is told. The first row whose error matches (errors.Is) wins.
+var errorTable = []struct {
+	err        error
+	status     int
+	code       string
+	detail     string
+	retryAfter int // seconds
+}{
+	{models.ErrNotFound, http.StatusNotFound, "not_found", "no such user", 0},
+	{models.ErrNameTaken, http.StatusConflict, "name_taken", "another user already has this name (names ignore case)", 0},
+	{models.ErrLastAdmin, http.StatusConflict, "last_admin", "this is the only administrator; make another user an administrator first", 0},
+	{models.ErrNotAuthenticated, http.StatusUnauthorized, "not_authenticated", "log in first: POST /api/v1/login", 0},
+	{models.ErrBadCredentials, http.StatusUnauthorized, "bad_credentials", "wrong name or password", 0},
+	{models.ErrSetupDone, http.StatusNotFound, "not_found", "no such page or resource", 0},
+	{middleware.ErrCrossOrigin, http.StatusForbidden, "cross_origin", "cross-origin request refused", 0},
+	{accounts.ErrHasherBusy, http.StatusServiceUnavailable, "busy", "too many logins at once; try again in a second", 1},
+	{models.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "a service userhub needs (the database, Redis) does not answer; try again shortly", 5},
+	{context.Canceled, statusClientClosed, "client_closed_request", "the client went away", 0},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the server took too long; try again", 0},
+}
+
+// problemFor maps any error to what the client is told: the errors that
+// carry their own details first, then the table. Anything else is a
+// server fault: 500, with nothing of the error in the body.
 func problemFor(err error) problem {
 	p := problem{Type: "about:blank"}
 	var (
@@ -75,39 +98,19 @@ func problemFor(err error) problem {
 		p.Status, p.Code, p.Detail, p.Errors = http.StatusUnprocessableEntity, "validation_failed", valErr.Error(), valErr.Fields
 	case errors.As(err, &tooLarge):
 		p.Status, p.Code, p.Detail = http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than the limit"
-	case errors.Is(err, models.ErrNotFound):
-		p.Status, p.Code, p.Detail = http.StatusNotFound, "not_found", "no such user"
-	case errors.Is(err, models.ErrNameTaken):
-		p.Status, p.Code, p.Detail = http.StatusConflict, "name_taken", "another user already has this name (names ignore case)"
-	case errors.Is(err, models.ErrLastAdmin):
-		p.Status, p.Code, p.Detail = http.StatusConflict, "last_admin", "this is the only administrator; make another user an administrator first"
-	case errors.Is(err, models.ErrNotAuthenticated):
-		p.Status, p.Code, p.Detail = http.StatusUnauthorized, "not_authenticated", "log in first: POST /api/v1/login"
-		p.header = map[string]string{"WWW-Authenticate": wwwAuthenticate}
-	case errors.Is(err, models.ErrBadCredentials):
-		p.Status, p.Code, p.Detail = http.StatusUnauthorized, "bad_credentials", "wrong name or password"
-		p.header = map[string]string{"WWW-Authenticate": wwwAuthenticate}
 	case errors.As(err, &forbidden):
 		p.Status, p.Code, p.Detail = http.StatusForbidden, "forbidden", forbidden.Reason
 	case errors.As(err, &throttled):
 		p.Status, p.Code, p.Detail = http.StatusTooManyRequests, "too_many_attempts", throttled.Error()
-		p.header = map[string]string{"Retry-After": strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds())))}
-	case errors.Is(err, models.ErrHasherBusy):
-		p.Status, p.Code, p.Detail = http.StatusServiceUnavailable, "busy", "too many logins at once; try again in a second"
-		p.header = map[string]string{"Retry-After": "1"}
-	case errors.Is(err, models.ErrSetupDone):
-		p.Status, p.Code, p.Detail = http.StatusNotFound, "not_found", "no such page or resource"
-	case errors.Is(err, middleware.ErrCrossOrigin):
-		p.Status, p.Code, p.Detail = http.StatusForbidden, "cross_origin", "cross-origin request refused"
-	case errors.Is(err, models.ErrUnavailable):
-		p.Status, p.Code, p.Detail = http.StatusServiceUnavailable, "unavailable", "a service userhub needs (the database, Redis) does not answer; try again shortly"
-		p.header = map[string]string{"Retry-After": "5"}
-	case errors.Is(err, context.Canceled):
-		p.Status, p.Code, p.Detail = statusClientClosed, "client_closed_request", "the client went away"
-	case errors.Is(err, context.DeadlineExceeded):
-		p.Status, p.Code, p.Detail = http.StatusServiceUnavailable, "timeout", "the server took too long; try again"
+		p.retryAfter = int(math.Ceil(throttled.RetryAfter.Seconds()))
 	default:
 		p.Status, p.Code, p.Detail = http.StatusInternalServerError, "internal", "something went wrong on our side; the request id identifies it in our logs"
+		for _, row := range errorTable {
+			if errors.Is(err, row.err) {
+				p.Status, p.Code, p.Detail, p.retryAfter = row.status, row.code, row.detail, row.retryAfter
+				break
+			}
+		}
 	}
 	p.Title = http.StatusText(p.Status)
 	if p.Status == statusClientClosed {
@@ -116,8 +119,18 @@ func problemFor(err error) problem {
 	return p
 }
 
+// setHeaders sends the headers p's status calls for.
+func (h *Handlers) setHeaders(c *gin.Context, p problem) {
+	if p.retryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(p.retryAfter))
+	}
+	if p.Status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", h.challenge)
+	}
+}
+
 // fail renders err in the route's format and aborts the chain: problem+json
-// for API routes, the HTML error page for pages. Server faults are logged
+// for JSON routes, the HTML error page for pages. Server faults are logged
 // with the request id; client errors are only in the access log.
 func (h *Handlers) fail(c *gin.Context, err error) {
 	p := problemFor(err)
@@ -127,36 +140,62 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 		h.log.ErrorContext(c.Request.Context(), "request failed", "error", err, "request_id", p.RequestID,
 			"method", c.Request.Method, "path", c.Request.URL.Path)
 	}
-	for k, v := range p.header {
-		c.Header(k, v)
-	}
+	h.setHeaders(c, p)
 	c.Abort()
 	if p.Status == statusClientClosed {
 		c.Status(p.Status) // for the access log; nobody reads the body
 		return
 	}
-	if wantsJSON(c.Request) {
+	if h.answersJSON(c.Request.URL.Path) {
 		writeJSON(c, p.Status, typeProblem, p)
 		return
 	}
-	h.renderPage(c, p.Status, "error.html", "", errorPage{Problem: p})
+	if err := h.renderPage(c, p.Status, "error.html", "", errorPage{Problem: p}); err != nil {
+		// The error page itself failed: plain text, so this cannot loop.
+		h.log.ErrorContext(c.Request.Context(), "error page failed", "error", err, "request_id", p.RequestID)
+		writeBody(c, http.StatusInternalServerError, typeText, []byte("internal error\n"))
+	}
 }
 
-// wwwAuthenticate names how to authenticate (RFC 9110 11.6.1): a session
-// cookie, obtained from the login endpoint. There is no registered scheme
-// for cookies; this one says what a client needs to know.
-const wwwAuthenticate = `Cookie realm="userhub", login="/api/v1/login"`
+// handle adapts a handler that returns an error to gin: the error is
+// answered by fail.
+func (h *Handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := fn(c); err != nil {
+			h.fail(c, err)
+		}
+	}
+}
 
 // errorPage is what error.html shows.
 type errorPage struct {
 	Problem problem
 }
 
-// wantsJSON tells API routes (the versioned API, the seed's JSON routes,
-// the health checks) from pages. It goes by path, not by Accept, so a route
-// answers in one format whoever asks.
-func wantsJSON(r *http.Request) bool {
-	p := r.URL.Path
-	return strings.HasPrefix(p, "/api/") || p == "/users" || p == "/user" || strings.HasPrefix(p, "/user/") ||
-		p == "/healthz" || p == "/readyz"
+// format is how a group of routes answers errors.
+type format int
+
+const (
+	asHTML format = iota // the HTML error page
+	asJSON               // problem+json
+)
+
+// group returns a route group at prefix (of the engine) whose routes, and
+// any unknown path below prefix, answer errors in f. Pages are the rest.
+func (h *Handlers) group(r *gin.Engine, prefix string, f format, mw ...gin.HandlerFunc) *gin.RouterGroup {
+	g := r.Group(prefix, mw...)
+	if f == asJSON {
+		h.jsonPrefixes = append(h.jsonPrefixes, g.BasePath())
+	}
+	return g
+}
+
+// answersJSON reports whether path lies in a group that answers JSON.
+func (h *Handlers) answersJSON(path string) bool {
+	for _, prefix := range h.jsonPrefixes {
+		if path == prefix || strings.HasPrefix(path, prefix+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -19,26 +19,26 @@ type homePage struct {
 	MinLength  int  // of a password, for the form's hint
 }
 
-// home: GET / -> the user list, rendered on the server; static/users.js adds,
+// home: GET / -> the user list, rendered on the server; static/app.js adds,
 // renames and deletes through the seed routes without reloading.
-func (h *Handlers) home(c *gin.Context) {
-	q, page, ok := h.listUsers(c, homePageSize, homePageSize, true)
-	if !ok {
-		return
+func (h *Handlers) home(c *gin.Context) error {
+	q, page, err := h.listUsers(c, homePageSize, homePageSize, true)
+	if err != nil {
+		return err
 	}
-	data := homePage{Users: page.Users, First: q.After == 0, MinLength: h.policy.Min()}
+	data := homePage{Users: page.Users, First: q.After == 0, MinLength: h.accounts.MinPasswordLength()}
 	if page.More {
 		data.NextCursor = encodeCursor(page.Users[len(page.Users)-1].ID)
 	}
-	h.renderPage(c, http.StatusOK, "home.html", "home", data)
+	return h.renderPage(c, http.StatusOK, "home.html", "home", data)
 }
 
 // account: GET /account, where users change their own name and password.
-func (h *Handlers) account(c *gin.Context) {
-	h.renderPage(c, http.StatusOK, "account.html", "account", struct{ MinLength int }{h.policy.Min()})
+func (h *Handlers) account(c *gin.Context) error {
+	return h.renderPage(c, http.StatusOK, "account.html", "account", struct{ MinLength int }{h.accounts.MinPasswordLength()})
 }
 
 // about: GET /about, the same for every visitor of a language.
-func (h *Handlers) about(c *gin.Context) {
-	h.renderConstantPage(c, "about.html", "about")
+func (h *Handlers) about(c *gin.Context) error {
+	return h.renderConstantPage(c, "about.html", "about")
 }

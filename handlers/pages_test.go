@@ -97,7 +97,7 @@ func TestStaticRevalidation(t *testing.T) {
 	}
 
 	// Pages link each file with its version: that URL may be cached for good.
-	users("kim")(t, a.store)
+	users("kim")(t, a)
 	about := a.do(httptest.NewRequest("GET", "/about", nil))
 	link := regexp.MustCompile(`/static/app\.css\?v=[0-9a-f]+`).FindString(about.Body.String())
 	versioned := a.do(httptest.NewRequest("GET", link, nil))

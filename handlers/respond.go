@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"userhub/auth"
 	"userhub/locale"
 	"userhub/middleware"
 	"userhub/models"
@@ -110,31 +111,25 @@ func language(c *gin.Context) string {
 }
 
 // renderPage renders the page template name inside the layout.
-func (h *Handlers) renderPage(c *gin.Context, status int, name, nav string, data any) {
+func (h *Handlers) renderPage(c *gin.Context, status int, name, nav string, data any) error {
 	v := view{Lang: language(c), Nav: nav, RequestID: middleware.GetRequestID(c), Path: c.Request.URL.RequestURI(), Data: data}
-	if u, ok := middleware.CurrentUser(c); ok {
+	if u, ok := auth.User(c); ok {
 		v.User = &u
 	}
 	body, err := h.pages.render(name, v)
 	if err != nil {
-		if name == "error.html" {
-			// The error page itself failed: plain text, so this cannot loop.
-			writeBody(c, http.StatusInternalServerError, typeText, []byte("internal error\n"))
-			return
-		}
-		h.fail(c, err)
-		return
+		return err
 	}
 	writePage(c, status, v.Lang, body)
+	return nil
 }
 
 // renderConstantPage serves a page whose content depends only on the
 // language for visitors: it is rendered once per language and then served
 // from memory. Logged-in users see their name in it: rendered each time.
-func (h *Handlers) renderConstantPage(c *gin.Context, name, nav string) {
-	if _, ok := middleware.CurrentUser(c); ok {
-		h.renderPage(c, http.StatusOK, name, nav, nil)
-		return
+func (h *Handlers) renderConstantPage(c *gin.Context, name, nav string) error {
+	if _, ok := auth.User(c); ok {
+		return h.renderPage(c, http.StatusOK, name, nav, nil)
 	}
 	lang := language(c)
 	key := name + " " + lang
@@ -142,12 +137,12 @@ func (h *Handlers) renderConstantPage(c *gin.Context, name, nav string) {
 	if !ok {
 		rendered, err := h.pages.render(name, view{Lang: lang, Nav: nav, Path: c.Request.URL.Path})
 		if err != nil {
-			h.fail(c, err)
-			return
+			return err
 		}
 		body, _ = h.constantPages.LoadOrStore(key, rendered)
 	}
 	writePage(c, http.StatusOK, lang, body.([]byte))
+	return nil
 }
 
 func writePage(c *gin.Context, status int, lang string, body []byte) {

@@ -13,30 +13,25 @@ import (
 	"sync/atomic"
 
 	"github.com/gin-contrib/gzip"
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
+	"userhub/accounts"
+	"userhub/auth"
 	"userhub/config"
 	"userhub/middleware"
 	"userhub/models"
+	"userhub/sessions"
 )
-
-// Store is what the handlers keep their data in.
-type Store interface {
-	models.UserStore
-	models.Revocations
-}
 
 // Deps is what the HTTP layer needs from the rest of the program.
 type Deps struct {
 	Config config.Config
-	Store  Store
-	// SessionStore keeps sessions (gin-contrib/sessions: cookie or Redis).
-	SessionStore sessions.Store
-	// Counter keeps login-throttling counts (the database, or Redis).
-	Counter models.Counter
-	Hasher  *models.Hasher
-	Logger  *slog.Logger
+	// Store answers the reads (lists, one user) and the readiness check;
+	// every change goes through Accounts.
+	Store    models.UserStore
+	Accounts *accounts.Service
+	Sessions *sessions.Manager
+	Logger   *slog.Logger
 	// Templates holds layout.html and one file per page; Static is served
 	// under /static/.
 	Templates, Static fs.FS
@@ -46,15 +41,17 @@ type Deps struct {
 
 // Handlers serves every route; New wires it into the engine.
 type Handlers struct {
-	store    Store
+	store    models.UserStore
+	accounts *accounts.Service
+	sessions *sessions.Manager
 	log      *slog.Logger
 	pages    *pages
 	assets   *assets
-	sessions *middleware.Sessions
-	throttle *middleware.LoginThrottle
-	hasher   *models.Hasher
-	policy   models.PasswordPolicy
 	ready    []func(context.Context) error
+	// challenge is the WWW-Authenticate header of every 401.
+	challenge string
+	// jsonPrefixes are the paths whose routes answer JSON (see group).
+	jsonPrefixes []string
 	// constantPages holds pages rendered once per language ("about.html en").
 	constantPages sync.Map
 	// setupDone is set once a user exists (see setUp).
@@ -63,22 +60,18 @@ type Handlers struct {
 
 // New builds the whole HTTP handler: the middleware chain and the route
 // table below, in one screen. Every route needs a logged-in user unless it
-// is in the public block; admin-only routes say so.
+// is in the public block; admin-only routes say so. Each group says once
+// whether it answers JSON; the rest are pages.
 func New(d Deps) (*gin.Engine, error) {
 	h := &Handlers{
-		store:  d.Store,
-		log:    d.Logger,
-		hasher: d.Hasher,
-		policy: models.PasswordPolicy{MinLength: d.Config.Auth.PasswordMinLength},
-		ready:  d.Ready,
-		throttle: &middleware.LoginThrottle{
-			Counter: d.Counter,
-			PerName: d.Config.Auth.LoginLimitPerName,
-			PerIP:   d.Config.Auth.LoginLimitPerIP,
-			Window:  d.Config.Auth.LoginWindow,
-		},
+		store:    d.Store,
+		accounts: d.Accounts,
+		sessions: d.Sessions,
+		log:      d.Logger,
+		ready:    d.Ready,
 	}
-	h.sessions = middleware.NewSessions(d.SessionStore, d.Config.Session, d.Store, d.Store, d.Logger, h.fail)
+	authenticator := auth.New(h.fail, d.Sessions)
+	h.challenge = authenticator.Challenge()
 	var err error
 	if h.assets, err = loadAssets(d.Static); err != nil {
 		return nil, err
@@ -87,7 +80,6 @@ func New(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 
-	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
@@ -120,57 +112,58 @@ func New(d Deps) (*gin.Engine, error) {
 	// these are the same for everyone and cacheable, so they must not cost
 	// a session lookup, fail while Redis is down, or carry a Set-Cookie
 	// into a shared cache.
-	get(r, "/healthz", h.healthz)
-	get(r, "/readyz", h.readyz)
-	get(r, "/static/*path", h.static)
-	get(r, "/favicon.ico", h.favicon)
+	get(h.group(r, "/healthz", asJSON), "", h.handle(h.healthz))
+	get(h.group(r, "/readyz", asJSON), "", h.handle(h.readyz))
+	get(r, "/static/*path", h.handle(h.static))
+	get(r, "/favicon.ico", h.handle(h.favicon))
 
 	r.Use(
 		crossOrigin,
 		middleware.BodyLimit(d.Config.Server.MaxBodyBytes, h.fail),
-		h.sessions.Authenticate(),
+		authenticator.Authenticate(),
 	)
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errMethod) }) // gin has set Allow
 
-	loggedIn := middleware.RequireLogin(h.fail, false)
-	loggedInPage := middleware.RequireLogin(h.fail, true)
-	admin := middleware.RequireAdmin(h.fail)
+	loggedIn := auth.RequireLogin(h.fail, false)
+	loggedInPage := auth.RequireLogin(h.fail, true)
+	admin := auth.RequireAdmin(h.fail)
 
-	// Public: the about page, and the ways in.
-	get(r, "/about", h.firstRun, h.about)
-	get(r, "/login", h.firstRun, h.loginPage)
-	r.POST("/login", h.loginSubmit)
-	get(r, "/setup", h.setupPage)
-	r.POST("/setup", h.setupSubmit)
-	r.POST("/lang", h.setLanguage)
-	r.POST("/api/v1/login", h.apiLogin)
+	// Public pages: the about page, and the ways in.
+	get(r, "/about", h.firstRun, h.handle(h.about))
+	get(r, "/login", h.firstRun, h.handle(h.loginPage))
+	r.POST("/login", h.handle(h.loginSubmit))
+	get(r, "/setup", h.handle(h.setupPage))
+	r.POST("/setup", h.handle(h.setupSubmit))
+	r.POST("/lang", h.handle(h.setLanguage))
 
 	// Pages for logged-in users; while no user exists, to /setup.
 	pages := r.Group("/", h.firstRun, loggedInPage)
-	get(pages, "/", h.home)
-	get(pages, "/account", h.account)
-	pages.POST("/logout", h.logout)
+	get(pages, "/", h.handle(h.home))
+	get(pages, "/account", h.handle(h.account))
+	pages.POST("/logout", h.handle(h.logout))
 
 	// The seed's REST routes. Members may rename themselves (PUT, PATCH).
-	seed := r.Group("/", loggedIn)
-	get(seed, "/users", h.seedListUsers)
-	seed.POST("/user", admin, h.seedCreateUser)
-	seed.PUT("/user/:id", h.seedReplaceUser)
-	seed.PATCH("/user/:id", h.patchUser)
-	seed.DELETE("/user/:id", admin, h.deleteUser)
+	get(h.group(r, "/users", asJSON, loggedIn), "", h.handle(h.seedListUsers))
+	seed := h.group(r, "/user", asJSON, loggedIn)
+	seed.POST("", admin, h.handle(h.seedCreateUser))
+	seed.PUT("/:id", h.handle(h.seedReplaceUser))
+	seed.PATCH("/:id", h.handle(h.patchUser))
+	seed.DELETE("/:id", admin, h.handle(h.deleteUser))
 
 	// The versioned JSON API.
-	api := r.Group("/api/v1", loggedIn)
-	api.POST("/logout", h.apiLogout)
-	get(api, "/me", h.apiMe)
-	api.PUT("/me/password", h.apiChangePassword)
-	get(api, "/users", h.apiListUsers)
-	api.POST("/users", admin, h.apiCreateUser)
-	get(api, "/users/:id", h.apiGetUser)
-	api.PUT("/users/:id", h.apiReplaceUser)
-	api.PATCH("/users/:id", h.patchUser)
-	api.DELETE("/users/:id", admin, h.deleteUser)
+	api := h.group(r, "/api", asJSON)
+	api.POST("/v1/login", h.handle(h.apiLogin))
+	v1 := api.Group("/v1", loggedIn)
+	v1.POST("/logout", h.handle(h.apiLogout))
+	get(v1, "/me", h.handle(h.apiMe))
+	v1.PUT("/me/password", h.handle(h.apiChangePassword))
+	get(v1, "/users", h.handle(h.apiListUsers))
+	v1.POST("/users", admin, h.handle(h.apiCreateUser))
+	get(v1, "/users/:id", h.handle(h.apiGetUser))
+	v1.PUT("/users/:id", h.handle(h.apiReplaceUser))
+	v1.PATCH("/users/:id", h.handle(h.patchUser))
+	v1.DELETE("/users/:id", admin, h.handle(h.deleteUser))
 
 	addOptions(r)
 	return r, nil

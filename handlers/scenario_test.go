@@ -13,10 +13,16 @@ import (
 	"testing"
 	"time"
 
+	ginsessions "github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+
+	"userhub/accounts"
+	"userhub/auth"
+	"userhub/cachedstore"
 	"userhub/config"
 	"userhub/handlers"
 	"userhub/models"
-	"userhub/sessionstore"
+	"userhub/sessions"
 	"userhub/store"
 )
 
@@ -29,7 +35,7 @@ type scenario struct {
 	path    string
 	header  map[string]string
 	body    string
-	fixture func(t testing.TB, s models.UserStore) // data the request needs
+	fixture func(t testing.TB, a app) // data the request needs
 
 	status      int
 	wantHeader  map[string]string // header -> substring its value must contain ("" = must be absent)
@@ -40,60 +46,79 @@ type scenario struct {
 // testPassword is every fixture user's password.
 const testPassword = "correct horse battery staple"
 
-// app is a handler over a fresh SQLite database with the real templates
-// and static files, the cookie session store, and a fast password hasher.
+// app is a handler over a fresh SQLite database behind the read cache (as
+// `userhub serve` runs it), with the real templates and static files, the
+// cookie session store, and a fast password hasher.
 type app struct {
-	handler http.Handler
-	store   *store.Store
-	hasher  *models.Hasher
-	cfg     config.Config
-	log     *slog.Logger // nil: discard
+	handler  http.Handler
+	store    *cachedstore.Store
+	db       *store.Store // under the cache; it also counts login attempts
+	accounts *accounts.Service
+	hasher   *accounts.Hasher
+	cfg      config.Config
+	log      *slog.Logger      // nil: discard
+	sessions ginsessions.Store // nil: the one cfg names
 }
 
 func newApp(t testing.TB, adjust ...func(*config.Config)) app {
 	t.Helper()
-	s, err := store.Open(context.Background(), store.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "test.db")})
+	db, err := store.Open(context.Background(), store.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "test.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Migrate(context.Background()); err != nil {
+	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { db.Close() })
 	cfg := config.Default()
 	for _, f := range adjust {
 		f(&cfg)
 	}
-	a := app{store: s, cfg: cfg, hasher: testHasher()}
-	a.handler = a.build(t, s, cfg)
+	a := app{db: db, store: cachedstore.New(db, &cachedstore.LocalSignal{}), cfg: cfg, hasher: testHasher()}
+	a.accounts = a.newAccounts(db)
+	a.handler = a.build(t, a.store)
 	return a
 }
 
 // testHasher has tiny argon2id costs: the same code, a thousand times faster.
-func testHasher() *models.Hasher {
-	return models.NewHasher(models.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 4, time.Second)
+func testHasher() *accounts.Hasher {
+	return accounts.NewHasher(accounts.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 4, time.Second)
 }
 
-func (a app) build(t testing.TB, s handlers.Store, cfg config.Config) http.Handler {
+func (a app) newAccounts(counter models.Counter) *accounts.Service {
+	return accounts.New(accounts.Options{Store: a.store, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
+}
+
+// testStore is what the handlers read and the sessions check.
+type testStore interface {
+	models.UserStore
+	models.Revocations
+}
+
+// build wires the handler over s, the way `userhub serve` does.
+func (a app) build(t testing.TB, s testStore) http.Handler {
 	t.Helper()
-	sessions, err := sessionstore.Open(cfg.Session, []byte("test secret: 0123456789abcdef0123456789"))
+	backend, err := sessions.Open(a.cfg.Session, []byte("test secret: 0123456789abcdef0123456789"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sessions.Close() })
-	var counter models.Counter = a.store
-	if sessions.Counter != nil {
-		counter = sessions.Counter
+	t.Cleanup(func() { backend.Close() })
+	var counter models.Counter = a.db
+	if backend.Counter != nil {
+		counter = backend.Counter
+	}
+	sessionStore := backend.Store
+	if a.sessions != nil {
+		sessionStore = a.sessions
 	}
 	h, err := handlers.New(handlers.Deps{
-		Config:       cfg,
-		Store:        s,
-		SessionStore: sessions.Store,
-		Counter:      counter,
-		Hasher:       a.hasher,
-		Logger:       a.logger(),
-		Templates:    os.DirFS("../templates"),
-		Static:       os.DirFS("../static"),
+		Config:    a.cfg,
+		Store:     s,
+		Accounts:  a.newAccounts(counter),
+		Sessions:  sessions.NewManager(sessionStore, a.cfg.Session, s, s, a.logger()),
+		Logger:    a.logger(),
+		Templates: os.DirFS("../templates"),
+		Static:    os.DirFS("../static"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +204,7 @@ func run(t *testing.T, scenarios []scenario) {
 		t.Run(sc.name, func(t *testing.T) {
 			a := newApp(t)
 			if sc.fixture != nil {
-				sc.fixture(t, a.store)
+				sc.fixture(t, a)
 			}
 			req := sc.request()
 			if sc.as != "" && sc.as != "-" { // "-": anonymous, in a table of logged-in scenarios
@@ -222,7 +247,7 @@ func (sc scenario) check(t *testing.T, rec *httptest.ResponseRecorder) {
 func bench(b *testing.B, sc scenario, adjust ...func(app)) {
 	a := newApp(b)
 	if sc.fixture != nil {
-		sc.fixture(b, a.store)
+		sc.fixture(b, a)
 	}
 	for _, f := range adjust {
 		f(a)
@@ -245,21 +270,18 @@ func bench(b *testing.B, sc scenario, adjust ...func(app)) {
 	}
 }
 
-// users creates the named users, the first one an admin, every one with
-// testPassword (hashed with the test hasher's costs).
-func users(names ...string) func(testing.TB, models.UserStore) {
-	return func(t testing.TB, s models.UserStore) {
+// users creates the named users through the accounts service, the first
+// one an admin, every one with testPassword.
+func users(names ...string) func(testing.TB, app) {
+	return func(t testing.TB, a app) {
 		t.Helper()
-		hash, err := testHasher().Hash(context.Background(), testPassword)
-		if err != nil {
-			t.Fatal(err)
-		}
+		password := testPassword
 		for i, n := range names {
 			role := models.RoleMember
 			if i == 0 {
 				role = models.RoleAdmin
 			}
-			if _, err := s.CreateUser(context.Background(), models.NewUser{Name: n, Role: role, PasswordHash: hash}); err != nil {
+			if _, err := a.accounts.Create(context.Background(), auth.Operator(), accounts.NewAccount{Name: n, Role: role, Password: &password}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -269,3 +291,10 @@ func users(names ...string) func(testing.TB, models.UserStore) {
 const jsonCT = "application/json"
 
 func jsonHeader() map[string]string { return map[string]string{"Content-Type": jsonCT} }
+
+// Gin's mode is the process's, set once where the process starts: here,
+// release (debug mode prints every route of every app a test builds).
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}

@@ -4,6 +4,9 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"userhub/accounts"
+	"userhub/models"
 )
 
 // The versioned JSON API over users: /api/v1/users.
@@ -14,10 +17,10 @@ const (
 )
 
 // apiListUsers: GET /api/v1/users?limit=&cursor= -> {"users": [...], "next_cursor": "..."}.
-func (h *Handlers) apiListUsers(c *gin.Context) {
-	q, page, ok := h.listUsers(c, apiDefaultLimit, apiMaxLimit, false)
-	if !ok {
-		return
+func (h *Handlers) apiListUsers(c *gin.Context) error {
+	q, page, err := h.listUsers(c, apiDefaultLimit, apiMaxLimit, false)
+	if err != nil {
+		return err
 	}
 	body := struct {
 		Users      []userJSON `json:"users"`
@@ -28,43 +31,44 @@ func (h *Handlers) apiListUsers(c *gin.Context) {
 	}
 	body.NextCursor = setNextLink(c, page, q.Limit)
 	writeJSON(c, http.StatusOK, typeJSON, body)
+	return nil
 }
 
-// apiCreateUser: POST /api/v1/users {"name", "role", "password"} -> 201.
-func (h *Handlers) apiCreateUser(c *gin.Context) {
-	var in userInput
-	if err := decodeJSON(c, &in); err != nil {
-		h.fail(c, err)
-		return
+// apiCreateUser: POST /api/v1/users {"name", "role"?, "password"?} -> 201.
+func (h *Handlers) apiCreateUser(c *gin.Context) error {
+	var in struct {
+		Name     *string     `json:"name" required:"true"`
+		Role     models.Role `json:"role"`
+		Password *string     `json:"password"`
 	}
-	h.createUser(c, in)
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	return h.createUser(c, accounts.NewAccount{Name: *in.Name, Role: in.Role, Password: in.Password})
 }
 
 // apiGetUser: GET /api/v1/users/:id.
-func (h *Handlers) apiGetUser(c *gin.Context) {
+func (h *Handlers) apiGetUser(c *gin.Context) error {
 	id, err := userID(c)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	u, err := h.store.User(c.Request.Context(), id)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	writeJSON(c, http.StatusOK, typeJSON, toJSON(u))
+	return nil
 }
 
 // apiReplaceUser: PUT /api/v1/users/:id {"name", "role"}, both required.
-func (h *Handlers) apiReplaceUser(c *gin.Context) {
-	var in userInput
+func (h *Handlers) apiReplaceUser(c *gin.Context) error {
+	var in struct {
+		Name *string      `json:"name" required:"true"`
+		Role *models.Role `json:"role" required:"true"`
+	}
 	if err := decodeJSON(c, &in); err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
-	if err := in.require("name", "role"); err != nil {
-		h.fail(c, err)
-		return
-	}
-	h.updateUser(c, in)
+	return h.updateUser(c, accounts.Change{Name: in.Name, Role: in.Role})
 }

@@ -5,26 +5,28 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+
+	"userhub/accounts"
 )
 
 // The seed chapter's REST routes, in its wire format, so that its browser
-// client runs unchanged. They translate to the same store calls as the API.
+// client runs unchanged. They translate to the same calls as the API.
 
 // seedMaxUsers bounds GET /users: the seed returns every user; we return at
 // most this many and a Link to the rest.
 const seedMaxUsers = 1000
 
-// seedNameOnly is the seed's user body: {"name": "..."}. Decoding into it
+// seedName is the seed's user body: {"name": "..."}. Decoding into it
 // refuses any other field.
-type seedNameOnly struct {
-	Name *string `json:"name"`
+type seedName struct {
+	Name *string `json:"name" required:"true"`
 }
 
 // seedListUsers: GET /users -> {"<id>": "<name>", ...} in id order.
-func (h *Handlers) seedListUsers(c *gin.Context) {
-	q, page, ok := h.listUsers(c, seedMaxUsers, seedMaxUsers, false)
-	if !ok {
-		return
+func (h *Handlers) seedListUsers(c *gin.Context) error {
+	q, page, err := h.listUsers(c, seedMaxUsers, seedMaxUsers, false)
+	if err != nil {
+		return err
 	}
 	setNextLink(c, page, q.Limit)
 	// Written by hand: a Go map would lose the id order.
@@ -41,29 +43,23 @@ func (h *Handlers) seedListUsers(c *gin.Context) {
 	}
 	b = append(b, '}', '\n')
 	writeBody(c, http.StatusOK, typeJSON, b)
+	return nil
 }
 
 // seedCreateUser: POST /user {"name"} -> 201, Location, the user.
-func (h *Handlers) seedCreateUser(c *gin.Context) {
-	var in seedNameOnly
+func (h *Handlers) seedCreateUser(c *gin.Context) error {
+	var in seedName
 	if err := decodeJSON(c, &in); err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
-	h.createUser(c, userInput{Name: in.Name})
+	return h.createUser(c, accounts.NewAccount{Name: *in.Name})
 }
 
 // seedReplaceUser: PUT /user/:id {"name"} -> 200, the user.
-func (h *Handlers) seedReplaceUser(c *gin.Context) {
-	var in seedNameOnly
+func (h *Handlers) seedReplaceUser(c *gin.Context) error {
+	var in seedName
 	if err := decodeJSON(c, &in); err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
-	full := userInput{Name: in.Name}
-	if err := full.require("name"); err != nil {
-		h.fail(c, err)
-		return
-	}
-	h.updateUser(c, full)
+	return h.updateUser(c, accounts.Change{Name: in.Name})
 }

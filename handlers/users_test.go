@@ -2,9 +2,10 @@ package handlers_test
 
 import (
 	"fmt"
-	"github.com/gin-gonic/gin"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 )
 
 const problemCT = "application/problem+json"

@@ -68,15 +68,47 @@ func (e *ValidationError) Error() string {
 	return "invalid input: " + strings.Join(parts, "; ")
 }
 
-// add records a problem with a field.
-func (e *ValidationError) add(field, code, message string) {
+// Add records a problem with a field.
+func (e *ValidationError) Add(field, code, message string) {
 	e.Fields = append(e.Fields, FieldError{Field: field, Code: code, Message: message})
 }
 
-// orNil returns e as an error when it holds problems, and nil otherwise.
-func (e *ValidationError) orNil() error {
+// AddRequired records that a required field is missing.
+func (e *ValidationError) AddRequired(field string) {
+	e.Add(field, "required", field+" is required")
+}
+
+// Collect adds the problems of err, if it is a *ValidationError, to e.
+// Any other error is returned: the check could not be made.
+func (e *ValidationError) Collect(err error) error {
+	var verr *ValidationError
+	if errors.As(err, &verr) {
+		e.Fields = append(e.Fields, verr.Fields...)
+		return nil
+	}
+	return err
+}
+
+// Has reports whether e holds a problem with field.
+func (e *ValidationError) Has(field string) bool {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// Err returns e as an error when it holds problems, and nil otherwise, so
+// that checks can collect problems and return them in one line.
+func (e *ValidationError) Err() error {
 	if len(e.Fields) == 0 {
 		return nil
 	}
 	return e
+}
+
+// Invalid is the error of one invalid field.
+func Invalid(field, code, message string) error {
+	return &ValidationError{Fields: []FieldError{{Field: field, Code: code, Message: message}}}
 }

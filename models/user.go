@@ -51,6 +51,10 @@ type NewUser struct {
 	Name         string
 	Role         Role
 	PasswordHash string
+	// First asks for the first user of all: it is stored only while no
+	// user exists, atomically (two first-run forms submitted at once make
+	// one user), and ErrSetupDone is the answer once one does.
+	First bool
 }
 
 // Normalize validates n and returns it in canonical form (name trimmed and
@@ -62,9 +66,9 @@ func (n NewUser) Normalize() (NewUser, error) {
 		n.Role = RoleMember
 	}
 	if !n.Role.Valid() {
-		verr.add("role", "invalid_role", fmt.Sprintf("role must be %q or %q", RoleAdmin, RoleMember))
+		verr.Add("role", "invalid_role", fmt.Sprintf("role must be %q or %q", RoleAdmin, RoleMember))
 	}
-	return n, verr.orNil()
+	return n, verr.Err()
 }
 
 // UserChange lists the fields to change on a user; nil fields stay as they
@@ -85,9 +89,9 @@ func (c UserChange) Normalize() (UserChange, error) {
 		c.Name = &name
 	}
 	if c.Role != nil && !c.Role.Valid() {
-		verr.add("role", "invalid_role", fmt.Sprintf("role must be %q or %q", RoleAdmin, RoleMember))
+		verr.Add("role", "invalid_role", fmt.Sprintf("role must be %q or %q", RoleAdmin, RoleMember))
 	}
-	return c, verr.orNil()
+	return c, verr.Err()
 }
 
 // normalizeName trims surrounding white space, puts the name in Unicode NFC
@@ -95,18 +99,18 @@ func (c UserChange) Normalize() (UserChange, error) {
 // any problem in verr.
 func normalizeName(name string, verr *ValidationError) string {
 	if !utf8.ValidString(name) {
-		verr.add("name", "invalid_characters", "name must be valid UTF-8 text")
+		verr.Add("name", "invalid_characters", "name must be valid UTF-8 text")
 		return name
 	}
 	name = norm.NFC.String(strings.TrimSpace(name))
 	switch n := utf8.RuneCountInString(name); {
 	case n == 0:
-		verr.add("name", "required", "name is required")
+		verr.Add("name", "required", "name is required")
 	case n > MaxNameLength:
-		verr.add("name", "too_long", fmt.Sprintf("name must be at most %d characters (got %d)", MaxNameLength, n))
+		verr.Add("name", "too_long", fmt.Sprintf("name must be at most %d characters (got %d)", MaxNameLength, n))
 	}
 	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
-		verr.add("name", "invalid_characters", "name must not contain control or invisible characters")
+		verr.Add("name", "invalid_characters", "name must not contain control or invisible characters")
 	}
 	return name
 }
@@ -135,11 +139,9 @@ type Page struct {
 // name uniqueness hold under concurrent writers, including writers in other
 // processes.
 type UserStore interface {
-	// CreateUser stores a new user. ErrNameTaken if the name is in use.
+	// CreateUser stores a new user. ErrNameTaken if the name is in use;
+	// ErrSetupDone for a First user when one exists.
 	CreateUser(ctx context.Context, n NewUser) (User, error)
-	// CreateFirstUser stores n only while no user exists, atomically (two
-	// first-run forms submitted at once make one user); ErrSetupDone otherwise.
-	CreateFirstUser(ctx context.Context, n NewUser) (User, error)
 	// User returns the user with id, or ErrNotFound.
 	User(ctx context.Context, id int64) (User, error)
 	// UserByName finds a user by name, case-insensitively, or ErrNotFound.
@@ -172,9 +174,6 @@ type Revocations interface {
 // and last a given duration (login throttling). Every process and instance
 // using the same store sees the same counts.
 type Counter interface {
-	// Count returns the events in key's current window and when it ends
-	// (n is 0 when no window is open).
-	Count(ctx context.Context, key string) (n int, resets time.Time, err error)
 	// Add records an event, opening a window of length window if none is
 	// open, and returns the new count and when the window ends.
 	Add(ctx context.Context, key string, window time.Duration) (n int, resets time.Time, err error)

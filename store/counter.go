@@ -2,27 +2,11 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"math/rand/v2"
 	"time"
 )
 
-// The login_attempts table implements models.Counter. Its writes do not go
-// through inTx: nothing cached depends on them, so they need not announce
-// themselves to other processes' caches.
-
-// Count implements models.Counter.
-func (s *Store) Count(ctx context.Context, key string) (int, time.Time, error) {
-	var n int
-	var resets int64
-	err := s.read.QueryRowContext(ctx,
-		"SELECT count, resets_at FROM login_attempts WHERE key = $1 AND resets_at > $2", key, time.Now().UnixMicro()).Scan(&n, &resets)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, nil
-	}
-	return n, time.UnixMicro(resets), err
-}
+// The login_attempts table implements models.Counter.
 
 // Add implements models.Counter in one statement, so that concurrent
 // failures from several processes are all counted.

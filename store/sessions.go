@@ -6,8 +6,6 @@ import (
 	"time"
 )
 
-type revokedKey string
-
 // RevokeSession implements models.Revocations. It also drops the entries
 // of sessions that have expired by now, which keeps the table small.
 func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) error {
@@ -22,12 +20,9 @@ func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) 
 	})
 }
 
-// SessionRevoked implements models.Revocations. It runs on every
-// authenticated request, so its answer is cached like a user's.
+// SessionRevoked implements models.Revocations.
 func (s *Store) SessionRevoked(ctx context.Context, sid string) (bool, error) {
-	return cached(s.cache, revokedKey(sid), func() (bool, error) {
-		var revoked bool
-		err := s.read.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = $1)", sid).Scan(&revoked)
-		return revoked, err
-	})
+	var revoked bool
+	err := s.read.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = $1)", sid).Scan(&revoked)
+	return revoked, err
 }

@@ -36,9 +36,6 @@ type Store struct {
 	// a lock, which the busy timeout absorbs.
 	read, write *sql.DB
 	dialect     dialect
-	// cache keeps hot read results until the data changes (SQLite only;
-	// nil for PostgreSQL).
-	cache *readCache
 }
 
 // dialect holds what differs between the two databases. Statements use $N
@@ -141,14 +138,7 @@ func openSQLite(opt Options) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
-	gen, err := openGeneration(opt.DSN + "-gen")
-	if err != nil {
-		read.Close()
-		write.Close()
-		return nil, fmt.Errorf("open sqlite database %s: %w", opt.DSN, err)
-	}
-	cache := &readCache{gen: gen, entries: map[any]cacheEntry{}}
-	return &Store{read: read, write: write, dialect: sqliteDialect, cache: cache}, nil
+	return &Store{read: read, write: write, dialect: sqliteDialect}, nil
 }
 
 // escapeSQLitePath makes a file path safe inside a SQLite URI filename.
@@ -182,9 +172,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases every connection. The change counter's page stays mapped
-// (until the process exits): a request still running at shutdown may use
-// the store after Close, and must get an error, not touch unmapped memory.
+// Close releases every connection. A request still running at shutdown may
+// use the store after Close: it gets an error.
 func (s *Store) Close() error {
 	err := s.read.Close()
 	if s.write != s.read {
@@ -212,8 +201,6 @@ func RedactDSN(dsn string) string {
 }
 
 // inTx runs fn in a write transaction and commits it when fn returns nil.
-// Every write to data the read cache keeps goes through here, so that the
-// commit is announced to every process.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -223,11 +210,5 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	if s.cache != nil {
-		s.cache.gen.bump()
-	}
-	return nil
+	return tx.Commit()
 }

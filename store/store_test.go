@@ -11,6 +11,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"userhub/cachedstore"
 	"userhub/models"
 	"userhub/store"
 	"userhub/store/storetest"
@@ -55,13 +56,28 @@ var backends = []struct {
 	{"PostgreSQL", postgresOptions},
 }
 
-// TestContract runs the store contract on every backend.
+// TestContract runs the store contract on every backend, bare and behind
+// the read cache ("CachedSQLite"). Each open stands for another process:
+// the cached ones share a change signal, as processes on one machine do.
 func TestContract(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) func() models.UserStore {
 				opt := b.options(t)
 				return func() models.UserStore { return open(t, opt) }
+			})
+		})
+		t.Run("Cached"+b.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) func() models.UserStore {
+				opt := b.options(t)
+				signalFile := filepath.Join(t.TempDir(), "gen")
+				return func() models.UserStore {
+					signal, err := cachedstore.OpenFileSignal(signalFile)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return cachedstore.New(open(t, opt), signal)
+				}
 			})
 		})
 	}

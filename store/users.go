@@ -30,7 +30,9 @@ func scanUser(r rowScanner) (models.User, error) {
 // now is the time stored for created_at/updated_at, at the stores' precision.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-// CreateUser implements models.UserStore.
+// CreateUser implements models.UserStore. For the first user, the admin
+// lock (a write lock for SQLite) makes "no user yet" and the insert one
+// step.
 func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, error) {
 	n, err := n.Normalize()
 	if err != nil {
@@ -38,7 +40,22 @@ func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, 
 	}
 	var u models.User
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		u, err = insertUser(ctx, tx, n)
+		if n.First {
+			if err := s.lockAdmins(ctx, tx); err != nil {
+				return err
+			}
+			var exists bool
+			if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
+				return err
+			}
+			if exists {
+				return models.ErrSetupDone
+			}
+		}
+		u, err = scanUser(tx.QueryRowContext(ctx,
+			`INSERT INTO users (name, name_key, role, password_hash, created_at, updated_at)
+			 VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+userColumns,
+			n.Name, models.NameKey(n.Name), n.Role, n.PasswordHash, now().UnixMicro()))
 		return err
 	})
 	if s.dialect.isUniqueViolation(err) {
@@ -47,50 +64,9 @@ func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, 
 	return u, err
 }
 
-func insertUser(ctx context.Context, tx *sql.Tx, n models.NewUser) (models.User, error) {
-	return scanUser(tx.QueryRowContext(ctx,
-		`INSERT INTO users (name, name_key, role, password_hash, created_at, updated_at)
-		 VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+userColumns,
-		n.Name, models.NameKey(n.Name), n.Role, n.PasswordHash, now().UnixMicro()))
-}
-
-// CreateFirstUser implements models.UserStore. The admin lock (a write
-// lock for SQLite) makes "no user yet" and the insert one step.
-func (s *Store) CreateFirstUser(ctx context.Context, n models.NewUser) (models.User, error) {
-	n, err := n.Normalize()
-	if err != nil {
-		return models.User{}, err
-	}
-	var u models.User
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lockAdmins(ctx, tx); err != nil {
-			return err
-		}
-		var exists bool
-		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
-			return err
-		}
-		if exists {
-			return models.ErrSetupDone
-		}
-		u, err = insertUser(ctx, tx, n)
-		return err
-	})
-	return u, err
-}
-
-// cache keys, one type per query.
-type (
-	userKey  int64
-	listKey  models.ListQuery
-	countKey struct{}
-)
-
 // User implements models.UserStore.
 func (s *Store) User(ctx context.Context, id int64) (models.User, error) {
-	return cached(s.cache, userKey(id), func() (models.User, error) {
-		return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
-	})
+	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
 }
 
 // UserByName implements models.UserStore.
@@ -100,12 +76,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (models.User, error
 
 // ListUsers implements models.UserStore with a keyset on id: each page
 // starts where the last one ended, so deep pages cost what the first does.
-// The page returned may be shared with other callers: do not modify it.
 func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
-	return cached(s.cache, listKey(q), func() (models.Page, error) { return s.listUsers(ctx, q) })
-}
-
-func (s *Store) listUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
 	query := "SELECT " + userColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
 	after := q.After
 	if q.Newest {
@@ -140,11 +111,9 @@ func (s *Store) listUsers(ctx context.Context, q models.ListQuery) (models.Page,
 
 // CountUsers implements models.UserStore.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
-	return cached(s.cache, countKey{}, func() (int, error) {
-		var n int
-		err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
-		return n, err
-	})
+	var n int
+	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
+	return n, err
 }
 
 // UpdateUser implements models.UserStore. The UPDATE names only the changed

@@ -458,14 +458,20 @@ func testRevocations(t *testing.T, open func() models.UserStore) {
 }
 
 // RunCounter is the contract of a models.Counter: newCounter returns
-// counters sharing one backing store (two processes, say).
+// counters sharing one backing store (two processes, say). The count is
+// what Add answers: the events in the window, this one included.
 func RunCounter(t *testing.T, newCounter func(t *testing.T) (a, b models.Counter)) {
+	add := func(t *testing.T, c models.Counter, key string, window time.Duration) (int, time.Time) {
+		t.Helper()
+		n, resets, err := c.Add(ctx, key, window)
+		if err != nil {
+			t.Fatalf("Add(%s): %v", key, err)
+		}
+		return n, resets
+	}
 	t.Run("CountsWithinAWindow", func(t *testing.T) {
 		a, b := newCounter(t)
 		key := "name:kim"
-		if n, _, err := a.Count(ctx, key); err != nil || n != 0 {
-			t.Fatalf("fresh key: %d, %v", n, err)
-		}
 		start := time.Now()
 		var resets time.Time
 		for i := 1; i <= 3; i++ {
@@ -476,9 +482,9 @@ func RunCounter(t *testing.T, newCounter func(t *testing.T) (a, b models.Counter
 			// Apart in time (window ends have millisecond resolution), so a
 			// window that slid with each event would show.
 			time.Sleep(5 * time.Millisecond)
-			n, r, err := c.Add(ctx, key, time.Minute)
-			if err != nil || n != i {
-				t.Fatalf("add %d: %d, %v", i, n, err)
+			n, r := add(t, c, key, time.Minute)
+			if n != i {
+				t.Fatalf("add %d counted %d", i, n)
 			}
 			if i == 1 {
 				resets = r
@@ -489,42 +495,38 @@ func RunCounter(t *testing.T, newCounter func(t *testing.T) (a, b models.Counter
 		if d := resets.Sub(start); d < 59*time.Second || d > 61*time.Second {
 			t.Fatalf("window ends %v after the first event", d)
 		}
-		if n, r, _ := b.Count(ctx, key); n != 3 || !r.Equal(resets) {
-			t.Fatalf("count %d until %v", n, r)
-		}
-		if n, _, _ := b.Count(ctx, "name:other"); n != 0 {
-			t.Fatal("keys share counts")
+		if n, _ := add(t, b, "name:other", time.Minute); n != 1 {
+			t.Fatalf("keys share counts: a fresh key counted %d", n)
 		}
 		if err := b.Undo(ctx, key); err != nil {
 			t.Fatal(err)
 		}
-		if n, r, _ := a.Count(ctx, key); n != 2 || !r.Equal(resets) {
-			t.Fatalf("after undo: %d until %v", n, r)
+		if n, r := add(t, a, key, time.Minute); n != 3 || !r.Equal(resets) {
+			t.Fatalf("undo, then add: %d until %v; want 3 until %v", n, r, resets)
 		}
 		if err := b.Reset(ctx, key); err != nil {
 			t.Fatal(err)
 		}
-		if n, _, _ := a.Count(ctx, key); n != 0 {
-			t.Fatalf("after reset: %d", n)
+		if n, _ := add(t, a, key, time.Minute); n != 1 {
+			t.Fatalf("reset, then add: %d", n)
 		}
 		// Undo never goes below zero, nor creates a count.
-		if err := a.Undo(ctx, key); err != nil {
-			t.Fatal(err)
+		for range 2 {
+			if err := a.Undo(ctx, "name:fresh"); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if n, _, _ := a.Add(ctx, key, time.Minute); n != 1 {
+		if n, _ := add(t, a, "name:fresh", time.Minute); n != 1 {
 			t.Fatalf("add after an undo of nothing: %d", n)
 		}
 	})
 	t.Run("WindowCloses", func(t *testing.T) {
 		a, _ := newCounter(t)
-		a.Add(ctx, "ip:1", 150*time.Millisecond)
-		a.Add(ctx, "ip:1", 150*time.Millisecond)
+		add(t, a, "ip:1", 150*time.Millisecond)
+		add(t, a, "ip:1", 150*time.Millisecond)
 		time.Sleep(250 * time.Millisecond)
-		if n, _, _ := a.Count(ctx, "ip:1"); n != 0 {
-			t.Fatalf("closed window still counts %d", n)
-		}
-		if n, _, _ := a.Add(ctx, "ip:1", time.Minute); n != 1 {
-			t.Fatalf("a new window starts at %d", n)
+		if n, _ := add(t, a, "ip:1", time.Minute); n != 1 {
+			t.Fatalf("the closed window still counts: a new event is number %d", n)
 		}
 	})
 	t.Run("ConcurrentAddsAllCount", func(t *testing.T) {
@@ -542,8 +544,8 @@ func RunCounter(t *testing.T, newCounter func(t *testing.T) (a, b models.Counter
 			})
 		}
 		wg.Wait()
-		if n, _, _ := a.Count(ctx, "name:burst"); n != 20 {
-			t.Fatalf("20 concurrent adds counted %d", n)
+		if n, _ := add(t, a, "name:burst", time.Minute); n != 21 {
+			t.Fatalf("20 concurrent adds, then one: %d", n)
 		}
 	})
 }
@@ -555,7 +557,7 @@ func testFirstUser(t *testing.T, open func() models.UserStore) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = s.CreateFirstUser(ctx, models.NewUser{Name: fmt.Sprintf("admin%d", i), Role: models.RoleAdmin, PasswordHash: "x"})
+			_, errs[i] = s.CreateUser(ctx, models.NewUser{Name: fmt.Sprintf("admin%d", i), Role: models.RoleAdmin, PasswordHash: "x", First: true})
 		})
 	}
 	wg.Wait()
@@ -571,4 +573,8 @@ func testFirstUser(t *testing.T, open func() models.UserStore) {
 	if count, _ := s.CountUsers(ctx); created != 1 || count != 1 {
 		t.Fatalf("%d first users created, %d stored; want 1", created, count)
 	}
+	// Afterwards only ordinary users can be made.
+	_, err := s.CreateUser(ctx, models.NewUser{Name: "late", Role: models.RoleAdmin, PasswordHash: "x", First: true})
+	wantErr(t, err, models.ErrSetupDone)
+	mustCreate(t, s, "ordinary", models.RoleMember)
 }

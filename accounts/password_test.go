@@ -1,4 +1,4 @@
-package models
+package accounts
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"userhub/models"
 )
 
 func TestPasswordPolicy(t *testing.T) {
@@ -28,7 +30,7 @@ func TestPasswordPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		err := p.Check("password", tt.password, tt.name)
-		var verr *ValidationError
+		var verr *models.ValidationError
 		switch {
 		case tt.code == "" && err != nil:
 			t.Errorf("%q refused: %v", tt.password, err)

@@ -1,4 +1,4 @@
-package middleware
+package accounts
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"userhub/models"
 )
 
-// LoginThrottle limits failed logins per client IP and per account name
+// loginThrottle limits failed logins per client IP and per account name
 // (OWASP ASVS 2.2.1): once either has failed Limit times within Window,
 // further attempts are refused with 429 until the window ends, whether or
 // not their password is right. Successful logins are never slowed, and one
@@ -19,7 +19,7 @@ import (
 // Each attempt is counted BEFORE its password is checked, and taken back
 // if it succeeds: checking first and counting failures afterwards would let
 // a burst of parallel guesses all pass the check before any was counted.
-type LoginThrottle struct {
+type loginThrottle struct {
 	Counter models.Counter
 	PerName int
 	PerIP   int
@@ -38,7 +38,7 @@ func ipKey(ip string) string { return "ip:" + ip }
 
 // Attempt counts a login attempt for name from ip, and refuses it with a
 // *models.ThrottledError when either has used up its attempts.
-func (t *LoginThrottle) Attempt(ctx context.Context, name, ip string) error {
+func (t *loginThrottle) Attempt(ctx context.Context, name, ip string) error {
 	var refusal *models.ThrottledError
 	for _, k := range []struct {
 		key   string
@@ -65,7 +65,7 @@ func (t *LoginThrottle) Attempt(ctx context.Context, name, ip string) error {
 // and gives the IP its attempt back (one good password must not reset the
 // count of an attacker sharing the address, nor use it up for colleagues
 // behind the same NAT).
-func (t *LoginThrottle) Succeeded(ctx context.Context, name, ip string) error {
+func (t *loginThrottle) Succeeded(ctx context.Context, name, ip string) error {
 	if err := t.Counter.Undo(ctx, ipKey(ip)); err != nil {
 		return err
 	}

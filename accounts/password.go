@@ -1,4 +1,4 @@
-package models
+package accounts
 
 import (
 	"bufio"
@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
+
+	"userhub/models"
 )
 
 // Password rules (NIST SP 800-63B 3.1.1.2, OWASP ASVS 6.2): a minimum
@@ -61,24 +63,24 @@ func (p PasswordPolicy) Min() int { return max(p.MinLength, MinPasswordFloor) }
 // problem under field. Passwords are compared in NFC, so the same password
 // typed on two keyboards is one password.
 func (p PasswordPolicy) Check(field, password, name string) error {
-	var verr ValidationError
+	var verr models.ValidationError
 	n := utf8.RuneCountInString(password)
 	switch {
 	case !utf8.ValidString(password):
-		verr.add(field, "invalid_characters", "the password must be valid UTF-8 text")
+		verr.Add(field, "invalid_characters", "the password must be valid UTF-8 text")
 	case n < p.Min():
-		verr.add(field, "password_too_short", fmt.Sprintf("the password must be at least %d characters (got %d)", p.Min(), n))
+		verr.Add(field, "password_too_short", fmt.Sprintf("the password must be at least %d characters (got %d)", p.Min(), n))
 	case n > MaxPasswordLength:
-		verr.add(field, "password_too_long", fmt.Sprintf("the password must be at most %d characters", MaxPasswordLength))
+		verr.Add(field, "password_too_long", fmt.Sprintf("the password must be at most %d characters", MaxPasswordLength))
 	default:
 		lower := strings.ToLower(norm.NFC.String(password))
 		if _, common := commonPasswords()[lower]; common {
-			verr.add(field, "password_common", "this password is one of the most common ones; choose another")
+			verr.Add(field, "password_common", "this password is one of the most common ones; choose another")
 		} else if name != "" && strings.Contains(lower, strings.ToLower(strings.TrimSpace(name))) && utf8.RuneCountInString(name) >= 3 {
-			verr.add(field, "password_contains_name", "the password must not contain the user's name")
+			verr.Add(field, "password_contains_name", "the password must not contain the user's name")
 		}
 	}
-	return verr.orNil()
+	return verr.Err()
 }
 
 // Argon2Params are argon2id's cost parameters.

@@ -1,4 +1,4 @@
-package sessionstore
+package sessions
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/gin-contrib/sessions"
+	ginsessions "github.com/gin-contrib/sessions"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -128,7 +128,7 @@ func newCookieStore(hashKey, blockKey []byte) *cookieStore {
 	return &cookieStore{CookieStore: s, decoded: map[string]map[any]any{}}
 }
 
-// New implements sessions.Store: the session in the request's cookie,
+// New implements ginsessions.Store: the session in the request's cookie,
 // decoded once per cookie value.
 func (c *cookieStore) New(r *http.Request, name string) (*gsessions.Session, error) {
 	cookie, err := r.Cookie(name)
@@ -160,7 +160,7 @@ func (c *cookieStore) New(r *http.Request, name string) (*gsessions.Session, err
 	return s, err
 }
 
-// Options implements sessions.Store.
-func (c *cookieStore) Options(o sessions.Options) {
+// Options implements ginsessions.Store.
+func (c *cookieStore) Options(o ginsessions.Options) {
 	c.CookieStore.Options = o.ToGorillaOptions()
 }

@@ -1,0 +1,68 @@
+package accounts
+
+import (
+	"userhub/auth"
+	"userhub/models"
+)
+
+// Action is something done to an account, which Authorize allows or not.
+type Action string
+
+// The actions on accounts.
+const (
+	CreateUser  Action = "create user"
+	EditUser    Action = "edit user" // any change; its fields may need more
+	SetRole     Action = "set role"
+	SetPassword Action = "set password" // another's, without knowing the old one
+	DeleteUser  Action = "delete user"
+	EndSessions Action = "end sessions"
+)
+
+// who may do an action.
+type who int
+
+const (
+	admins        who = iota + 1
+	adminsOrSelf      // admins, and the account's own user
+	adminsNotSelf     // admins, on accounts other than their own
+)
+
+// rules is who may do what, in one table. An action not listed here is
+// refused to everyone.
+var rules = map[Action]struct {
+	who    who
+	reason string // told to those refused
+}{
+	CreateUser:  {admins, "only administrators may add users"},
+	EditUser:    {adminsOrSelf, "members may change only their own account"},
+	SetRole:     {admins, "only administrators may change roles"},
+	SetPassword: {adminsNotSelf, "change your own password with PUT /api/v1/me/password, which asks for the current one"},
+	DeleteUser:  {admins, "only administrators may do this"},
+	EndSessions: {adminsOrSelf, "members may end only their own sessions"},
+}
+
+// Authorize says whether p may do action to the account with id target:
+// nil, models.ErrNotAuthenticated, or a *models.ForbiddenError saying why not.
+func Authorize(p auth.Principal, action Action, target int64) error {
+	if !p.LoggedIn() && p.Method != auth.MethodOperator {
+		return models.ErrNotAuthenticated
+	}
+	rule, ok := rules[action]
+	if !ok {
+		return &models.ForbiddenError{Reason: "no one may " + string(action)}
+	}
+	self := p.User.ID != 0 && p.User.ID == target
+	allowed := false
+	switch rule.who {
+	case admins:
+		allowed = p.IsAdmin()
+	case adminsOrSelf:
+		allowed = p.IsAdmin() || self
+	case adminsNotSelf:
+		allowed = p.IsAdmin() && !self
+	}
+	if !allowed {
+		return &models.ForbiddenError{Reason: rule.reason}
+	}
+	return nil
+}

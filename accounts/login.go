@@ -1,0 +1,87 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"userhub/models"
+)
+
+// maxLoggedName bounds what a failed login writes to the log: the name is
+// whatever the client sent.
+const maxLoggedName = 64
+
+// Authenticate checks a name and password, within the login throttle,
+// and returns the user. A wrong name and a wrong password fail alike
+// (models.ErrBadCredentials) and take the same time (a user that does not
+// exist is checked against a dummy hash); the log says which, for the
+// operator, with the client's address, never the password. A hash made
+// with older parameters is redone while the password is at hand.
+func (s *Service) Authenticate(ctx context.Context, name, password, clientIP string) (models.User, error) {
+	user, rehash, err := s.verify(ctx, name, password, clientIP, nil)
+	if err != nil {
+		return models.User{}, err
+	}
+	if rehash {
+		// The sessions stay: it is the same password. A failure costs
+		// nothing but the old parameters for one more login.
+		if hash, err := s.hasher.Hash(ctx, password); err == nil {
+			if updated, err := s.store.UpdateUser(ctx, user.ID, models.UserChange{PasswordHash: &hash, KeepSessions: true}); err == nil {
+				user = updated
+			}
+		}
+	}
+	s.log.Info("login", "user", user.Name, "ip", clientIP)
+	return user, nil
+}
+
+// verify checks name's password within the login throttle, and reports
+// whether its hash should be redone. The user is looked up by name unless
+// known (a logged-in user confirming their password).
+func (s *Service) verify(ctx context.Context, name, password, clientIP string, known *models.User) (user models.User, rehash bool, err error) {
+	logName := truncate(name, maxLoggedName)
+	if err := s.throttle.Attempt(ctx, name, clientIP); err != nil {
+		var throttled *models.ThrottledError
+		if errors.As(err, &throttled) {
+			s.log.Warn("login refused: too many failures", "name", logName, "ip", clientIP, "retry_after", throttled.RetryAfter.Round(time.Second))
+		}
+		return models.User{}, false, err
+	}
+	// A name that could not be a user's (not text, too long, control
+	// characters) is not looked up, but checked like any unknown name.
+	if known != nil {
+		user = *known
+	} else if _, invalid := (models.NewUser{Name: name}).Normalize(); invalid == nil {
+		if user, err = s.store.UserByName(ctx, name); err != nil && !errors.Is(err, models.ErrNotFound) {
+			return models.User{}, false, err
+		}
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, password, user.PasswordHash)
+	if err != nil {
+		return models.User{}, false, err
+	}
+	if !ok {
+		reason := "wrong password"
+		switch {
+		case user.ID == 0:
+			reason = "no such user"
+		case user.PasswordHash == "":
+			reason = "the user has no password"
+		}
+		s.log.Warn("login failed", "name", logName, "ip", clientIP, "reason", reason)
+		return models.User{}, false, models.ErrBadCredentials
+	}
+	if err := s.throttle.Succeeded(ctx, name, clientIP); err != nil {
+		return models.User{}, false, err
+	}
+	return user, rehash, nil
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}

@@ -1,0 +1,276 @@
+// Package accounts holds the rules of userhub's accounts, in one Service:
+// creating users, renaming them, setting their role and password, deleting
+// them, logging in (throttle, lookup, verify, rehash), and who may do
+// which (Authorize, one table). Handlers, the setup page and the CLI call
+// it; nothing else hashes passwords, checks the password policy or
+// normalizes a new name.
+//
+// It knows nothing of HTTP: callers pass the acting auth.Principal and
+// the client's address, and get models types and models errors back.
+package accounts
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"userhub/auth"
+	"userhub/config"
+	"userhub/models"
+)
+
+// Service applies the account rules over a store.
+type Service struct {
+	store    models.UserStore
+	hasher   *Hasher
+	policy   PasswordPolicy
+	throttle *loginThrottle
+	log      *slog.Logger
+}
+
+// Options are what a Service is built from.
+type Options struct {
+	Store models.UserStore
+	// Counter keeps the login-throttling counts (the database, or Redis).
+	Counter models.Counter
+	Hasher  *Hasher
+	// Auth gives the password minimum and the login limits.
+	Auth config.Auth
+	Log  *slog.Logger
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	return &Service{
+		store:  o.Store,
+		hasher: o.Hasher,
+		policy: PasswordPolicy{MinLength: o.Auth.PasswordMinLength},
+		throttle: &loginThrottle{
+			Counter: o.Counter,
+			PerName: o.Auth.LoginLimitPerName,
+			PerIP:   o.Auth.LoginLimitPerIP,
+			Window:  o.Auth.LoginWindow,
+		},
+		log: o.Log,
+	}
+}
+
+// MinPasswordLength is the shortest password allowed, in characters, for
+// forms to say so.
+func (s *Service) MinPasswordLength() int { return s.policy.Min() }
+
+// NewAccount is what a new account is made of. Without a Password, the
+// user cannot log in until one is set.
+type NewAccount struct {
+	Name     string
+	Role     models.Role // member when empty
+	Password *string
+}
+
+// Check reports every problem with n at once (name, role, password), or
+// nil. Create checks too; Check lets a caller learn of a bad name before
+// it asks for a password.
+func (s *Service) Check(n NewAccount) error {
+	_, err := s.check(n)
+	return err
+}
+
+func (s *Service) check(n NewAccount) (models.NewUser, error) {
+	var verr models.ValidationError
+	user, err := models.NewUser{Name: n.Name, Role: n.Role}.Normalize()
+	if err := verr.Collect(err); err != nil {
+		return user, err
+	}
+	if n.Password != nil {
+		if err := verr.Collect(s.policy.Check("password", *n.Password, n.Name)); err != nil {
+			return user, err
+		}
+	}
+	return user, verr.Err()
+}
+
+// Create makes an account, for actor: its input is checked whole before
+// the password is hashed, so a bad name costs no hash.
+func (s *Service) Create(ctx context.Context, actor auth.Principal, n NewAccount) (models.User, error) {
+	if err := Authorize(actor, CreateUser, 0); err != nil {
+		return models.User{}, err
+	}
+	u, err := s.create(ctx, n, false)
+	if err != nil {
+		return u, err
+	}
+	s.log.Info("user created", "user", u.Name, "role", u.Role, "by", actorName(actor))
+	return u, nil
+}
+
+// Setup makes the first administrator, while no user exists
+// (models.ErrSetupDone after). The password is typed twice: a mismatch is
+// reported on password_confirm, with every other problem.
+func (s *Service) Setup(ctx context.Context, name, password, confirm, clientIP string) (models.User, error) {
+	n := NewAccount{Name: name, Role: models.RoleAdmin, Password: &password}
+	var verr models.ValidationError
+	if err := verr.Collect(s.Check(n)); err != nil {
+		return models.User{}, err
+	}
+	if password != confirm && !verr.Has("password") {
+		verr.Add("password_confirm", "password_mismatch", "the two passwords differ")
+	}
+	if err := verr.Err(); err != nil {
+		return models.User{}, err
+	}
+	u, err := s.create(ctx, n, true)
+	if err != nil {
+		return u, err
+	}
+	s.log.Info("first administrator created", "user", u.Name, "ip", clientIP)
+	return u, nil
+}
+
+func (s *Service) create(ctx context.Context, n NewAccount, first bool) (models.User, error) {
+	user, err := s.check(n)
+	if err != nil {
+		return models.User{}, err
+	}
+	if n.Password != nil {
+		if user.PasswordHash, err = s.hasher.Hash(ctx, *n.Password); err != nil {
+			return models.User{}, err
+		}
+	}
+	user.First = first
+	return s.store.CreateUser(ctx, user)
+}
+
+// Change lists what to change on an account; nil fields stay as they are.
+type Change struct {
+	Name     *string
+	Role     *models.Role
+	Password *string // ends the user's sessions
+}
+
+// Update applies c to the account with id, for actor: admins change
+// anyone (but not their own password, see ChangeOwnPassword); members
+// rename themselves. A role the actor already has, set on themselves, is
+// no change.
+func (s *Service) Update(ctx context.Context, actor auth.Principal, id int64, c Change) (models.User, error) {
+	if c.Role != nil && id == actor.User.ID && *c.Role == actor.User.Role {
+		c.Role = nil
+	}
+	for _, need := range []struct {
+		action Action
+		asked  bool
+	}{{EditUser, true}, {SetRole, c.Role != nil}, {SetPassword, c.Password != nil}} {
+		if need.asked {
+			if err := Authorize(actor, need.action, id); err != nil {
+				return models.User{}, err
+			}
+		}
+	}
+	target, err := s.store.User(ctx, id)
+	if err != nil {
+		return models.User{}, err
+	}
+	var verr models.ValidationError
+	change, err := models.UserChange{Name: c.Name, Role: c.Role}.Normalize()
+	if err := verr.Collect(err); err != nil {
+		return models.User{}, err
+	}
+	name := target.Name
+	if change.Name != nil {
+		name = *change.Name
+	}
+	if c.Password != nil {
+		if err := verr.Collect(s.policy.Check("password", *c.Password, name)); err != nil {
+			return models.User{}, err
+		}
+	}
+	if err := verr.Err(); err != nil {
+		return models.User{}, err
+	}
+	if change.Name == nil && change.Role == nil && c.Password == nil {
+		return target, nil
+	}
+	if c.Password != nil {
+		hash, err := s.hasher.Hash(ctx, *c.Password)
+		if err != nil {
+			return models.User{}, err
+		}
+		change.PasswordHash = &hash
+	}
+	u, err := s.store.UpdateUser(ctx, id, change)
+	if err != nil {
+		return models.User{}, err
+	}
+	s.log.Info("user changed", "user", u.Name, "id", u.ID, "by", actorName(actor),
+		"name_changed", change.Name != nil, "role", u.Role, "password_set", change.PasswordHash != nil)
+	return u, nil
+}
+
+// SetPassword sets the password of the account with id, for actor (an
+// administrator, or the operator), and ends its sessions.
+func (s *Service) SetPassword(ctx context.Context, actor auth.Principal, id int64, password string) (models.User, error) {
+	return s.Update(ctx, actor, id, Change{Password: &password})
+}
+
+// ChangeOwnPassword sets actor's password. It needs the current one (a
+// session left open on a shared computer must not be enough to take the
+// account over), and counts a wrong one as a failed login. The user's
+// sessions end; the caller gives the one it was done in a new session.
+func (s *Service) ChangeOwnPassword(ctx context.Context, actor auth.Principal, current, next, clientIP string) (models.User, error) {
+	if !actor.LoggedIn() {
+		return models.User{}, models.ErrNotAuthenticated
+	}
+	me := actor.User
+	if _, _, err := s.verify(ctx, me.Name, current, clientIP, &me); err != nil {
+		if errors.Is(err, models.ErrBadCredentials) {
+			err = models.Invalid("current_password", "wrong_password", "the current password is wrong")
+		}
+		return models.User{}, err
+	}
+	if err := s.policy.Check("new_password", next, me.Name); err != nil {
+		return models.User{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return models.User{}, err
+	}
+	u, err := s.store.UpdateUser(ctx, me.ID, models.UserChange{PasswordHash: &hash})
+	if err != nil {
+		return models.User{}, err
+	}
+	s.log.Info("password changed", "user", me.Name, "ip", clientIP)
+	return u, nil
+}
+
+// Delete removes the account with id, for actor.
+func (s *Service) Delete(ctx context.Context, actor auth.Principal, id int64) error {
+	if err := Authorize(actor, DeleteUser, id); err != nil {
+		return err
+	}
+	if err := s.store.DeleteUser(ctx, id); err != nil {
+		return err
+	}
+	s.log.Info("user deleted", "id", id, "by", actorName(actor))
+	return nil
+}
+
+// EndSessions ends every session of the account with id ("log out
+// everywhere"), for actor.
+func (s *Service) EndSessions(ctx context.Context, actor auth.Principal, id int64) (models.User, error) {
+	if err := Authorize(actor, EndSessions, id); err != nil {
+		return models.User{}, err
+	}
+	u, err := s.store.EndSessions(ctx, id)
+	if err != nil {
+		return u, err
+	}
+	s.log.Info("sessions ended", "user", u.Name, "by", actorName(actor))
+	return u, nil
+}
+
+// actorName names who did something, for the log.
+func actorName(p auth.Principal) string {
+	if p.Method == auth.MethodOperator {
+		return "(operator)"
+	}
+	return p.User.Name
+}

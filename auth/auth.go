@@ -1,0 +1,171 @@
+// Package auth says who is making a request. One Authenticate step turns
+// the request's credential (a session cookie today; a bearer token or an
+// identity provider's login later) into a Principal and puts it in the
+// request's context; RequireLogin and RequireAdmin look only at the
+// Principal, never at how it was made.
+//
+// It does not check passwords or keep sessions: accounts/ does the one,
+// sessions/ the other, and each hands a Principal here.
+package auth
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"userhub/middleware"
+	"userhub/models"
+)
+
+// Method is how a principal proved who they are.
+type Method string
+
+// The methods.
+const (
+	// MethodSession: a session cookie, from a login with a password.
+	MethodSession Method = "session"
+	// MethodOperator: the `userhub user` commands. Whoever can run them
+	// can write the database already, so they act with every right.
+	MethodOperator Method = "operator"
+)
+
+// Principal is who makes a request, and how they proved it.
+type Principal struct {
+	User   models.User
+	Method Method
+	// SessionID names the session the request came with ("" without one).
+	SessionID string
+	// SecondFactorPending: the password was right, but the login still
+	// needs its second factor; until then the principal is not logged in.
+	SecondFactorPending bool
+}
+
+// Operator is the principal of the operator's commands.
+func Operator() Principal { return Principal{Method: MethodOperator} }
+
+// LoggedIn reports whether p has completed a login.
+func (p Principal) LoggedIn() bool { return p.User.ID != 0 && !p.SecondFactorPending }
+
+// IsAdmin reports whether p may do an administrator's work.
+func (p Principal) IsAdmin() bool {
+	return p.Method == MethodOperator || (p.LoggedIn() && p.User.IsAdmin())
+}
+
+// principalKey is where the principal lives in the gin context.
+const principalKey = "userhub.principal"
+
+// From returns the principal of the request, if it has one.
+func From(c *gin.Context) (Principal, bool) {
+	v, ok := c.Get(principalKey)
+	if !ok || v == nil {
+		return Principal{}, false
+	}
+	p, ok := v.(Principal)
+	return p, ok
+}
+
+// User returns the logged-in user of the request, if any.
+func User(c *gin.Context) (models.User, bool) {
+	p, ok := From(c)
+	if !ok || !p.LoggedIn() {
+		return models.User{}, false
+	}
+	return p.User, true
+}
+
+// Set makes p the principal of the request. Answers to a request with a
+// principal hold personal data: no cache may keep them.
+func Set(c *gin.Context, p Principal) {
+	c.Set(principalKey, p)
+	c.Set(middleware.LogUserKey, p.User.Name)
+	c.Header("Cache-Control", "no-store")
+}
+
+// Clear makes the request anonymous from here on (after a logout).
+func Clear(c *gin.Context) { c.Set(principalKey, nil) }
+
+// Credential is one kind of proof a request can carry.
+type Credential interface {
+	// Principal returns who the request's credential of this kind proves
+	// to be. found is false when the request carries none, or one that no
+	// longer works (forged, expired, revoked: the request goes on
+	// anonymous). An error means the credential could not be checked now
+	// (its store does not answer): not the client's fault.
+	Principal(c *gin.Context) (p Principal, found bool, err error)
+	// Challenge is the WWW-Authenticate challenge (RFC 9110 11.6.1) that
+	// tells a client how to obtain this credential.
+	Challenge() string
+}
+
+// Authenticator finds the principal of each request from its credentials.
+type Authenticator struct {
+	credentials []Credential
+	fail        middleware.Fail
+}
+
+// New returns an Authenticator trying credentials in order; fail answers
+// a credential that could not be checked.
+func New(fail middleware.Fail, credentials ...Credential) *Authenticator {
+	return &Authenticator{credentials: credentials, fail: fail}
+}
+
+// Authenticate is the middleware: the first credential found makes the
+// request's principal; without one the request goes on anonymous.
+func (a *Authenticator) Authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		for _, cred := range a.credentials {
+			p, found, err := cred.Principal(c)
+			if err != nil {
+				a.fail(c, err)
+				return
+			}
+			if found {
+				Set(c, p)
+				break
+			}
+		}
+		c.Next()
+	}
+}
+
+// Challenge lists the challenges of every credential, for the
+// WWW-Authenticate header of a 401.
+func (a *Authenticator) Challenge() string {
+	challenges := make([]string, len(a.credentials))
+	for i, cred := range a.credentials {
+		challenges[i] = cred.Challenge()
+	}
+	return strings.Join(challenges, ", ")
+}
+
+// RequireLogin refuses requests without a logged-in principal: API routes
+// with 401 (models.ErrNotAuthenticated), pages with a redirect to the
+// login page that comes back here afterwards.
+func RequireLogin(fail middleware.Fail, page bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if _, ok := User(c); ok {
+			c.Next()
+			return
+		}
+		if page && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) {
+			c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+			c.Abort()
+			return
+		}
+		fail(c, models.ErrNotAuthenticated)
+	}
+}
+
+// RequireAdmin refuses principals who are not administrators (403). It
+// runs after RequireLogin.
+func RequireAdmin(fail middleware.Fail) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if p, ok := From(c); ok && p.IsAdmin() {
+			c.Next()
+			return
+		}
+		fail(c, &models.ForbiddenError{Reason: "only administrators may do this"})
+	}
+}
