@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"userhub/accounts"
 	"userhub/cluster"
@@ -217,7 +216,7 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 
 // newHasher returns the password hasher the configuration asks for. Each
 // hash takes argon2_memory_kib, so at most hash_concurrency (by default one
-// per CPU) run at once; a login waits up to 5 s for a turn, then gets 503.
+// per CPU) run at once; a login waits up to hash_wait for a turn, then gets 503.
 func newHasher(a config.Auth) *accounts.Hasher {
 	n := a.HashConcurrency
 	if n == 0 {
@@ -227,5 +226,5 @@ func newHasher(a config.Auth) *accounts.Hasher {
 		MemoryKiB:   uint32(a.Argon2MemoryKiB),
 		Iterations:  uint32(a.Argon2Iterations),
 		Parallelism: uint8(a.Argon2Parallelism),
-	}, n, 5*time.Second)
+	}, n, a.HashWait)
 }

@@ -124,6 +124,7 @@ type Auth struct {
 	Argon2Iterations  int           `yaml:"argon2_iterations"`
 	Argon2Parallelism int           `yaml:"argon2_parallelism"`
 	HashConcurrency   int           `yaml:"hash_concurrency"`
+	HashWait          time.Duration `yaml:"hash_wait"`
 	LoginLimitPerName int           `yaml:"login_limit_per_name"`
 	LoginLimitPerIP   int           `yaml:"login_limit_per_ip"`
 	LoginWindow       time.Duration `yaml:"login_window"`
@@ -172,6 +173,7 @@ func Default() Config {
 			Argon2Iterations:  2,
 			Argon2Parallelism: 1,
 			HashConcurrency:   0,
+			HashWait:          5 * time.Second,
 			LoginLimitPerName: 5,
 			LoginLimitPerIP:   20,
 			LoginWindow:       time.Minute,

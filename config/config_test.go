@@ -170,6 +170,35 @@ func TestTLSAndClusterSettings(t *testing.T) {
 	}
 }
 
+// auth.hash_wait: what is refused, and that the environment sets it.
+func TestHashWait(t *testing.T) {
+	for _, tt := range []struct {
+		env  []string
+		want string        // a problem the settings must produce ("" = none)
+		wait time.Duration // the effective value when accepted
+	}{
+		{nil, "", 5 * time.Second},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=100ms"}, "", 100 * time.Millisecond},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=2m"}, "", 2 * time.Minute},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=5m"}, "", 5 * time.Minute},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=99ms"}, `auth.hash_wait: "99ms" is not allowed; use a duration between 100ms and 5m`, 0},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=0s"}, `auth.hash_wait: "0s"`, 0},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=-1s"}, `auth.hash_wait: "-1s"`, 0},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=5m1s"}, `auth.hash_wait: "5m1s"`, 0},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=5"}, `USERHUB_AUTH_HASH_WAIT (auth.hash_wait): "5" is not a duration`, 0},
+	} {
+		cfg, err := Load("", tt.env, nil)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%v refused: %v", tt.env, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%v: problems %v, want one with %q", tt.env, err, tt.want)
+		case tt.want == "" && cfg.Auth.HashWait != tt.wait:
+			t.Errorf("%v: auth.hash_wait %v, want %v", tt.env, cfg.Auth.HashWait, tt.wait)
+		}
+	}
+}
+
 func TestWorkerCount(t *testing.T) {
 	for workers, want := range map[string]int{"0": 0, "3": 3, "auto": min(runtime.GOMAXPROCS(0), maxWorkers)} {
 		if got := (Cluster{Workers: workers}).WorkerCount(); got != want {

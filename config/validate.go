@@ -138,6 +138,9 @@ func (c Config) Validate() Problems {
 	if n := c.Auth.HashConcurrency; n < 0 || n > 256 {
 		bad("auth.hash_concurrency", n, "use 0 (one per CPU) or up to 256")
 	}
+	if d := c.Auth.HashWait; d < 100*time.Millisecond || d > 5*time.Minute {
+		bad("auth.hash_wait", d, "use a duration between 100ms and 5m, e.g. 5s")
+	}
 	if n := c.Auth.LoginLimitPerName; n < 1 || n > 1000 {
 		bad("auth.login_limit_per_name", n, "use 1 to 1000 failed logins per window")
 	}

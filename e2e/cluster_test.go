@@ -163,6 +163,23 @@ func (l *load) connectionsTo(pid int) int {
 	return n
 }
 
+// waitEveryConnection waits until every connection has had an answer, so
+// that the server has accepted each of them and later requests on them are
+// requests on accepted connections.
+func (l *load) waitEveryConnection(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for i := range l.connPID {
+		for l.connPID[i].Load() == 0 {
+			if time.Now().After(deadline) {
+				l.finish()
+				t.Fatalf("connection %d got no answer within 10s: %v", i, l.errs)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
 func (l *load) finish() {
 	close(l.stop)
 	l.done.Wait()
@@ -290,11 +307,30 @@ func TestClusterReloadWithBadConfig(t *testing.T) {
 // completes, the master exits 0, and no worker is left.
 func TestClusterShutdown(t *testing.T) {
 	p := startCluster(t)
-	workers := p.readyWorkers()
+	stopUnderLoad(t, p, 20*time.Second, nil)
+}
+
+var startedLine = regexp.MustCompile(`msg="worker started" pid=\d+ role=master slot=\d worker_pid=(\d+)`)
+
+// stopUnderLoad stops the cluster under load (GETs and POSTs on 8
+// keep-alive connections): once every connection has had an answer it runs
+// beforeStop (if any), then sends SIGTERM. The master must exit 0 within
+// exitWithin, every request on a connection the server had accepted must
+// complete, and no worker may be left: neither those ready before the stop
+// nor any the master started.
+func stopUnderLoad(t *testing.T, p *proc, exitWithin time.Duration, beforeStop func()) {
+	t.Helper()
+	workers := map[int]bool{}
+	for _, pid := range p.readyWorkers() {
+		workers[pid] = true
+	}
 	l := startLoad(t, p.base, 8, 10*time.Second, true)
-	time.Sleep(500 * time.Millisecond)
+	l.waitEveryConnection(t)
+	if beforeStop != nil {
+		beforeStop()
+	}
 	p.signal(syscall.SIGTERM)
-	code := p.wait(20 * time.Second)
+	code := p.wait(exitWithin)
 	l.finish()
 	if code != 0 {
 		t.Fatalf("exit code %d", code)
@@ -303,11 +339,15 @@ func TestClusterShutdown(t *testing.T) {
 	// New connections fail once the sockets close: refused, or reset if they
 	// were still waiting in the kernel's queue, never accepted by a worker.
 	for _, e := range l.acceptedErrs {
-		t.Errorf("a request on an accepted connection failed during the shutdown: %s", e)
+		t.Errorf("a request on an accepted connection failed during the stop: %s", e)
 	}
-	for _, pid := range workers {
+	for _, m := range startedLine.FindAllStringSubmatch(p.output(), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		workers[pid] = true
+	}
+	for pid := range workers {
 		if syscall.Kill(pid, 0) == nil {
-			t.Errorf("worker %d still runs", pid)
+			t.Errorf("worker %d outlived the master", pid)
 		}
 	}
 	t.Logf("%d requests answered; %d on new connections after the sockets closed failed", l.ok.Load(), l.failed.Load())
@@ -438,25 +478,10 @@ func TestClusterCrashAfterFailedReload(t *testing.T) {
 // worker, old and new, finishes its requests and exits, then the master.
 func TestClusterStopDuringReload(t *testing.T) {
 	p := startCluster(t)
-	l := startLoad(t, p.base, 8, 10*time.Second, true)
-	time.Sleep(300 * time.Millisecond)
-	p.signal(syscall.SIGHUP)
-	p.waitLog(t, "reload: replacing the workers")
-	p.signal(syscall.SIGTERM)
-	code := p.wait(30 * time.Second)
-	l.finish()
-	if code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
-	for _, e := range l.acceptedErrs {
-		t.Errorf("a request on an accepted connection failed: %s", e)
-	}
-	for _, m := range regexp.MustCompile(`msg="worker started" pid=\d+ role=master slot=\d worker_pid=(\d+)`).FindAllStringSubmatch(p.output(), -1) {
-		pid, _ := strconv.Atoi(m[1])
-		if syscall.Kill(pid, 0) == nil {
-			t.Errorf("worker %d outlived the master", pid)
-		}
-	}
+	stopUnderLoad(t, p, 30*time.Second, func() {
+		p.signal(syscall.SIGHUP)
+		p.waitLog(t, "reload: replacing the workers")
+	})
 }
 
 // TestClusterHTTPS: cluster mode with TLS; a client's TLS session resumes
