@@ -133,9 +133,11 @@ func (a *Authenticator) Authenticate() gin.HandlerFunc {
 // Challenge lists the challenges of every credential, for the
 // WWW-Authenticate header of a 401.
 func (a *Authenticator) Challenge() string {
-	challenges := make([]string, len(a.credentials))
-	for i, cred := range a.credentials {
-		challenges[i] = cred.Challenge()
+	var challenges []string
+	for _, cred := range a.credentials {
+		if ch := cred.Challenge(); ch != "" {
+			challenges = append(challenges, ch)
+		}
 	}
 	return strings.Join(challenges, ", ")
 }

@@ -55,11 +55,7 @@ func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, status int, what s
 	}
 }
 
-func TestFirstRunSetup(t *testing.T) {
-	for name, sessions := range sessionStores(t) {
-		t.Run(name, func(t *testing.T) { testFirstRunSetup(t, sessions) })
-	}
-}
+func TestFirstRunSetup(t *testing.T) { onEachSessionStore(t, testFirstRunSetup) }
 
 func testFirstRunSetup(t *testing.T, sessions func(*config.Config)) {
 	a := newApp(t, sessions)
@@ -165,11 +161,7 @@ func TestLoginPage(t *testing.T) {
 	wantStatus(t, a.do(get("/api/v1/me", session)), 200, "session after GET /logout")
 }
 
-func TestSessionCookie(t *testing.T) {
-	for name, sessions := range sessionStores(t) {
-		t.Run(name, func(t *testing.T) { testSessionCookie(t, sessions) })
-	}
-}
+func TestSessionCookie(t *testing.T) { onEachSessionStore(t, testSessionCookie) }
 
 func testSessionCookie(t *testing.T, sessions func(*config.Config)) {
 	a := newApp(t, sessions)
@@ -231,11 +223,7 @@ func testSessionCookie(t *testing.T, sessions func(*config.Config)) {
 	}
 }
 
-func TestSessionsEnd(t *testing.T) {
-	for name, sessions := range sessionStores(t) {
-		t.Run(name, func(t *testing.T) { testSessionsEnd(t, sessions) })
-	}
-}
+func TestSessionsEnd(t *testing.T) { onEachSessionStore(t, testSessionsEnd) }
 
 func testSessionsEnd(t *testing.T, sessions func(*config.Config)) {
 	ctx := context.Background()
@@ -323,11 +311,7 @@ func testSessionsEnd(t *testing.T, sessions func(*config.Config)) {
 	})
 }
 
-func TestSessionTimeouts(t *testing.T) {
-	for name, sessions := range sessionStores(t) {
-		t.Run(name, func(t *testing.T) { testSessionTimeouts(t, sessions) })
-	}
-}
+func TestSessionTimeouts(t *testing.T) { onEachSessionStore(t, testSessionTimeouts) }
 
 func testSessionTimeouts(t *testing.T, sessions func(*config.Config)) {
 	for _, tt := range []struct {
@@ -363,11 +347,7 @@ func testSessionTimeouts(t *testing.T, sessions func(*config.Config)) {
 	}
 }
 
-func TestIdleRefreshRewritesTheCookie(t *testing.T) {
-	for name, sessions := range sessionStores(t) {
-		t.Run(name, func(t *testing.T) { testIdleRefreshRewritesTheCookie(t, sessions) })
-	}
-}
+func TestIdleRefreshRewritesTheCookie(t *testing.T) { onEachSessionStore(t, testIdleRefreshRewritesTheCookie) }
 
 func testIdleRefreshRewritesTheCookie(t *testing.T, sessions func(*config.Config)) {
 	a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout = 500 * time.Millisecond })
@@ -398,11 +378,7 @@ func testIdleRefreshRewritesTheCookie(t *testing.T, sessions func(*config.Config
 	}
 }
 
-func TestLoginThrottling(t *testing.T) {
-	for name, sessions := range sessionStores(t) {
-		t.Run(name, func(t *testing.T) { testLoginThrottling(t, sessions) })
-	}
-}
+func TestLoginThrottling(t *testing.T) { onEachSessionStore(t, testLoginThrottling) }
 
 func testLoginThrottling(t *testing.T, sessions func(*config.Config)) {
 	a := newApp(t, sessions)

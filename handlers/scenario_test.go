@@ -149,6 +149,14 @@ func sessionStores(t *testing.T) map[string]func(*config.Config) {
 	return stores
 }
 
+// onEachSessionStore runs test once on each session store, as a subtest
+// named after it.
+func onEachSessionStore(t *testing.T, test func(t *testing.T, sessions func(*config.Config))) {
+	for name, sessions := range sessionStores(t) {
+		t.Run(name, func(t *testing.T) { test(t, sessions) })
+	}
+}
+
 // do sends req and returns the response.
 func (a app) do(req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()

@@ -38,16 +38,6 @@ func mustLoad() map[string]map[string]string {
 	return c
 }
 
-// Keys returns every key of lang's table, for tests that check the tables
-// agree.
-func Keys(lang string) []string {
-	keys := make([]string, 0, len(catalog[lang]))
-	for k := range catalog[lang] {
-		keys = append(keys, k)
-	}
-	return keys
-}
-
 // Supported reports whether lang is one of Languages.
 func Supported(lang string) bool {
 	for _, l := range Languages {

@@ -1,24 +1,23 @@
 package locale
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
 
 func TestTablesAgree(t *testing.T) {
-	en, ko := Keys("en"), Keys("ko")
-	for _, k := range en {
-		if !slices.Contains(ko, k) {
+	en, ko := catalog["en"], catalog["ko"]
+	for k := range en {
+		if _, ok := ko[k]; !ok {
 			t.Errorf("ko.json lacks %q", k)
 		}
 	}
-	for _, k := range ko {
-		if !slices.Contains(en, k) {
+	for k := range ko {
+		if _, ok := en[k]; !ok {
 			t.Errorf("en.json lacks %q (a Korean string with no English)", k)
 		}
 	}
-	for _, k := range en {
+	for k := range en {
 		if strings.Count(T("en", k), "%") != strings.Count(T("ko", k), "%") {
 			t.Errorf("%q: the two languages take different arguments", k)
 		}
