@@ -347,7 +347,9 @@ func testSessionTimeouts(t *testing.T, sessions func(*config.Config)) {
 	}
 }
 
-func TestIdleRefreshRewritesTheCookie(t *testing.T) { onEachSessionStore(t, testIdleRefreshRewritesTheCookie) }
+func TestIdleRefreshRewritesTheCookie(t *testing.T) {
+	onEachSessionStore(t, testIdleRefreshRewritesTheCookie)
+}
 
 func testIdleRefreshRewritesTheCookie(t *testing.T, sessions func(*config.Config)) {
 	a := newApp(t, sessions, func(c *config.Config) { c.Session.IdleTimeout = 500 * time.Millisecond })
