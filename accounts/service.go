@@ -95,7 +95,11 @@ func (s *Service) Create(ctx context.Context, actor auth.Principal, n NewAccount
 	if err := Authorize(actor, CreateUser, 0); err != nil {
 		return models.User{}, err
 	}
-	u, err := s.create(ctx, n, false)
+	user, err := s.check(n)
+	if err != nil {
+		return models.User{}, err
+	}
+	u, err := s.insert(ctx, user, n.Password)
 	if err != nil {
 		return u, err
 	}
@@ -107,9 +111,9 @@ func (s *Service) Create(ctx context.Context, actor auth.Principal, n NewAccount
 // (models.ErrSetupDone after). The password is typed twice: a mismatch is
 // reported on password_confirm, with every other problem.
 func (s *Service) Setup(ctx context.Context, name, password, confirm, clientIP string) (models.User, error) {
-	n := NewAccount{Name: name, Role: models.RoleAdmin, Password: &password}
+	user, err := s.check(NewAccount{Name: name, Role: models.RoleAdmin, Password: &password})
 	var verr models.ValidationError
-	if err := verr.Collect(s.Check(n)); err != nil {
+	if err := verr.Collect(err); err != nil {
 		return models.User{}, err
 	}
 	if password != confirm && !verr.Has("password") {
@@ -118,7 +122,8 @@ func (s *Service) Setup(ctx context.Context, name, password, confirm, clientIP s
 	if err := verr.Err(); err != nil {
 		return models.User{}, err
 	}
-	u, err := s.create(ctx, n, true)
+	user.First = true
+	u, err := s.insert(ctx, user, &password)
 	if err != nil {
 		return u, err
 	}
@@ -126,17 +131,15 @@ func (s *Service) Setup(ctx context.Context, name, password, confirm, clientIP s
 	return u, nil
 }
 
-func (s *Service) create(ctx context.Context, n NewAccount, first bool) (models.User, error) {
-	user, err := s.check(n)
-	if err != nil {
-		return models.User{}, err
-	}
-	if n.Password != nil {
-		if user.PasswordHash, err = s.hasher.Hash(ctx, *n.Password); err != nil {
+// insert stores user, checked already, with password hashed (none if nil).
+func (s *Service) insert(ctx context.Context, user models.NewUser, password *string) (models.User, error) {
+	if password != nil {
+		hash, err := s.hasher.Hash(ctx, *password)
+		if err != nil {
 			return models.User{}, err
 		}
+		user.PasswordHash = hash
 	}
-	user.First = first
 	return s.store.CreateUser(ctx, user)
 }
 
