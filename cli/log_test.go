@@ -2,6 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -44,5 +48,35 @@ func TestLogWritesAreWholeLines(t *testing.T) {
 	}
 	if len(w) > 100 {
 		t.Errorf("%d writes for 501 lines: not batched", len(w))
+	}
+}
+
+// BenchmarkLogOutput: an access line per request, to a file, as a server
+// writes them; "direct" is one write system call per line, without the
+// buffer.
+func BenchmarkLogOutput(b *testing.B) {
+	for _, buffered := range []bool{true, false} {
+		name := "buffered"
+		if !buffered {
+			name = "direct"
+		}
+		b.Run(name, func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			out := newLogOutput(f)
+			defer out.Close()
+			var w io.Writer = out
+			if !buffered {
+				w = f
+			}
+			log := slog.New(slog.NewTextHandler(w, nil))
+			b.ReportAllocs()
+			for b.Loop() {
+				log.Info("request", "method", "GET", "path", "/users", "status", 200, "bytes", 2400, "ip", "127.0.0.1")
+			}
+		})
 	}
 }

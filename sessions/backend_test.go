@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	gsessions "github.com/gorilla/sessions"
 
@@ -175,5 +176,38 @@ func TestRedisVersion(t *testing.T) {
 		if err := redisVersionOK(info); (err == nil) != ok {
 			t.Errorf("%q: %v", info, err)
 		}
+	}
+}
+
+// BenchmarkCookieDecode: every logged-in request brings its cookie; the
+// cookie store remembers what it decoded, where gorilla's checks the
+// signature and decrypts each time ("decoded anew").
+func BenchmarkCookieDecode(b *testing.B) {
+	backend, err := Open(config.Default().Session, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := backend.Store.(*cookieStore)
+	s := gsessions.NewSession(store, "s")
+	s.Options = &gsessions.Options{Path: "/", MaxAge: 3600}
+	record{userID: 7, version: 1, id: "0123456789ABCDEFGHIJKLMNOP", login: time.Now(), seen: time.Now()}.write(s.Values)
+	rec := httptest.NewRecorder()
+	if err := store.Save(httptest.NewRequest("GET", "/", nil), rec, s); err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(rec.Result().Cookies()[0])
+	for name, decode := range map[string]func() (*gsessions.Session, error){
+		"remembered":   func() (*gsessions.Session, error) { return store.New(req, "s") },
+		"decoded anew": func() (*gsessions.Session, error) { return store.CookieStore.New(req, "s") },
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if s, err := decode(); err != nil || s.Values["uid"] != int64(7) {
+					b.Fatalf("%v, %v", s.Values, err)
+				}
+			}
+		})
 	}
 }
