@@ -8,7 +8,7 @@ PKGS      := ./...
 # A static binary: no cgo (the SQLite driver is pure Go).
 export CGO_ENABLED := 0
 
-.PHONY: build run test bench lint clean
+.PHONY: build run test bench lint cross clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) .
@@ -30,6 +30,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+# Check that every package builds for Windows and macOS (cluster mode is
+# Unix-only: on Windows, serve refuses it at start-up).
+cross:
+	GOOS=windows $(GO) build $(PKGS)
+	GOOS=darwin $(GO) build $(PKGS)
 
 clean:
 	rm -rf bin

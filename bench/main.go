@@ -236,7 +236,11 @@ func reloadUnderLoad(ctx context.Context, cfg config, t target, sc *scenario, lo
 	t.countRetries = true
 	go func() { done <- load(ctx, t, sc, cfg.conns, 500000, 5*time.Second) }()
 	time.Sleep(300 * time.Millisecond)
-	if err := syscall.Kill(t.pid, syscall.SIGHUP); err != nil {
+	master, err := os.FindProcess(t.pid)
+	if err != nil {
+		return err
+	}
+	if err := master.Signal(syscall.SIGHUP); err != nil {
 		return err
 	}
 	r := <-done

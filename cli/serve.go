@@ -38,6 +38,9 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	if err := cluster.Available(); err != nil && cfg.Cluster.WorkerCount() > 0 {
+		return err // before binding: nothing is touched for a mode that cannot run
+	}
 	// Bind first: a taken port is the most common start-up failure, and it
 	// should be reported before anything else is touched.
 	sockets, err := server.Bind(cfg)

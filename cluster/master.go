@@ -12,6 +12,9 @@
 // pipe the master holds open for the worker's life: closing it asks the
 // worker to finish its requests and exit, and when the master dies the
 // kernel closes it too, so no worker outlives its master.
+//
+// Handing sockets down as inherited descriptors is Unix-only
+// (spawn_unix.go); on Windows, Available says cluster mode is unavailable.
 package cluster
 
 import (
@@ -20,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"slices"
@@ -167,13 +169,9 @@ func (m *Master) startSlot(slot int) error {
 	return nil
 }
 
-// spawn starts a worker process.
-//
-// It uses syscall.ForkExec with raw descriptors, not os/exec: os/exec
-// takes each file's Fd(), which switches a socket to blocking mode, and
-// that mode is shared by every copy of the socket, the running workers'
-// included. A worker whose listening socket turned blocking can sit in
-// accept() for ever, past its shutdown.
+// spawn starts a worker process into slot and watches it. The worker gets
+// the sockets as descriptors 3, 4, ..., then the ready pipe, then the life
+// pipe: the order cli's worker reads them in.
 func (m *Master) spawn(slot int) (*worker, error) {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
@@ -187,36 +185,14 @@ func (m *Master) spawn(slot int) (*worker, error) {
 	}
 	defer lifeR.Close()
 	names := make([]string, len(m.spec.Sockets))
-	// Descriptors 0, 1, 2: stdin (empty), stdout and stderr as the master's;
-	// 3, 4, ...: the sockets, then the ready pipe, then the life pipe.
-	fds := []uintptr{m.spec.Stdin.Fd(), m.spec.Stdout.Fd(), m.spec.Stderr.Fd()}
 	for i, s := range m.spec.Sockets {
 		names[i] = s.Name
-		fd, err := dupSocket(s.Listener)
-		if err != nil {
-			readyR.Close()
-			lifeW.Close()
-			return nil, fmt.Errorf("hand the %s socket to a worker: %w", s.Name, err)
-		}
-		defer syscall.Close(fd)
-		fds = append(fds, uintptr(fd))
 	}
-	fds = append(fds, readyW.Fd(), lifeR.Fd())
 	argv := append(append([]string{m.spec.Path}, m.spec.Args...), "worker", "-sockets", strings.Join(names, ","))
-	pid, err := syscall.ForkExec(m.spec.Path, argv, &syscall.ProcAttr{
-		Env:   m.workerEnv(),
-		Files: fds,
-		// A process group of its own: Ctrl-C at a terminal reaches the
-		// master only, which then stops the workers in order.
-		Sys: &syscall.SysProcAttr{Setpgid: true},
-	})
+	proc, err := startProcess(m.spec, argv, m.workerEnv(), readyW, lifeR)
 	if err != nil {
 		readyR.Close()
 		lifeW.Close()
-		return nil, fmt.Errorf("start worker %s: %w", m.spec.Path, err)
-	}
-	proc, err := os.FindProcess(pid) // on Unix it always succeeds
-	if err != nil {
 		return nil, err
 	}
 	w := &worker{slot: slot, proc: proc, started: time.Now(), life: lifeW, ready: make(chan struct{}), exited: make(chan struct{})}
@@ -250,34 +226,6 @@ func (m *Master) workerEnv() []string {
 	}
 	share := max(1, (runtime.GOMAXPROCS(0)+m.n-1)/m.n) // the CPUs this process may use
 	return append(slices.Clone(m.spec.Env), "GOMAXPROCS="+strconv.Itoa(share))
-}
-
-// dupSocket returns a new descriptor of the listener's socket, for a child:
-// the duplicate shares the socket, and its flags, and is closed by the
-// caller once the child has its own copy. It is close-on-exec (ForkExec
-// clears that on the descriptors it passes), so no other child inherits it.
-func dupSocket(ln net.Listener) (int, error) {
-	sc, ok := ln.(syscall.Conn)
-	if !ok {
-		return 0, fmt.Errorf("%T has no descriptor", ln)
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	fd := -1
-	var dupErr error
-	dup := func(s uintptr) {
-		r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
-		fd = int(r)
-		if errno != 0 {
-			dupErr = errno
-		}
-	}
-	if err := raw.Control(dup); err != nil {
-		return 0, err
-	}
-	return fd, dupErr
 }
 
 // exited handles a worker's exit: expected (stopping, replaced) or a death
