@@ -124,19 +124,7 @@ func TestOpenUnreachableRedis(t *testing.T) {
 // The cookie store decodes a cookie value once, hands out copies, and
 // remembers only cookies that decode.
 func TestCookieStoreRemembersDecodedCookies(t *testing.T) {
-	b, err := Open(config.Default().Session, []byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := b.Store.(*cookieStore)
-	s := gsessions.NewSession(store, "s")
-	s.Options = &gsessions.Options{Path: "/", MaxAge: 3600}
-	s.Values["uid"] = int64(7)
-	rec := httptest.NewRecorder()
-	if err := store.Save(httptest.NewRequest("GET", "/", nil), rec, s); err != nil {
-		t.Fatal(err)
-	}
-	cookie := rec.Result().Cookies()[0]
+	store, cookie := savedCookie(t, map[any]any{"uid": int64(7)})
 	read := func(value string) (*gsessions.Session, error) {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.AddCookie(&http.Cookie{Name: "s", Value: value})
@@ -183,20 +171,11 @@ func TestRedisVersion(t *testing.T) {
 // cookie store remembers what it decoded, where gorilla's checks the
 // signature and decrypts each time ("decoded anew").
 func BenchmarkCookieDecode(b *testing.B) {
-	backend, err := Open(config.Default().Session, []byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	store := backend.Store.(*cookieStore)
-	s := gsessions.NewSession(store, "s")
-	s.Options = &gsessions.Options{Path: "/", MaxAge: 3600}
-	record{userID: 7, version: 1, id: "0123456789ABCDEFGHIJKLMNOP", login: time.Now(), seen: time.Now()}.write(s.Values)
-	rec := httptest.NewRecorder()
-	if err := store.Save(httptest.NewRequest("GET", "/", nil), rec, s); err != nil {
-		b.Fatal(err)
-	}
+	values := map[any]any{}
+	record{userID: 7, version: 1, id: "0123456789ABCDEFGHIJKLMNOP", login: time.Now(), seen: time.Now()}.write(values)
+	store, cookie := savedCookie(b, values)
 	req := httptest.NewRequest("GET", "/", nil)
-	req.AddCookie(rec.Result().Cookies()[0])
+	req.AddCookie(cookie)
 	for name, decode := range map[string]func() (*gsessions.Session, error){
 		"remembered":   func() (*gsessions.Session, error) { return store.New(req, "s") },
 		"decoded anew": func() (*gsessions.Session, error) { return store.CookieStore.New(req, "s") },
@@ -210,4 +189,23 @@ func BenchmarkCookieDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// savedCookie opens the cookie store and returns it with the cookie "s"
+// it makes of values.
+func savedCookie(tb testing.TB, values map[any]any) (*cookieStore, *http.Cookie) {
+	tb.Helper()
+	b, err := Open(config.Default().Session, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store := b.Store.(*cookieStore)
+	s := gsessions.NewSession(store, "s")
+	s.Options = &gsessions.Options{Path: "/", MaxAge: 3600}
+	s.Values = values
+	rec := httptest.NewRecorder()
+	if err := store.Save(httptest.NewRequest("GET", "/", nil), rec, s); err != nil {
+		tb.Fatal(err)
+	}
+	return store, rec.Result().Cookies()[0]
 }
