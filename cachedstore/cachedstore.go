@@ -12,13 +12,12 @@
 // that starts after a write was answered reads the new data, in whichever
 // process it lands.
 //
-// It knows nothing of SQL or HTTP; values it hands out are the caller's to
-// keep and change.
+// It knows nothing of SQL or HTTP. What it hands out is safe to keep:
+// users are values, and a models.Page cannot be changed.
 package cachedstore
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -92,7 +91,8 @@ type (
 )
 
 // cached returns the answer kept in t for key, or calls fill and keeps its
-// answer. Entries are shared between callers: methods hand out copies.
+// answer. Entries are shared between callers: T must be a value type or
+// one that cannot be changed.
 func cached[T any](s *Store, t *table, key any, fill func() (T, error)) (T, error) {
 	gen := s.signal.Generation()
 	now := time.Now()
@@ -129,11 +129,10 @@ func (s *Store) User(ctx context.Context, id int64) (models.User, error) {
 	return cached(s, &s.reads, userKey(id), func() (models.User, error) { return s.inner.User(ctx, id) })
 }
 
-// ListUsers implements models.UserStore. The page's slice is the caller's own.
+// ListUsers implements models.UserStore. A Page cannot be changed, so
+// every caller gets the one kept.
 func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
-	p, err := cached(s, &s.reads, listKey(q), func() (models.Page, error) { return s.inner.ListUsers(ctx, q) })
-	p.Users = slices.Clone(p.Users)
-	return p, err
+	return cached(s, &s.reads, listKey(q), func() (models.Page, error) { return s.inner.ListUsers(ctx, q) })
 }
 
 // CountUsers implements models.UserStore.

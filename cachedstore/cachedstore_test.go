@@ -60,7 +60,7 @@ func TestReadsAreKeptUntilAWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if p, err := s.ListUsers(ctx, firstPage); err != nil || len(p.Users) != 1 {
+		if p, err := s.ListUsers(ctx, firstPage); err != nil || p.Len() != 1 {
 			t.Fatalf("page: %+v, %v", p, err)
 		}
 	}
@@ -70,20 +70,30 @@ func TestReadsAreKeptUntilAWrite(t *testing.T) {
 	if _, err := s.CreateUser(ctx, models.NewUser{Name: "lee"}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := s.ListUsers(ctx, firstPage); len(p.Users) != 2 {
-		t.Fatalf("after a write the page has %d users, want 2", len(p.Users))
+	if p, _ := s.ListUsers(ctx, firstPage); p.Len() != 2 {
+		t.Fatalf("after a write the page has %d users, want 2", p.Len())
 	}
 }
 
-// What the cache hands out is the caller's: changing it changes nothing
-// for the next caller.
-func TestValuesAreTheCallersOwn(t *testing.T) {
+// What the cache hands out is safe to keep: changing what a caller got
+// changes nothing for the next caller.
+func TestValuesAreSafeToKeep(t *testing.T) {
 	s, _ := newCached(t)
 	s.CreateUser(ctx, models.NewUser{Name: "kim"})
 	p, _ := s.ListUsers(ctx, firstPage)
-	p.Users[0].Name = "changed by a caller"
-	if again, _ := s.ListUsers(ctx, firstPage); again.Users[0].Name != "kim" {
-		t.Fatalf("a caller's change leaked into the cache: %q", again.Users[0].Name)
+	users := p.Users()
+	users[0].Name = "changed by a caller"
+	for _, u := range p.All() {
+		u.Name = "changed too"
+	}
+	u, _ := s.User(ctx, 1)
+	u.Name = "and this"
+	again, _ := s.ListUsers(ctx, firstPage)
+	if got := again.Last().Name; got != "kim" {
+		t.Fatalf("a caller's change leaked into the cache: %q", got)
+	}
+	if got, _ := s.User(ctx, 1); got.Name != "kim" {
+		t.Fatalf("a caller's change leaked into the cache: %q", got.Name)
 	}
 }
 

@@ -119,7 +119,7 @@ func (e env) listUsers(ctx context.Context, s models.UserStore) error {
 		if err != nil {
 			return err
 		}
-		for _, u := range page.Users {
+		for _, u := range page.All() {
 			password := "set"
 			if u.PasswordHash == "" {
 				password = "none"
@@ -129,7 +129,7 @@ func (e env) listUsers(ctx context.Context, s models.UserStore) error {
 		if !page.More {
 			return tw.Flush()
 		}
-		after = page.Users[len(page.Users)-1].ID
+		after = page.Last().ID
 	}
 }
 

@@ -26,9 +26,9 @@ func (h *Handlers) home(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	data := homePage{Users: page.Users, First: q.After == 0, MinLength: h.accounts.MinPasswordLength()}
+	data := homePage{Users: page.Users(), First: q.After == 0, MinLength: h.accounts.MinPasswordLength()}
 	if page.More {
-		data.NextCursor = encodeCursor(page.Users[len(page.Users)-1].ID)
+		data.NextCursor = encodeCursor(page.Last().ID)
 	}
 	return h.renderPage(c, http.StatusOK, "home.html", "home", data)
 }

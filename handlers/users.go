@@ -100,7 +100,7 @@ func setNextLink(c *gin.Context, p models.Page, limit int) string {
 	if !p.More {
 		return ""
 	}
-	cursor := encodeCursor(p.Users[len(p.Users)-1].ID)
+	cursor := encodeCursor(p.Last().ID)
 	next := url.URL{Path: c.Request.URL.Path, RawQuery: url.Values{"cursor": {cursor}, "limit": {strconv.Itoa(limit)}}.Encode()}
 	c.Header("Link", "<"+next.String()+`>; rel="next"`)
 	return cursor

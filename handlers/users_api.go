@@ -25,8 +25,8 @@ func (h *Handlers) apiListUsers(c *gin.Context) error {
 	body := struct {
 		Users      []userJSON `json:"users"`
 		NextCursor string     `json:"next_cursor,omitempty"`
-	}{Users: make([]userJSON, len(page.Users))}
-	for i, u := range page.Users {
+	}{Users: make([]userJSON, page.Len())}
+	for i, u := range page.All() {
 		body.Users[i] = toJSON(u)
 	}
 	body.NextCursor = setNextLink(c, page, q.Limit)

@@ -30,9 +30,9 @@ func (h *Handlers) seedListUsers(c *gin.Context) error {
 	}
 	setNextLink(c, page, q.Limit)
 	// Written by hand: a Go map would lose the id order.
-	b := make([]byte, 0, 2+32*len(page.Users))
+	b := make([]byte, 0, 2+32*page.Len())
 	b = append(b, '{')
-	for i, u := range page.Users {
+	for i, u := range page.All() {
 		if i > 0 {
 			b = append(b, ',')
 		}

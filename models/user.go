@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -129,10 +131,35 @@ type ListQuery struct {
 	Newest bool // newest first (descending id) instead of oldest first
 }
 
-// Page is one page of users; More reports whether another page follows.
+// Page is one page of users, in list order. Its users cannot be changed
+// once it is made (they are reached through methods that hand out copies),
+// so one Page can be given to many callers and kept: the read cache does.
 type Page struct {
-	Users []User
-	More  bool
+	users []User
+	// More reports whether another page follows.
+	More bool
+}
+
+// NewPage makes a page of users; the page owns the slice from then on.
+func NewPage(users []User, more bool) Page { return Page{users: users, More: more} }
+
+// Len is the number of users on the page.
+func (p Page) Len() int { return len(p.users) }
+
+// All yields the page's users in order, with their index.
+func (p Page) All() iter.Seq2[int, User] { return slices.All(p.users) }
+
+// Users returns a copy of the page's users, for a caller that needs a
+// slice (a template).
+func (p Page) Users() []User { return slices.Clone(p.users) }
+
+// Last is the page's last user (where the next page starts after); the
+// zero User for an empty page.
+func (p Page) Last() User {
+	if len(p.users) == 0 {
+		return User{}
+	}
+	return p.users[len(p.users)-1]
 }
 
 // UserStore keeps users. Implementations must make the "last admin" rule and

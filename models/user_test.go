@@ -63,3 +63,22 @@ func TestNameKeyFoldsCase(t *testing.T) {
 		t.Error("different names share a key")
 	}
 }
+
+// A Page hands out copies: what a caller does with them does not change it.
+func TestPageCannotBeChanged(t *testing.T) {
+	p := NewPage([]User{{ID: 1, Name: "kim"}, {ID: 2, Name: "lee"}}, true)
+	users := p.Users()
+	users[0].Name = "changed"
+	for i, u := range p.All() {
+		u.Name = "changed"
+		if i == 1 && p.Last().ID != 2 {
+			t.Fatal("Last is not the last user")
+		}
+	}
+	if got := p.Users(); len(got) != 2 || got[0].Name != "kim" || got[1].Name != "lee" || !p.More || p.Len() != 2 {
+		t.Fatalf("page after its users were changed: %+v", got)
+	}
+	if (Page{}).Last() != (User{}) {
+		t.Fatal("an empty page has a last user")
+	}
+}

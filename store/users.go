@@ -102,11 +102,10 @@ func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page,
 	if err := rows.Err(); err != nil {
 		return models.Page{}, err
 	}
-	page := models.Page{Users: users}
 	if len(users) > q.Limit {
-		page.Users, page.More = users[:q.Limit], true
+		return models.NewPage(users[:q.Limit], true), nil
 	}
-	return page, nil
+	return models.NewPage(users, false), nil
 }
 
 // CountUsers implements models.UserStore.

@@ -155,7 +155,7 @@ func testNotFound(t *testing.T, open func() models.UserStore) {
 
 func testList(t *testing.T, open func() models.UserStore) {
 	s := open()
-	if p, err := s.ListUsers(ctx, models.ListQuery{Limit: 10}); err != nil || len(p.Users) != 0 || p.More {
+	if p, err := s.ListUsers(ctx, models.ListQuery{Limit: 10}); err != nil || p.Len() != 0 || p.More {
 		t.Fatalf("empty list: %+v, %v", p, err)
 	}
 	var ids []int64
@@ -173,7 +173,7 @@ func testList(t *testing.T, open func() models.UserStore) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, u := range p.Users {
+			for _, u := range p.All() {
 				got = append(got, u.ID)
 			}
 			if wantMore := len(got) < 7; p.More != wantMore {
@@ -182,7 +182,7 @@ func testList(t *testing.T, open func() models.UserStore) {
 			if !p.More {
 				break
 			}
-			after = p.Users[len(p.Users)-1].ID
+			after = p.Last().ID
 		}
 		for i := range ids {
 			want := ids[i]
@@ -292,7 +292,7 @@ func testConcurrentDemotions(t *testing.T, open func() models.UserStore) {
 	}
 	admins := 0
 	p, _ := s.ListUsers(ctx, models.ListQuery{Limit: 10})
-	for _, u := range p.Users {
+	for _, u := range p.All() {
 		if u.IsAdmin() {
 			admins++
 		}
@@ -379,7 +379,7 @@ func testOtherWriters(t *testing.T, open func() models.UserStore) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.Users[len(p.Users)-1]; got.ID != added.ID {
+		if got := p.Last(); got.ID != added.ID {
 			t.Fatalf("round %d: the list read after another store's insert ends with %+v", round, got)
 		}
 		if u, _ := a.User(ctx, kim.ID); u.Name != name {
