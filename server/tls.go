@@ -51,9 +51,9 @@ type StaticCerts struct {
 	caFiles           []string
 	log               *slog.Logger
 
-	mu      sync.RWMutex
-	cert    *tls.Certificate
-	modTime time.Time // the newest modification time of the files, when last read
+	mu    sync.RWMutex
+	cert  *tls.Certificate
+	files []os.FileInfo // the files as they were when last read
 }
 
 // LoadStaticCerts reads the certificate. Its errors are one line each: a
@@ -75,14 +75,14 @@ func (s *StaticCerts) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, er
 
 // Reload reads the files again. On error the certificate in use stays.
 func (s *StaticCerts) Reload() error {
-	modTime, err := s.newestModTime()
+	files, err := s.stat()
 	if err != nil {
 		return err
 	}
 	// Files that fail to load are not tried again until they change: a
 	// half-done deploy is reported once, not on every check.
 	s.mu.Lock()
-	s.modTime = modTime
+	s.files = files
 	s.mu.Unlock()
 	cert, err := readCertificate(s.certFile, s.keyFile, s.caFiles)
 	if err != nil {
@@ -94,19 +94,32 @@ func (s *StaticCerts) Reload() error {
 	return nil
 }
 
-// newestModTime is the latest modification time among the files.
-func (s *StaticCerts) newestModTime() (time.Time, error) {
-	var newest time.Time
+// stat describes the files as they are on disk now.
+func (s *StaticCerts) stat() ([]os.FileInfo, error) {
+	var files []os.FileInfo
 	for _, f := range append([]string{s.certFile, s.keyFile}, s.caFiles...) {
 		fi, err := os.Stat(f)
 		if err != nil {
-			return newest, fileProblem(f, err)
+			return nil, fileProblem(f, err)
 		}
-		if fi.ModTime().After(newest) {
-			newest = fi.ModTime()
+		files = append(files, fi)
+	}
+	return files, nil
+}
+
+// changed reports whether any file differs between two stats: another
+// file in its place (deploy tools rename a new file over the old one), or
+// another size or modification time. The file identity matters: two
+// writes within the file system's timestamp granularity (a few
+// milliseconds) can leave the same modification time.
+func changed(before, now []os.FileInfo) bool {
+	for i := range now {
+		if i >= len(before) || !os.SameFile(before[i], now[i]) ||
+			!before[i].ModTime().Equal(now[i].ModTime()) || before[i].Size() != now[i].Size() {
+			return true
 		}
 	}
-	return newest, nil
+	return false
 }
 
 // Watch reloads the certificate when the files change, checking every
@@ -121,11 +134,11 @@ func (s *StaticCerts) Watch(interval time.Duration, stop <-chan struct{}) {
 			return
 		case <-tick.C:
 		}
-		modTime, err := s.newestModTime()
+		files, err := s.stat()
 		s.mu.RLock()
-		changed := err == nil && !modTime.Equal(s.modTime)
+		differ := err == nil && changed(s.files, files)
 		s.mu.RUnlock()
-		if changed {
+		if differ {
 			s.reloadAndLog("the certificate files changed")
 		}
 	}

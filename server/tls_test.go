@@ -104,12 +104,17 @@ func load(t *testing.T, certFile, keyFile string) *StaticCerts {
 	return certs
 }
 
-func write(t *testing.T, path string, data []byte) {
+func write(t *testing.T, path string, data []byte, modTime ...time.Time) {
 	t.Helper()
 	// Through a temporary file, as deployment tools replace certificates.
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	for _, m := range modTime {
+		if err := os.Chtimes(tmp, m, m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
@@ -324,7 +329,14 @@ func TestBrokenReplacementIsReportedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, keyFile, key)
+	// The replacement keeps the old file's size and modification time, as
+	// two writes within the file system's timestamp granularity can: it is
+	// noticed all the same, being another file.
+	before, err := os.Stat(keyFile)
+	if err != nil || before.Size() != int64(len(key)) {
+		t.Fatalf("the two keys differ in size (%v): %v", before, err)
+	}
+	write(t, keyFile, key, before.ModTime())
 	time.Sleep(300 * time.Millisecond) // thirty checks
 	if n := strings.Count(logs.String(), "certificate not reloaded"); n != 1 {
 		t.Errorf("the broken files were reported %d times, want once:\n%s", n, logs.String())
