@@ -8,7 +8,7 @@ PKGS      := ./...
 # A static binary: no cgo (the SQLite driver is pure Go).
 export CGO_ENABLED := 0
 
-.PHONY: build run test bench lint cross clean
+.PHONY: build run test bench lint cross fuzz clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) .
@@ -33,6 +33,16 @@ lint:
 
 # Check that every package builds for Windows and macOS (cluster mode is
 # Unix-only: on Windows, serve refuses it at start-up).
+# Each fuzz target for a bounded time, on top of its committed corpus
+# (testdata/fuzz/); a failure leaves its input there.
+FUZZTIME ?= 10s
+FUZZ     := FuzzDecodeJSON FuzzSessionCookie FuzzAppendJSONString
+fuzz:
+	@for f in $(FUZZ); do \
+	  echo "$$f ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./handlers/ || exit 1; \
+	done
+
 cross:
 	GOOS=windows $(GO) build $(PKGS)
 	GOOS=darwin $(GO) build $(PKGS)

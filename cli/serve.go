@@ -180,7 +180,7 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 	if err != nil {
 		return err
 	}
-	backend, err := sessions.Open(cfg.Session, secret)
+	backend, err := sessions.Open(cfg.Session, secret, log)
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 		Config:    cfg,
 		Store:     users,
 		Accounts:  accounts.New(accounts.Options{Store: users, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
-		Sessions:  sessions.NewManager(backend.Store, cfg.Session, users, users, log),
+		Sessions:  sessions.NewManager(backend, cfg.Session, users, users, log),
 		Logger:    log,
 		Templates: assets.Templates,
 		Static:    assets.Static,

@@ -644,3 +644,55 @@ func TestThrottleClientAddress(t *testing.T) {
 		t.Errorf("another client behind the same proxy: %d, want 200", code)
 	}
 }
+
+// TestCookiesThatDoNotDecode: a session cookie that does not decode, for
+// whatever reason (too long for securecookie, not base64, forged), is no
+// session: the request goes on anonymous, the cookie is cleared, a login
+// works, and nothing is logged as an error or an outage.
+func TestCookiesThatDoNotDecode(t *testing.T) {
+	var logs bytes.Buffer
+	a := newApp(t)
+	a.log = slog.New(slog.NewTextHandler(&logs, nil))
+	a.handler = a.build(t, a.store)
+	users("kim")(t, a)
+	for name, value := range map[string]string{
+		"5000 bytes":   strings.Repeat("a", 5000),
+		"not base64":   "%%%not-base64%%%",
+		"valid base64": "MTIzfGFiY3xkZWY=",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cookie := &http.Cookie{Name: "userhub_session", Value: value}
+			rec := a.do(get("/api/v1/me", cookie))
+			if rec.Code != 401 || !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
+				t.Fatalf("me with a bad cookie: %d, Set-Cookie %q", rec.Code, rec.Header().Get("Set-Cookie"))
+			}
+			login := a.do(jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`, cookie))
+			wantStatus(t, login, 200, "login with a bad cookie in the jar")
+			wantStatus(t, a.do(get("/api/v1/me", sessionCookie(t, login))), 200, "the new session")
+		})
+	}
+	if strings.Contains(logs.String(), "level=ERROR") || strings.Contains(logs.String(), "stopped answering") {
+		t.Errorf("bad cookies were logged as errors:\n%s", logs.String())
+	}
+}
+
+// FuzzSessionCookie: whatever a session cookie holds, a request with it is
+// answered as logged in (a cookie signed with the secret) or as anonymous
+// (401 here), never with a server error or an outage. The corpus is in
+// testdata/fuzz/FuzzSessionCookie.
+func FuzzSessionCookie(f *testing.F) {
+	a := newApp(f)
+	users("kim")(f, a)
+	valid := a.login(f, "kim").Value
+	for _, seed := range []string{valid, valid[:len(valid)/2], valid + "x", strings.Repeat("a", 5000), "", "=", "MTIzfA=="} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		req := get("/api/v1/me")
+		req.Header.Set("Cookie", "userhub_session="+value)
+		rec := a.do(req)
+		if rec.Code != 401 && rec.Code != 200 {
+			t.Fatalf("cookie %.40q: %d %s", value, rec.Code, rec.Body)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,7 +30,20 @@ func decodeJSON(c *gin.Context, dst any) error {
 	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return errUnsupportedCT
 	}
-	dec := json.NewDecoder(c.Request.Body)
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return errUnreadableBody
+	}
+	// encoding/json would take bytes that are not UTF-8 and store U+FFFD
+	// in their place: refuse them instead (RFC 8259 8.1).
+	if !utf8.Valid(body) {
+		return errNotUTF8
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	var fields map[string]json.RawMessage
 	if err := dec.Decode(&fields); err != nil {
 		return classifyJSONError(err)
@@ -37,28 +52,20 @@ func decodeJSON(c *gin.Context, dst any) error {
 		return errNotObject
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
-		}
 		return errTrailingData
 	}
 	return assignFields(fields, dst)
 }
 
-// classifyJSONError tells a client's bad JSON from a body cut off by the
-// size limit.
+// classifyJSONError says what is wrong with a client's JSON.
 func classifyJSONError(err error) error {
 	var (
-		syntax   *json.SyntaxError
-		typ      *json.UnmarshalTypeError
-		tooLarge *http.MaxBytesError
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
 	)
 	switch {
 	case errors.Is(err, io.EOF):
 		return errEmptyBody
-	case errors.As(err, &tooLarge):
-		return err
 	case errors.As(err, &syntax):
 		return errMalformedJSON(fmt.Sprintf("%v (at byte %d)", syntax, syntax.Offset))
 	case errors.Is(err, io.ErrUnexpectedEOF):

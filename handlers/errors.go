@@ -26,12 +26,14 @@ type requestError struct {
 func (e *requestError) Error() string { return e.detail }
 
 var (
-	errNoRoute       = &requestError{http.StatusNotFound, "not_found", "no such page or resource"}
-	errMethod        = &requestError{http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed here; see the Allow header"}
-	errEmptyBody     = &requestError{http.StatusBadRequest, "empty_body", "the request body is empty; send a JSON object"}
-	errNotObject     = &requestError{http.StatusBadRequest, "malformed_json", "the request body must be a JSON object"}
-	errTrailingData  = &requestError{http.StatusBadRequest, "malformed_json", "unexpected data after the JSON object"}
-	errUnsupportedCT = &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"}
+	errNoRoute        = &requestError{http.StatusNotFound, "not_found", "no such page or resource"}
+	errMethod         = &requestError{http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed here; see the Allow header"}
+	errEmptyBody      = &requestError{http.StatusBadRequest, "empty_body", "the request body is empty; send a JSON object"}
+	errNotObject      = &requestError{http.StatusBadRequest, "malformed_json", "the request body must be a JSON object"}
+	errTrailingData   = &requestError{http.StatusBadRequest, "malformed_json", "unexpected data after the JSON object"}
+	errUnsupportedCT  = &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"}
+	errNotUTF8        = &requestError{http.StatusBadRequest, "invalid_utf8", "the request body must be UTF-8 text"}
+	errUnreadableBody = &requestError{http.StatusBadRequest, "unreadable_body", "the request body could not be read to its end"}
 )
 
 // statusClientClosed is nginx's word for a client that went away before

@@ -98,7 +98,7 @@ type testStore interface {
 // build wires the handler over s, the way `userhub serve` does.
 func (a app) build(t testing.TB, s testStore) http.Handler {
 	t.Helper()
-	backend, err := sessions.Open(a.cfg.Session, []byte("test secret: 0123456789abcdef0123456789"))
+	backend, err := sessions.Open(a.cfg.Session, []byte("test secret: 0123456789abcdef0123456789"), a.logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,15 +107,14 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 	if backend.Counter != nil {
 		counter = backend.Counter
 	}
-	sessionStore := backend.Store
 	if a.sessions != nil {
-		sessionStore = a.sessions
+		backend = &sessions.Backend{Store: a.sessions}
 	}
 	h, err := handlers.New(handlers.Deps{
 		Config:    a.cfg,
 		Store:     s,
 		Accounts:  a.newAccounts(counter),
-		Sessions:  sessions.NewManager(sessionStore, a.cfg.Session, s, s, a.logger()),
+		Sessions:  sessions.NewManager(backend, a.cfg.Session, s, s, a.logger()),
 		Logger:    a.logger(),
 		Templates: os.DirFS("../templates"),
 		Static:    os.DirFS("../static"),
@@ -181,16 +180,21 @@ func (a app) loginWith(t testing.TB, name, password string) *http.Cookie {
 	return sessionCookie(t, rec)
 }
 
-// sessionCookie returns the session cookie a response set.
+// sessionCookie returns the session cookie a response set: the last one,
+// as a browser keeps (a login that replaces a cookie that did not decode
+// first deletes it).
 func sessionCookie(t testing.TB, rec *httptest.ResponseRecorder) *http.Cookie {
 	t.Helper()
+	var last *http.Cookie
 	for _, c := range rec.Result().Cookies() {
 		if c.Name == "userhub_session" {
-			return c
+			last = c
 		}
 	}
-	t.Fatalf("no session cookie in %v", rec.Header()["Set-Cookie"])
-	return nil
+	if last == nil {
+		t.Fatalf("no session cookie in %v", rec.Header()["Set-Cookie"])
+	}
+	return last
 }
 
 func (sc scenario) request() *http.Request {

@@ -73,6 +73,8 @@ func TestSeedRoutes(t *testing.T) {
 			status: 415, wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"code":"unsupported_media_type"`}},
 		{name: "create form-encoded", method: "POST", path: "/user", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, body: "name=kim",
 			status: 415},
+		{name: "create with bytes that are not UTF-8", method: "POST", path: "/user", header: jsonHeader(), body: "{\"name\":\"zz\xff\xfe\"}",
+			status: 400, contains: []string{`"code":"invalid_utf8"`}},
 		{name: "create 2 MiB", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"` + strings.Repeat("a", 2<<20) + `"}`,
 			status: 413, wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"code":"body_too_large"`}},
 

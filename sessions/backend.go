@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"userhub/config"
 	"userhub/models"
+	"userhub/outage"
 )
 
 // Backend is an open session store.
@@ -24,7 +26,10 @@ type Backend struct {
 	// store, whose caller keeps them in the database.
 	Counter models.Counter
 	// Ping checks the store's server (nil for the cookie store).
-	Ping  func(context.Context) error
+	Ping func(context.Context) error
+	// Watch follows the store's server through outages (nil for the
+	// cookie store, which has none).
+	Watch *outage.Watch
 	close func() error
 }
 
@@ -37,7 +42,7 @@ func (b *Backend) Close() error {
 }
 
 // Open opens the configured session store.
-func Open(cfg config.Session, secret []byte) (*Backend, error) {
+func Open(cfg config.Session, secret []byte, log *slog.Logger) (*Backend, error) {
 	hashKey, blockKey, err := Keys(secret)
 	if err != nil {
 		return nil, err
@@ -84,7 +89,8 @@ func Open(cfg config.Session, secret []byte) (*Backend, error) {
 	rs.SetKeyPrefix(cfg.RedisPrefix + "session:")
 	rs.SetSerializer(redisValues{})
 	useCodec(rs.Codecs)
-	return &Backend{Store: store, Counter: redisCounter{pool, cfg.RedisPrefix + "attempts:"}, Ping: ping, close: pool.Close}, nil
+	watch := outage.New("redis", log)
+	return &Backend{Store: store, Counter: redisCounter{pool, cfg.RedisPrefix + "attempts:", watch}, Ping: ping, Watch: watch, close: pool.Close}, nil
 }
 
 // checkRedisVersion refuses a Redis older than 7, at start-up rather than

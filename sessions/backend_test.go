@@ -3,10 +3,13 @@ package sessions
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 
 	"userhub/config"
 	"userhub/models"
+	"userhub/outage"
 	"userhub/store/storetest"
 )
 
@@ -93,7 +97,8 @@ func TestRedisCounterContract(t *testing.T) {
 		prefix := "userhub-test:" + rand.Text() + ":" // this test's keys only
 		a, b := newPool(cfg), newPool(cfg)
 		t.Cleanup(func() { a.Close(); b.Close() })
-		return redisCounter{a, prefix}, redisCounter{b, prefix}
+		watch := outage.New("redis", slog.New(slog.DiscardHandler))
+		return redisCounter{a, prefix, watch}, redisCounter{b, prefix, watch}
 	})
 }
 
@@ -101,7 +106,7 @@ func TestOpenRedis(t *testing.T) {
 	cfg := config.Default().Session
 	cfg.Store = "redis"
 	cfg.RedisAddr = redisAddr(t)
-	b, err := Open(cfg, []byte("0123456789abcdef0123456789abcdef"))
+	b, err := Open(cfg, []byte("0123456789abcdef0123456789abcdef"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +120,7 @@ func TestOpenUnreachableRedis(t *testing.T) {
 	cfg := config.Default().Session
 	cfg.Store = "redis"
 	cfg.RedisAddr = "127.0.0.1:1" // nothing listens on port 1
-	_, err := Open(cfg, []byte("0123456789abcdef0123456789abcdef"))
+	_, err := Open(cfg, []byte("0123456789abcdef0123456789abcdef"), slog.New(slog.DiscardHandler))
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("session.redis_addr")) {
 		t.Fatalf("unreachable Redis: %v", err)
 	}
@@ -195,7 +200,7 @@ func BenchmarkCookieDecode(b *testing.B) {
 // it makes of values.
 func savedCookie(tb testing.TB, values map[any]any) (*cookieStore, *http.Cookie) {
 	tb.Helper()
-	b, err := Open(config.Default().Session, []byte("0123456789abcdef0123456789abcdef"))
+	b, err := Open(config.Default().Session, []byte("0123456789abcdef0123456789abcdef"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -208,4 +213,23 @@ func savedCookie(tb testing.TB, values map[any]any) (*cookieStore, *http.Cookie)
 		tb.Fatal(err)
 	}
 	return store, rec.Result().Cookies()[0]
+}
+
+// A Redis that does not answer makes the login counter unavailable (503
+// with Retry-After), never a server error.
+func TestRedisCounterDown(t *testing.T) {
+	cfg := config.Default().Session
+	cfg.RedisAddr = "127.0.0.1:1" // nothing listens on port 1
+	pool := newPool(cfg)
+	defer pool.Close()
+	var log bytes.Buffer
+	counter := redisCounter{pool, "userhub-test:", outage.New("redis", slog.New(slog.NewTextHandler(&log, nil)))}
+	for range 3 {
+		if _, _, err := counter.Add(t.Context(), "ip:1", time.Minute); !errors.Is(err, models.ErrUnavailable) {
+			t.Fatalf("Add with Redis down: %v", err)
+		}
+	}
+	if n := strings.Count(log.String(), "stopped answering"); n != 1 {
+		t.Fatalf("%d outage lines for one outage:\n%s", n, log.String())
+	}
 }

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+
+	"userhub/models"
+	"userhub/outage"
 )
 
 // redisCounter implements models.Counter with one key per counted thing,
@@ -13,15 +16,22 @@ import (
 type redisCounter struct {
 	pool   *redis.Pool
 	prefix string // of every key
+	watch  *outage.Watch
 }
 
+// do runs fn on a pooled connection. Any error is Redis not answering (or
+// answering nonsense): unavailable, never the client's fault.
 func (r redisCounter) do(ctx context.Context, fn func(redis.Conn) error) error {
 	conn, err := r.pool.GetContext(ctx)
-	if err != nil {
-		return err
+	if err == nil {
+		err = fn(conn)
+		conn.Close()
 	}
-	defer conn.Close()
-	return fn(conn)
+	if err != nil {
+		err = fmt.Errorf("%w: redis: %v", models.ErrUnavailable, err)
+	}
+	r.watch.Observe(err)
+	return err
 }
 
 // Add implements models.Counter: INCR, and an expiry set only by the first

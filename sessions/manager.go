@@ -26,6 +26,7 @@ import (
 	"userhub/auth"
 	"userhub/config"
 	"userhub/models"
+	"userhub/outage"
 )
 
 // record is what a session holds. The cookie stays small (a few hundred
@@ -77,15 +78,16 @@ const sessionKey = "userhub.session"
 // login. Every request re-reads the user, so all of these are seen.
 type Manager struct {
 	store       ginsessions.Store
+	watch       *outage.Watch // nil for a store without a server
 	cfg         config.Session
 	users       models.UserStore
 	revocations models.Revocations
 	log         *slog.Logger
 }
 
-// NewManager returns a Manager keeping sessions in store.
-func NewManager(store ginsessions.Store, cfg config.Session, users models.UserStore, revocations models.Revocations, log *slog.Logger) *Manager {
-	return &Manager{store: store, cfg: cfg, users: users, revocations: revocations, log: log}
+// NewManager returns a Manager keeping sessions where b says.
+func NewManager(b *Backend, cfg config.Session, users models.UserStore, revocations models.Revocations, log *slog.Logger) *Manager {
+	return &Manager{store: b.Store, watch: b.Watch, cfg: cfg, users: users, revocations: revocations, log: log}
 }
 
 // Challenge implements auth.Credential. There is no registered scheme for
@@ -138,17 +140,17 @@ func (m *Manager) Principal(c *gin.Context) (auth.Principal, bool, error) {
 		return auth.Principal{}, false, nil // no cookie: nothing to decode
 	}
 	sess, err := m.store.New(c.Request, name)
-	var cookieErr securecookie.Error
 	switch {
-	case err != nil && errors.As(err, &cookieErr) && cookieErr.IsDecode():
-		// Forged, tampered with, or made with another secret.
+	case badCookie(err):
+		// Forged, tampered with, too long, made with another secret: a
+		// cookie that does not decode, whatever the reason, is no session.
 		m.log.Info("session cookie refused", "error", err, "ip", c.ClientIP())
 		m.expire(c, sess)
 		return auth.Principal{}, false, nil
 	case err != nil:
-		m.log.Error("session store failed", "error", err)
-		return auth.Principal{}, false, fmt.Errorf("%w: session store: %v", models.ErrUnavailable, err)
+		return auth.Principal{}, false, m.storeFailed(err)
 	}
+	m.observe(nil)
 	rec, user, err := m.check(c, sess)
 	if errors.Is(err, errSessionEnded) {
 		m.expire(c, sess)
@@ -176,6 +178,34 @@ func (m *Manager) refreshInterval() time.Duration {
 }
 
 var errSessionEnded = errors.New("session ended")
+
+// badCookie reports whether err is the cookie's fault: securecookie said
+// so (its errors, one per key, come as a MultiError, and some of them,
+// "the value is too long" among them, lose their kind on the way, so the
+// kind is not asked).
+func badCookie(err error) bool {
+	var cookieErr securecookie.Error
+	return errors.As(err, &cookieErr)
+}
+
+// storeFailed is a failure of the session store's server (Redis) to
+// answer: unavailable, which logs no one out (and the outage is told
+// once). A cookie that cannot be made (securecookie's error) is a fault of
+// ours, and stays what it is.
+func (m *Manager) storeFailed(err error) error {
+	if badCookie(err) {
+		return err
+	}
+	err = fmt.Errorf("%w: session store: %v", models.ErrUnavailable, err)
+	m.observe(err)
+	return err
+}
+
+func (m *Manager) observe(err error) {
+	if m.watch != nil {
+		m.watch.Observe(err)
+	}
+}
 
 // check returns the session's record and user if the session is still valid.
 func (m *Manager) check(c *gin.Context, sess *gsessions.Session) (record, models.User, error) {
@@ -250,7 +280,7 @@ func (m *Manager) start(c *gin.Context, user models.User, login time.Time) error
 	rec := record{userID: user.ID, version: user.SessionVersion, id: rand.Text(), login: login, seen: time.Now()}
 	rec.write(sess.Values)
 	if err := m.store.Save(c.Request, c.Writer, sess); err != nil {
-		return err
+		return m.storeFailed(err)
 	}
 	c.Set(sessionKey, sess)
 	auth.Set(c, auth.Principal{User: user, Method: auth.MethodSession, SessionID: rec.id})
