@@ -39,14 +39,21 @@ func (s *Service) Authenticate(ctx context.Context, name, password, clientIP str
 
 // verify checks name's password within the login throttle, and reports
 // whether its hash should be redone. The user is looked up by name unless
-// known (a logged-in user confirming their password).
+// known (a logged-in user confirming their password). The throttle is
+// asked before anything else, and once more while the attempt holds its
+// hashing slot (see loginThrottle); only a wrong password is counted.
+// The slot is held until verify returns.
 func (s *Service) verify(ctx context.Context, name, password, clientIP string, known *models.User) (user models.User, rehash bool, err error) {
 	logName := truncate(name, maxLoggedName)
-	if err := s.throttle.Attempt(ctx, name, clientIP); err != nil {
+	checkThrottle := func() error {
+		err := s.throttle.Check(ctx, name, clientIP)
 		var throttled *models.ThrottledError
 		if errors.As(err, &throttled) {
 			s.log.Warn("login refused: too many failures", "name", logName, "ip", clientIP, "retry_after", throttled.RetryAfter.Round(time.Second))
 		}
+		return err
+	}
+	if err := checkThrottle(); err != nil {
 		return models.User{}, false, err
 	}
 	// A name that could not be a user's (not text, too long, control
@@ -58,7 +65,17 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 			return models.User{}, false, err
 		}
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, password, user.PasswordHash)
+	// In a hashing slot from the throttle's second look to the count of a
+	// failure: see loginThrottle. Every attempt takes a slot, a known
+	// name or not, so both take the same time.
+	if err := s.hasher.Acquire(ctx); err != nil {
+		return models.User{}, false, err
+	}
+	defer s.hasher.Release()
+	if err := checkThrottle(); err != nil {
+		return models.User{}, false, err
+	}
+	ok, rehash, err := s.hasher.Verify(password, user.PasswordHash)
 	if err != nil {
 		return models.User{}, false, err
 	}
@@ -71,9 +88,12 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 			reason = "the user has no password"
 		}
 		s.log.Warn("login failed", "name", logName, "ip", clientIP, "reason", reason)
+		if err := s.throttle.Failed(ctx, name, clientIP); err != nil {
+			return models.User{}, false, err
+		}
 		return models.User{}, false, models.ErrBadCredentials
 	}
-	if err := s.throttle.Succeeded(ctx, name, clientIP); err != nil {
+	if err := s.throttle.Succeeded(ctx, name); err != nil {
 		return models.User{}, false, err
 	}
 	return user, rehash, nil

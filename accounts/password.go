@@ -127,8 +127,11 @@ func randomSalt() []byte {
 	return salt
 }
 
-// acquire takes a hashing slot, or gives up after h.wait.
-func (h *Hasher) acquire(ctx context.Context) error {
+// Acquire takes a hashing slot, or gives up after the hasher's wait
+// (ErrHasherBusy). Hash takes its own; Verify runs in its caller's, so
+// that what the caller does around it (the login throttle's look and
+// count) is bounded by the slots too. The caller gives it back with Release.
+func (h *Hasher) Acquire(ctx context.Context) error {
 	t := time.NewTimer(h.wait)
 	defer t.Stop()
 	select {
@@ -141,15 +144,16 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+// Release gives back a slot taken with Acquire.
+func (h *Hasher) Release() { <-h.slots }
 
 // Hash returns the PHC string of password:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if err := h.acquire(ctx); err != nil {
+	if err := h.Acquire(ctx); err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer h.Release()
 	return h.encode(password, randomSalt()), nil
 }
 
@@ -162,10 +166,11 @@ func (h *Hasher) encode(password string, salt []byte) string {
 
 // Verify reports whether password matches the PHC string encoded, in
 // constant time, and whether the hash should be replaced because it was
-// made with other parameters than h's. An empty encoded (no user, or a
-// user without a password) is checked against a dummy hash, so that the
-// answer takes as long as for a real user, and is never a match.
-func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+// made with other parameters than h's. The caller holds a slot (Acquire).
+// An empty encoded (no user, or a user without a password) is checked
+// against a dummy hash, so that the answer takes as long as for a real
+// user, and is never a match.
+func (h *Hasher) Verify(password, encoded string) (ok, rehash bool, err error) {
 	hasHash := encoded != ""
 	if !hasHash {
 		encoded = h.dummy
@@ -174,10 +179,6 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 	if err != nil {
 		return false, false, err
 	}
-	if err := h.acquire(ctx); err != nil {
-		return false, false, err
-	}
-	defer h.release()
 	got := argon2.IDKey([]byte(norm.NFC.String(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
 	ok = subtle.ConstantTimeCompare(got, key) == 1 && hasHash
 	return ok, ok && p != h.Params, nil

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,17 +26,26 @@ const password = "correct horse battery staple"
 // world is a service over a fresh SQLite database with kim (1, admin) and
 // lee (2, member), both with password; log collects what it logs.
 type world struct {
-	svc   *accounts.Service
-	db    *store.Store
-	kim   auth.Principal
-	lee   auth.Principal
-	log   *bytes.Buffer
-	users map[string]models.User
+	svc    *accounts.Service
+	hasher *accounts.Hasher
+	db     *store.Store
+	dsn    string // the database file
+	kim    auth.Principal
+	lee    auth.Principal
+	log    *bytes.Buffer
+	users  map[string]models.User
 }
 
 func newWorld(t *testing.T) world {
 	t.Helper()
-	db, err := store.Open(ctx, store.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "a.db")})
+	return newWorldWith(t, accounts.NewHasher(accounts.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 2, 10*time.Second))
+}
+
+// newWorldWith is newWorld with the given hasher.
+func newWorldWith(t *testing.T, hasher *accounts.Hasher) world {
+	t.Helper()
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	db, err := store.Open(ctx, store.Options{Driver: "sqlite", DSN: dsn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +54,11 @@ func newWorld(t *testing.T) world {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	w := world{db: db, log: &log, users: map[string]models.User{}}
+	w := world{db: db, dsn: dsn, log: &log, users: map[string]models.User{}, hasher: hasher}
 	w.svc = accounts.New(accounts.Options{
 		Store:   db,
 		Counter: db,
-		Hasher:  accounts.NewHasher(accounts.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 2, time.Second),
+		Hasher:  w.hasher,
 		Auth:    config.Default().Auth,
 		Log:     slog.New(slog.NewTextHandler(&log, nil)),
 	})
@@ -361,5 +372,110 @@ func TestSetup(t *testing.T) {
 	u, err := svc.Setup(ctx, "kim", password, password, "192.0.2.1")
 	if err != nil || !u.IsAdmin() || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
 		t.Fatalf("setup: %+v, %v", u, err)
+	}
+}
+
+// An unknown name costs a hashing slot like a known one, so the time of
+// the answer does not tell which names exist: with every slot taken, both
+// wait alike.
+func TestUnknownNamesWaitForASlot(t *testing.T) {
+	w := newWorldWith(t, accounts.NewHasher(accounts.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 1, 20*time.Millisecond))
+	if err := w.hasher.Acquire(ctx); err != nil { // the only slot
+		t.Fatal(err)
+	}
+	defer w.hasher.Release()
+	for _, name := range []string{"nobody", "kim"} {
+		if _, err := w.svc.Authenticate(ctx, name, password, "192.0.2.1"); !errors.Is(err, accounts.ErrHasherBusy) {
+			t.Errorf("%s with every slot taken: %v", name, err)
+		}
+	}
+}
+
+// parallel runs n logins at once and counts their outcomes.
+func parallel(w world, n int, login func(i int) (name, password, ip string)) map[string]int {
+	outcomes := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			name, pw, ip := login(i)
+			_, err := w.svc.Authenticate(ctx, name, pw, ip)
+			var throttled *models.ThrottledError
+			switch {
+			case err == nil:
+				outcomes[i] = "ok"
+			case errors.Is(err, models.ErrBadCredentials):
+				outcomes[i] = "wrong"
+			case errors.As(err, &throttled):
+				outcomes[i] = "throttled"
+			default:
+				outcomes[i] = err.Error()
+			}
+		})
+	}
+	wg.Wait()
+	counts := map[string]int{}
+	for _, o := range outcomes {
+		counts[o]++
+	}
+	return counts
+}
+
+// Only failures count: logins with the right password are never refused,
+// however many run at once from one address, for one user or many; a
+// burst of wrong ones gets past the limit by at most the hashing slots.
+func TestOnlyFailuresCount(t *testing.T) {
+	t.Run("one user, many at once", func(t *testing.T) {
+		w := newWorld(t)
+		if got := parallel(w, 60, func(int) (string, string, string) { return "kim", password, "192.0.2.1" }); got["ok"] != 60 {
+			t.Fatalf("60 parallel right logins of one user: %v", got)
+		}
+	})
+	t.Run("many users from one address", func(t *testing.T) {
+		w := newWorld(t)
+		for i := range 60 {
+			pw := password
+			if _, err := w.svc.Create(ctx, auth.Operator(), accounts.NewAccount{Name: fmt.Sprintf("user%d", i), Password: &pw}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := parallel(w, 60, func(i int) (string, string, string) { return fmt.Sprintf("user%d", i), password, "192.0.2.1" })
+		if got["ok"] != 60 {
+			t.Fatalf("60 parallel right logins of 60 users from one address: %v", got)
+		}
+		if _, err := w.svc.Authenticate(ctx, "kim", password, "192.0.2.1"); err != nil {
+			t.Fatalf("a right login from that address afterwards: %v", err)
+		}
+	})
+	t.Run("a burst of wrong passwords", func(t *testing.T) {
+		w := newWorld(t)
+		const limit, slots = 5, 2 // config.Default().Auth.LoginLimitPerName; newWorld's hasher
+		got := parallel(w, 40, func(i int) (string, string, string) { return "kim", fmt.Sprintf("guess %d", i), "192.0.2.1" })
+		if got["wrong"] < limit || got["wrong"] > limit+slots || got["wrong"]+got["throttled"] != 40 {
+			t.Fatalf("40 parallel wrong passwords: %v; want %d to %d checked, the rest refused", got, limit, limit+slots)
+		}
+		if _, err := w.svc.Authenticate(ctx, "kim", password, "192.0.2.1"); !errors.As(err, new(*models.ThrottledError)) {
+			t.Fatalf("the right password after the burst: %v, want throttled", err)
+		}
+	})
+}
+
+// Failures recorded while the clock ran a day ahead lock nobody once it
+// is back: their window lies further ahead than a window can.
+func TestClockThatRanAhead(t *testing.T) {
+	w := newWorld(t)
+	ahead, err := store.Open(ctx, store.Options{Driver: "sqlite", DSN: w.dsn, Now: func() time.Time { return time.Now().Add(24 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ahead.Close()
+	wrong := accounts.New(accounts.Options{Store: ahead, Counter: ahead, Hasher: w.hasher, Auth: config.Default().Auth, Log: slog.New(slog.DiscardHandler)})
+	for range 25 { // over both limits, the name's and the address's
+		wrong.Authenticate(ctx, "kim", "not the password", "192.0.2.1")
+	}
+	if _, err := wrong.Authenticate(ctx, "kim", password, "192.0.2.1"); !errors.As(err, new(*models.ThrottledError)) {
+		t.Fatalf("with the clock still ahead: %v, want throttled", err)
+	}
+	if _, err := w.svc.Authenticate(ctx, "kim", password, "192.0.2.1"); err != nil {
+		t.Fatalf("with the clock back: %v", err)
 	}
 }

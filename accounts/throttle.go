@@ -12,13 +12,16 @@ import (
 // loginThrottle limits failed logins per client IP and per account name
 // (OWASP ASVS 2.2.1): once either has failed Limit times within Window,
 // further attempts are refused with 429 until the window ends, whether or
-// not their password is right. Successful logins are never slowed, and one
-// clears the name's count. The counts live in a models.Counter (the
-// database or Redis), so every worker and instance enforces one limit.
+// not their password is right. Only failures count: successful logins are
+// never slowed, however many run at once, and one clears the name's
+// failures. The counts live in a models.Counter (the database or Redis),
+// so every worker and instance enforces one limit.
 //
-// Each attempt is counted BEFORE its password is checked, and taken back
-// if it succeeds: checking first and counting failures afterwards would let
-// a burst of parallel guesses all pass the check before any was counted.
+// A burst of parallel guesses could all pass a look at the failures
+// before any of them is counted. The service looks once more when an
+// attempt holds its hashing slot, right before the password is checked:
+// then at most as many attempts as there are slots (per process) are
+// between their look and their count, which bounds what a burst gains.
 type loginThrottle struct {
 	Counter models.Counter
 	PerName int
@@ -36,20 +39,17 @@ func nameKey(name string) string {
 
 func ipKey(ip string) string { return "ip:" + ip }
 
-// Attempt counts a login attempt for name from ip, and refuses it with a
-// *models.ThrottledError when either has used up its attempts.
-func (t *loginThrottle) Attempt(ctx context.Context, name, ip string) error {
+// Check refuses an attempt for name from ip, with a
+// *models.ThrottledError, when either has failed its limit within the window.
+func (t *loginThrottle) Check(ctx context.Context, name, ip string) error {
 	var refusal *models.ThrottledError
-	for _, k := range []struct {
-		key   string
-		limit int
-	}{{ipKey(ip), t.PerIP}, {nameKey(name), t.PerName}} {
-		n, resets, err := t.Counter.Add(ctx, k.key, t.Window)
+	for _, k := range t.keys(name, ip) {
+		n, left, err := t.Counter.Count(ctx, k.key, t.Window)
 		if err != nil {
 			return err
 		}
-		if n > k.limit {
-			wait := max(time.Until(resets), time.Second)
+		if n >= k.limit {
+			wait := max(left, time.Second)
 			if refusal == nil || wait > refusal.RetryAfter {
 				refusal = &models.ThrottledError{RetryAfter: wait}
 			}
@@ -61,13 +61,29 @@ func (t *loginThrottle) Attempt(ctx context.Context, name, ip string) error {
 	return nil
 }
 
-// Succeeded takes back a successful attempt: it clears the name's failures
-// and gives the IP its attempt back (one good password must not reset the
-// count of an attacker sharing the address, nor use it up for colleagues
-// behind the same NAT).
-func (t *loginThrottle) Succeeded(ctx context.Context, name, ip string) error {
-	if err := t.Counter.Undo(ctx, ipKey(ip)); err != nil {
-		return err
+// Failed counts a failed attempt for name from ip.
+func (t *loginThrottle) Failed(ctx context.Context, name, ip string) error {
+	for _, k := range t.keys(name, ip) {
+		if _, _, err := t.Counter.Add(ctx, k.key, t.Window); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// Succeeded clears the name's failures. The address's stay: one good
+// password must not reset the count of an attacker sharing it.
+func (t *loginThrottle) Succeeded(ctx context.Context, name string) error {
 	return t.Counter.Reset(ctx, nameKey(name))
+}
+
+// limitedKey is a count an attempt is checked against, and its limit.
+type limitedKey struct {
+	key   string
+	limit int
+}
+
+// keys are the counts of an attempt for name from ip.
+func (t *loginThrottle) keys(name, ip string) []limitedKey {
+	return []limitedKey{{ipKey(ip), t.PerIP}, {nameKey(name), t.PerName}}
 }

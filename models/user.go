@@ -197,15 +197,24 @@ type Revocations interface {
 	SessionRevoked(ctx context.Context, sid string) (bool, error)
 }
 
-// Counter counts events per key in windows that start with the first event
-// and last a given duration (login throttling). Every process and instance
-// using the same store sees the same counts.
+// MaxClockSkew is how far in the future a time userhub recorded may lie
+// (the clocks of several machines differ a little) before it is taken as
+// the mark of a clock that was wrong: such a window is closed, such a
+// session has ended, instead of lasting until the wrong clock's time.
+const MaxClockSkew = time.Minute
+
+// Counter counts events (failed logins) per key, in windows that start
+// with the first event and last a given duration. Every process and
+// instance using the same store sees the same counts. A window that would
+// close later than its length plus MaxClockSkew from now was opened by a
+// clock that ran ahead: it counts as closed.
 type Counter interface {
+	// Count returns the events in key's open window and how long until
+	// it closes (0 and 0 when none is open).
+	Count(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error)
 	// Add records an event, opening a window of length window if none is
-	// open, and returns the new count and when the window ends.
-	Add(ctx context.Context, key string, window time.Duration) (n int, resets time.Time, err error)
-	// Undo takes one event back (never below zero).
-	Undo(ctx context.Context, key string) error
+	// open, and returns the new count and how long until the window closes.
+	Add(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error)
 	// Reset forgets key's events.
 	Reset(ctx context.Context, key string) error
 }

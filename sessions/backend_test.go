@@ -233,3 +233,26 @@ func TestRedisCounterDown(t *testing.T) {
 		t.Fatalf("%d outage lines for one outage:\n%s", n, log.String())
 	}
 }
+
+// A window whose TTL is longer than the window can be (set while Redis's
+// clock ran ahead) counts as closed.
+func TestRedisCounterWindowFromAClockAhead(t *testing.T) {
+	cfg := config.Default().Session
+	cfg.RedisAddr = redisAddr(t)
+	pool := newPool(cfg)
+	defer pool.Close()
+	prefix := "userhub-test:" + rand.Text() + ":"
+	conn := pool.Get()
+	_, err := conn.Do("SET", prefix+"ip:1", 25, "PX", (24 * time.Hour).Milliseconds())
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := redisCounter{pool, prefix, outage.New("redis", slog.New(slog.DiscardHandler))}
+	if n, _, err := counter.Count(t.Context(), "ip:1", time.Minute); err != nil || n != 0 {
+		t.Fatalf("Count of a day-long window: %d, %v", n, err)
+	}
+	if n, left, err := counter.Add(t.Context(), "ip:1", time.Minute); err != nil || n != 1 || left > time.Minute {
+		t.Fatalf("Add to a day-long window: %d, %v left, %v", n, left, err)
+	}
+}

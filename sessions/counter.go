@@ -34,48 +34,55 @@ func (r redisCounter) do(ctx context.Context, fn func(redis.Conn) error) error {
 	return err
 }
 
-// Add implements models.Counter: INCR, and an expiry set only by the first
-// event (NX), in one transaction. PEXPIRETIME and NX need Redis 7.
-func (r redisCounter) Add(ctx context.Context, key string, window time.Duration) (n int, resets time.Time, err error) {
+// Windows are Redis keys that expire with them; how long one has left is
+// the key's TTL, on Redis's own clock, so the clocks of the machines
+// running userhub do not matter. A TTL longer than the window plus
+// models.MaxClockSkew (set while Redis's clock ran ahead) counts as closed.
+
+// addScript records an event: a window that counts as closed is dropped,
+// then INCR, and the expiry set by the window's first event only. It
+// answers the count and the milliseconds left.
+var addScript = redis.NewScript(1, `local ttl = redis.call("PTTL", KEYS[1])
+if ttl > tonumber(ARGV[2]) then redis.call("DEL", KEYS[1]) end
+local n = redis.call("INCR", KEYS[1])
+redis.call("PEXPIRE", KEYS[1], ARGV[1], "NX")
+return {n, redis.call("PTTL", KEYS[1])}`)
+
+// countScript answers the count and the milliseconds left of an open window.
+var countScript = redis.NewScript(1, `local ttl = redis.call("PTTL", KEYS[1])
+if ttl <= 0 or ttl > tonumber(ARGV[1]) then return {0, 0} end
+return {tonumber(redis.call("GET", KEYS[1])), ttl}`)
+
+// Add implements models.Counter, atomically (PEXPIRE NX needs Redis 7).
+func (r redisCounter) Add(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error) {
 	err = r.do(ctx, func(c redis.Conn) error {
-		c.Send("MULTI")
-		c.Send("INCR", r.prefix+key)
-		c.Send("PEXPIRE", r.prefix+key, window.Milliseconds(), "NX")
-		c.Send("PEXPIRETIME", r.prefix+key)
-		reply, err := redis.Values(c.Do("EXEC"))
-		if err != nil {
-			return err
-		}
-		if n, err = redis.Int(reply[0], nil); err != nil {
-			return err
-		}
-		resets, err = expiry(reply[2])
+		n, left, err = countAndTTL(addScript.DoContext(ctx, c, r.prefix+key, window.Milliseconds(), latestTTL(window)))
 		return err
 	})
-	return n, resets, err
+	return n, left, err
 }
 
-// expiry reads PEXPIRETIME's answer: the absolute expiry in unix
-// milliseconds, the same for every process that asks.
-func expiry(reply any) (time.Time, error) {
-	ms, err := redis.Int64(reply, nil)
-	if err != nil || ms < 0 {
-		return time.Time{}, fmt.Errorf("counter expiry %v: %v", reply, err)
+// Count implements models.Counter.
+func (r redisCounter) Count(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error) {
+	err = r.do(ctx, func(c redis.Conn) error {
+		n, left, err = countAndTTL(countScript.DoContext(ctx, c, r.prefix+key, latestTTL(window)))
+		return err
+	})
+	return n, left, err
+}
+
+// latestTTL is the most a sound clock leaves of a window, in milliseconds.
+func latestTTL(window time.Duration) int64 {
+	return (window + models.MaxClockSkew).Milliseconds()
+}
+
+// countAndTTL reads a script's {count, milliseconds left}.
+func countAndTTL(reply any, err error) (int, time.Duration, error) {
+	values, err := redis.Int64s(reply, err)
+	if err != nil || len(values) != 2 {
+		return 0, 0, fmt.Errorf("counter reply %v: %v", reply, err)
 	}
-	return time.UnixMilli(ms), nil
-}
-
-// undoScript decrements a count that exists and is above zero, atomically.
-var undoScript = redis.NewScript(1, `local n = tonumber(redis.call("GET", KEYS[1]))
-if n and n > 0 then return redis.call("DECR", KEYS[1]) end
-return 0`)
-
-// Undo implements models.Counter.
-func (r redisCounter) Undo(ctx context.Context, key string) error {
-	return r.do(ctx, func(c redis.Conn) error {
-		_, err := undoScript.DoContext(ctx, c, r.prefix+key)
-		return err
-	})
+	return int(values[0]), time.Duration(values[1]) * time.Millisecond, nil
 }
 
 // Reset implements models.Counter.

@@ -83,11 +83,12 @@ type Manager struct {
 	users       models.UserStore
 	revocations models.Revocations
 	log         *slog.Logger
+	now         func() time.Time // tests move it
 }
 
 // NewManager returns a Manager keeping sessions where b says.
 func NewManager(b *Backend, cfg config.Session, users models.UserStore, revocations models.Revocations, log *slog.Logger) *Manager {
-	return &Manager{store: b.Store, watch: b.Watch, cfg: cfg, users: users, revocations: revocations, log: log}
+	return &Manager{store: b.Store, watch: b.Watch, cfg: cfg, users: users, revocations: revocations, log: log, now: time.Now}
 }
 
 // Challenge implements auth.Credential. There is no registered scheme for
@@ -162,7 +163,7 @@ func (m *Manager) Principal(c *gin.Context) (auth.Principal, bool, error) {
 	c.Set(sessionKey, sess)
 	// Record activity for the idle timeout, but at most once per refresh
 	// interval: most responses carry no Set-Cookie.
-	if now := time.Now(); now.Sub(rec.seen) >= m.refreshInterval() {
+	if now := m.now(); now.Sub(rec.seen) >= m.refreshInterval() {
 		rec.seen = now
 		rec.write(sess.Values)
 		sess.Options = m.options(c.Request)
@@ -213,8 +214,11 @@ func (m *Manager) check(c *gin.Context, sess *gsessions.Session) (record, models
 	if !ok {
 		return rec, models.User{}, errSessionEnded
 	}
-	now := time.Now()
-	if now.Sub(rec.login) > m.cfg.AbsoluteTimeout || now.Sub(rec.seen) > m.cfg.IdleTimeout {
+	// A session made while a clock ran ahead is dated in the future: it
+	// has ended, rather than lasting until that clock's time.
+	now := m.now()
+	ahead := now.Add(models.MaxClockSkew)
+	if now.Sub(rec.login) > m.cfg.AbsoluteTimeout || now.Sub(rec.seen) > m.cfg.IdleTimeout || rec.login.After(ahead) || rec.seen.After(ahead) {
 		return rec, models.User{}, errSessionEnded
 	}
 	ctx := c.Request.Context()
@@ -255,7 +259,7 @@ func (m *Manager) Login(c *gin.Context, user models.User) error {
 	if err := m.revokeCurrent(c); err != nil {
 		return err
 	}
-	return m.start(c, user, time.Now())
+	return m.start(c, user, m.now())
 }
 
 // Reissue replaces the current session with a new one under the user's
@@ -263,7 +267,7 @@ func (m *Manager) Login(c *gin.Context, user models.User) error {
 // their own password, the session they did it from goes on while every
 // other one has ended.
 func (m *Manager) Reissue(c *gin.Context, user models.User) error {
-	login := time.Now()
+	login := m.now()
 	if _, rec, ok := current(c); ok {
 		login = rec.login
 	}
@@ -277,7 +281,7 @@ func (m *Manager) start(c *gin.Context, user models.User, login time.Time) error
 	sess := gsessions.NewSession(m.store, m.cookieName(c.Request))
 	sess.Options = m.options(c.Request)
 	sess.IsNew = true
-	rec := record{userID: user.ID, version: user.SessionVersion, id: rand.Text(), login: login, seen: time.Now()}
+	rec := record{userID: user.ID, version: user.SessionVersion, id: rand.Text(), login: login, seen: m.now()}
 	rec.write(sess.Values)
 	if err := m.store.Save(c.Request, c.Writer, sess); err != nil {
 		return m.storeFailed(err)

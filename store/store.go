@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -25,6 +26,9 @@ type Options struct {
 	// MaxOpenConns bounds the connections to PostgreSQL, and the reading
 	// connections to SQLite. 0 picks a default.
 	MaxOpenConns int
+	// Now is the clock of the login counts' windows (time.Now when nil):
+	// tests move it.
+	Now func() time.Time
 }
 
 // Store implements models.UserStore over SQL.
@@ -36,6 +40,7 @@ type Store struct {
 	// a lock, which the busy timeout absorbs.
 	read, write *sql.DB
 	dialect     dialect
+	now         func() time.Time
 }
 
 // dialect holds what differs between the two databases. Statements use $N
@@ -86,6 +91,10 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	s.now = opt.Now
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
