@@ -247,7 +247,8 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory (data_dir): %w", err)
 	}
-	s, err := store.Open(ctx, store.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, MaxOpenConns: cfg.Database.MaxOpenConns})
+	s, err := store.Open(ctx, store.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, MaxOpenConns: cfg.Database.MaxOpenConns,
+		QueryTimeout: cfg.Database.QueryTimeout, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -186,10 +186,10 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 	}
 	defer backend.Close()
 	var counter models.Counter = s // login counts in the database, unless Redis keeps them
-	var checks []func(context.Context) error
+	checks := map[string]func(context.Context) error{}
 	if backend.Counter != nil {
 		counter = backend.Counter
-		checks = append(checks, backend.Ping)
+		checks["redis"] = backend.Ping
 	}
 	handler, err := handlers.New(handlers.Deps{
 		Config:    cfg,

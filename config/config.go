@@ -72,9 +72,10 @@ type Server struct {
 
 // Database says which store to use.
 type Database struct {
-	Driver       string `yaml:"driver"`
-	DSN          string `yaml:"dsn"`
-	MaxOpenConns int    `yaml:"max_open_conns"`
+	Driver       string        `yaml:"driver"`
+	DSN          string        `yaml:"dsn"`
+	MaxOpenConns int           `yaml:"max_open_conns"`
+	QueryTimeout time.Duration `yaml:"query_timeout"`
 }
 
 // Session configures login sessions and their cookie.
@@ -154,7 +155,7 @@ func Default() Config {
 			TrustedOrigins:    []string{},
 			HTTP2:             true,
 		},
-		Database: Database{Driver: "sqlite"},
+		Database: Database{Driver: "sqlite", QueryTimeout: 5 * time.Second},
 		Session: Session{
 			Store:           "cookie",
 			RedisAddr:       "127.0.0.1:6379",

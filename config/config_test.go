@@ -170,22 +170,30 @@ func TestTLSAndClusterSettings(t *testing.T) {
 	}
 }
 
-// auth.hash_wait: what is refused, and that the environment sets it.
-func TestHashWait(t *testing.T) {
+// The waits (auth.hash_wait, database.query_timeout): what is refused,
+// and that the environment sets them.
+func TestWaits(t *testing.T) {
+	hashWait := func(c Config) time.Duration { return c.Auth.HashWait }
+	queryTimeout := func(c Config) time.Duration { return c.Database.QueryTimeout }
 	for _, tt := range []struct {
 		env  []string
+		get  func(Config) time.Duration
 		want string        // a problem the settings must produce ("" = none)
 		wait time.Duration // the effective value when accepted
 	}{
-		{nil, "", 5 * time.Second},
-		{[]string{"USERHUB_AUTH_HASH_WAIT=100ms"}, "", 100 * time.Millisecond},
-		{[]string{"USERHUB_AUTH_HASH_WAIT=2m"}, "", 2 * time.Minute},
-		{[]string{"USERHUB_AUTH_HASH_WAIT=5m"}, "", 5 * time.Minute},
-		{[]string{"USERHUB_AUTH_HASH_WAIT=99ms"}, `auth.hash_wait: "99ms" is not allowed; use a duration between 100ms and 5m`, 0},
-		{[]string{"USERHUB_AUTH_HASH_WAIT=0s"}, `auth.hash_wait: "0s"`, 0},
-		{[]string{"USERHUB_AUTH_HASH_WAIT=-1s"}, `auth.hash_wait: "-1s"`, 0},
-		{[]string{"USERHUB_AUTH_HASH_WAIT=5m1s"}, `auth.hash_wait: "5m1s"`, 0},
-		{[]string{"USERHUB_AUTH_HASH_WAIT=5"}, `USERHUB_AUTH_HASH_WAIT (auth.hash_wait): "5" is not a duration`, 0},
+		{nil, hashWait, "", 5 * time.Second},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=100ms"}, hashWait, "", 100 * time.Millisecond},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=2m"}, hashWait, "", 2 * time.Minute},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=5m"}, hashWait, "", 5 * time.Minute},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=99ms"}, hashWait, `auth.hash_wait: "99ms" is not allowed; use a duration between 100ms and 5m`, 0},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=0s"}, hashWait, `auth.hash_wait: "0s"`, 0},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=-1s"}, hashWait, `auth.hash_wait: "-1s"`, 0},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=5m1s"}, hashWait, `auth.hash_wait: "5m1s"`, 0},
+		{[]string{"USERHUB_AUTH_HASH_WAIT=5"}, hashWait, `USERHUB_AUTH_HASH_WAIT (auth.hash_wait): "5" is not a duration`, 0},
+		{nil, queryTimeout, "", 5 * time.Second},
+		{[]string{"USERHUB_DATABASE_QUERY_TIMEOUT=250ms"}, queryTimeout, "", 250 * time.Millisecond},
+		{[]string{"USERHUB_DATABASE_QUERY_TIMEOUT=50ms"}, queryTimeout, `database.query_timeout: "50ms" is not allowed; use a duration between 100ms and 5m`, 0},
+		{[]string{"USERHUB_DATABASE_QUERY_TIMEOUT=1h"}, queryTimeout, `database.query_timeout: "1h0m0s"`, 0},
 	} {
 		cfg, err := Load("", tt.env, nil)
 		switch {
@@ -193,8 +201,8 @@ func TestHashWait(t *testing.T) {
 			t.Errorf("%v refused: %v", tt.env, err)
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%v: problems %v, want one with %q", tt.env, err, tt.want)
-		case tt.want == "" && cfg.Auth.HashWait != tt.wait:
-			t.Errorf("%v: auth.hash_wait %v, want %v", tt.env, cfg.Auth.HashWait, tt.wait)
+		case tt.want == "" && tt.get(cfg) != tt.wait:
+			t.Errorf("%v: %v, want %v", tt.env, tt.get(cfg), tt.wait)
 		}
 	}
 }

@@ -70,6 +70,9 @@ func (c Config) Validate() Problems {
 	if n := c.Database.MaxOpenConns; n < 0 || n > 1000 {
 		bad("database.max_open_conns", n, "use 0 (automatic) or a number up to 1000")
 	}
+	if d := c.Database.QueryTimeout; d < 100*time.Millisecond || d > 5*time.Minute {
+		bad("database.query_timeout", d, "use a duration between 100ms and 5m, e.g. 5s")
+	}
 
 	switch c.Session.Store {
 	case "cookie", "redis":

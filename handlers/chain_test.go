@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -264,5 +265,41 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != 499 || strings.Contains(buf.String(), "level=ERROR") || !strings.Contains(buf.String(), "status=499") {
 		t.Fatalf("client gone: %d\n%s", rec.Code, buf.String())
+	}
+}
+
+// fullStore is a store whose disk is full: reads work, writes and the
+// readiness check say so.
+type fullStore struct{ testStore }
+
+var errFull = fmt.Errorf("%w: %w: database or disk is full", models.ErrUnavailable, models.ErrStorageFull)
+
+func (fullStore) CreateUser(context.Context, models.NewUser) (models.User, error) {
+	return models.User{}, errFull
+}
+func (fullStore) Ping(context.Context) error { return errFull }
+
+// TestStorageFull: writes answer 503 with Retry-After, reads go on, and
+// /readyz says why the instance is not ready.
+func TestStorageFull(t *testing.T) {
+	a := newApp(t)
+	users("kim")(t, a)
+	session := a.login(t, "kim")
+	h := a.build(t, fullStore{a.store})
+	for _, tt := range []struct {
+		method, path, body string
+		status             int
+		contains           string
+	}{
+		{"POST", "/user", `{"name":"lee"}`, 503, `"code":"unavailable"`},
+		{"GET", "/users", "", 200, `"1":"kim"`},
+		{"GET", "/readyz", "", 503, "the database has no room left"},
+	} {
+		req := jsonReq(tt.method, tt.path, tt.body, session)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.contains) || (tt.status == 503 && rec.Header().Get("Retry-After") == "") {
+			t.Errorf("%s %s with the disk full: %d %v %s", tt.method, tt.path, rec.Code, rec.Header(), rec.Body)
+		}
 	}
 }

@@ -92,6 +92,7 @@ func problemFor(err error) problem {
 		tooLarge  *http.MaxBytesError
 		forbidden *models.ForbiddenError
 		throttled *models.ThrottledError
+		unready   *notReady
 	)
 	switch {
 	case errors.As(err, &reqErr):
@@ -102,6 +103,8 @@ func problemFor(err error) problem {
 		p.Status, p.Code, p.Detail = http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than the limit"
 	case errors.As(err, &forbidden):
 		p.Status, p.Code, p.Detail = http.StatusForbidden, "forbidden", forbidden.Reason
+	case errors.As(err, &unready):
+		p.Status, p.Code, p.Detail, p.retryAfter = http.StatusServiceUnavailable, "not_ready", unready.Error(), 5
 	case errors.As(err, &throttled):
 		p.Status, p.Code, p.Detail = http.StatusTooManyRequests, "too_many_attempts", throttled.Error()
 		p.retryAfter = int(math.Ceil(throttled.RetryAfter.Seconds()))

@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,18 +24,29 @@ func (h *Handlers) healthz(c *gin.Context) error {
 	return nil
 }
 
-// readyz: GET /readyz -> 200 when the database answers within a second,
-// 503 otherwise (readiness: take the instance out of rotation).
+// readyz: GET /readyz -> 200 when the database (and Redis, if used)
+// answer within a second and the database takes writes; 503 saying which
+// does not, and why, otherwise (readiness: take the instance out of
+// rotation).
 func (h *Handlers) readyz(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 	defer cancel()
-	for _, check := range append([]func(context.Context) error{h.store.Ping}, h.ready...) {
-		if err := check(ctx); err != nil {
-			h.log.Warn("readiness check failed", "error", err)
-			return fmt.Errorf("%w: %v", models.ErrUnavailable, err)
+	for _, name := range slices.Sorted(maps.Keys(h.ready)) {
+		if err := h.ready[name](ctx); err != nil {
+			h.log.Warn("readiness check failed", "service", name, "error", err)
+			why := "does not answer"
+			if errors.Is(err, models.ErrStorageFull) {
+				why = "has no room left: writes are refused until there is"
+			}
+			return &notReady{service: name, why: why}
 		}
 	}
 	c.Header("Cache-Control", "no-store")
 	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ready", "database": "ok"})
 	return nil
 }
+
+// notReady says which service the instance is waiting for, and why.
+type notReady struct{ service, why string }
+
+func (e *notReady) Error() string { return "not ready: the " + e.service + " " + e.why }

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -35,8 +36,9 @@ type Deps struct {
 	// Templates holds layout.html and one file per page; Static is served
 	// under /static/.
 	Templates, Static fs.FS
-	// Ready are extra readiness checks (Redis), beside the database's.
-	Ready []func(context.Context) error
+	// Ready are readiness checks by service ("redis"), beside the
+	// database's (the store's Ping).
+	Ready map[string]func(context.Context) error
 }
 
 // Handlers serves every route; New wires it into the engine.
@@ -47,7 +49,7 @@ type Handlers struct {
 	log      *slog.Logger
 	pages    *pages
 	assets   *assets
-	ready    []func(context.Context) error
+	ready    map[string]func(context.Context) error
 	// challenge is the WWW-Authenticate header of every 401.
 	challenge string
 	// jsonPrefixes are the paths whose routes answer JSON (see group).
@@ -68,8 +70,9 @@ func New(d Deps) (*gin.Engine, error) {
 		accounts: d.Accounts,
 		sessions: d.Sessions,
 		log:      d.Logger,
-		ready:    d.Ready,
+		ready:    map[string]func(context.Context) error{"database": d.Store.Ping},
 	}
+	maps.Copy(h.ready, d.Ready)
 	authenticator := auth.New(h.fail, d.Sessions)
 	h.challenge = authenticator.Challenge()
 	var err error

@@ -75,7 +75,7 @@ func newApp(t testing.TB, adjust ...func(*config.Config)) app {
 		f(&cfg)
 	}
 	a := app{db: db, store: cachedstore.New(db, &cachedstore.LocalSignal{}), cfg: cfg, hasher: testHasher()}
-	a.accounts = a.newAccounts(db)
+	a.accounts = a.newAccounts(a.store, db)
 	a.handler = a.build(t, a.store)
 	return a
 }
@@ -85,8 +85,8 @@ func testHasher() *accounts.Hasher {
 	return accounts.NewHasher(accounts.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 4, time.Second)
 }
 
-func (a app) newAccounts(counter models.Counter) *accounts.Service {
-	return accounts.New(accounts.Options{Store: a.store, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
+func (a app) newAccounts(s models.UserStore, counter models.Counter) *accounts.Service {
+	return accounts.New(accounts.Options{Store: s, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
 }
 
 // testStore is what the handlers read and the sessions check.
@@ -113,7 +113,7 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 	h, err := handlers.New(handlers.Deps{
 		Config:    a.cfg,
 		Store:     s,
-		Accounts:  a.newAccounts(counter),
+		Accounts:  a.newAccounts(s, counter),
 		Sessions:  sessions.NewManager(backend, a.cfg.Session, s, s, a.logger()),
 		Logger:    a.logger(),
 		Templates: os.DirFS("../templates"),

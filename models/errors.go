@@ -23,6 +23,10 @@ var (
 	// ErrUnavailable: a service userhub needs (the database, Redis) does not
 	// answer; the client may try again shortly.
 	ErrUnavailable = errors.New("a service userhub needs does not answer")
+	// ErrStorageFull: the database has no room left for a write. It comes
+	// wrapped with ErrUnavailable, and the store's Ping answers it until a
+	// write works again.
+	ErrStorageFull = errors.New("the database's storage is full")
 	// ErrBadCredentials: no user has this name and password. Which of the
 	// two was wrong is not said, to anyone.
 	ErrBadCredentials = errors.New("wrong name or password")

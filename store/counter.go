@@ -16,11 +16,12 @@ import (
 // counts as closed.
 
 // Count implements models.Counter.
-func (s *Store) Count(ctx context.Context, key string, window time.Duration) (int, time.Duration, error) {
+func (s *Store) Count(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
 	now := s.now()
-	var n int
 	var resets int64
-	err := s.read.QueryRowContext(ctx,
+	err = s.read.QueryRowContext(ctx,
 		"SELECT count, resets_at FROM login_attempts WHERE key = $1 AND resets_at > $2 AND resets_at <= $3",
 		key, now.UnixMicro(), latestEnd(now, window)).Scan(&n, &resets)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -31,16 +32,17 @@ func (s *Store) Count(ctx context.Context, key string, window time.Duration) (in
 
 // Add implements models.Counter in one statement, so that concurrent
 // failures from several processes are all counted.
-func (s *Store) Add(ctx context.Context, key string, window time.Duration) (int, time.Duration, error) {
+func (s *Store) Add(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
 	now := s.now()
 	if rand.IntN(64) == 0 {
 		// Now and then, drop the windows that have closed. A failure here
 		// costs nothing but the space: the next cleanup takes them.
 		_, _ = s.write.ExecContext(ctx, "DELETE FROM login_attempts WHERE resets_at <= $1", now.UnixMicro())
 	}
-	var n int
 	var resets int64
-	err := s.write.QueryRowContext(ctx,
+	err = s.write.QueryRowContext(ctx,
 		`INSERT INTO login_attempts (key, count, resets_at) VALUES ($1, 1, $3)
 		 ON CONFLICT (key) DO UPDATE SET
 		   count     = CASE WHEN login_attempts.resets_at <= $2 OR login_attempts.resets_at > $4 THEN 1  ELSE login_attempts.count + 1 END,
@@ -57,7 +59,9 @@ func latestEnd(now time.Time, window time.Duration) int64 {
 }
 
 // Reset implements models.Counter.
-func (s *Store) Reset(ctx context.Context, key string) error {
-	_, err := s.write.ExecContext(ctx, "DELETE FROM login_attempts WHERE key = $1", key)
+func (s *Store) Reset(ctx context.Context, key string) (err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
+	_, err = s.write.ExecContext(ctx, "DELETE FROM login_attempts WHERE key = $1", key)
 	return err
 }

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"userhub/models"
@@ -49,4 +52,29 @@ func TestUseAfterClose(t *testing.T) {
 	if _, err := s.CreateUser(context.Background(), models.NewUser{Name: "late"}); err == nil {
 		t.Error("CreateUser after Close: no error")
 	}
+}
+
+// PostgresTestOptions gives a test its own schema in the database named by
+// USERHUB_TEST_POSTGRES_DSN, dropped when the test ends; without it the
+// test is skipped. (Exported for the store_test package.)
+func PostgresTestOptions(t *testing.T) Options {
+	dsn := os.Getenv("USERHUB_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("PostgreSQL suite skipped: set USERHUB_TEST_POSTGRES_DSN (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	schema := "t_" + strings.ToLower(rand.Text()[:12])
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return Options{Driver: "postgres", DSN: dsn + sep + "search_path=" + schema}
 }

@@ -8,7 +8,9 @@ import (
 
 // RevokeSession implements models.Revocations. It also drops the entries
 // of sessions that have expired by now, which keeps the table small.
-func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) error {
+func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) (err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
 	now := time.Now().UnixMicro()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM revoked_sessions WHERE expires_at < $1", now); err != nil {
@@ -21,8 +23,9 @@ func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) 
 }
 
 // SessionRevoked implements models.Revocations.
-func (s *Store) SessionRevoked(ctx context.Context, sid string) (bool, error) {
-	var revoked bool
-	err := s.read.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = $1)", sid).Scan(&revoked)
+func (s *Store) SessionRevoked(ctx context.Context, sid string) (revoked bool, err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
+	err = s.read.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = $1)", sid).Scan(&revoked)
 	return revoked, err
 }

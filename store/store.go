@@ -5,15 +5,21 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"userhub/models"
+	"userhub/outage"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -26,9 +32,14 @@ type Options struct {
 	// MaxOpenConns bounds the connections to PostgreSQL, and the reading
 	// connections to SQLite. 0 picks a default.
 	MaxOpenConns int
+	// QueryTimeout bounds every call (5s when 0).
+	QueryTimeout time.Duration
 	// Now is the clock of the login counts' windows (time.Now when nil):
 	// tests move it.
 	Now func() time.Time
+	// Log is told when the database stops answering and when it answers
+	// again (nowhere when nil).
+	Log *slog.Logger
 }
 
 // Store implements models.UserStore over SQL.
@@ -38,9 +49,14 @@ type Store struct {
 	// writers in this process queue in Go instead of sleeping in SQLite's busy
 	// handler, and only writers in other processes (cluster workers) ever meet
 	// a lock, which the busy timeout absorbs.
-	read, write *sql.DB
-	dialect     dialect
-	now         func() time.Time
+	read, write  *sql.DB
+	dialect      dialect
+	now          func() time.Time
+	queryTimeout time.Duration
+	watch        *outage.Watch
+	// full is set by a write refused for want of space, and cleared by a
+	// write that works: Ping says so meanwhile.
+	full atomic.Bool
 }
 
 // dialect holds what differs between the two databases. Statements use $N
@@ -54,18 +70,28 @@ type dialect struct {
 	// IMMEDIATE and so hold the database write lock already.
 	lockMigrations, lockAdmins string
 	isUniqueViolation          func(error) bool
+	// unavailable and full classify the driver's errors (see faults.go).
+	unavailable, full func(error) bool
+	// guard is run first in each write transaction with its deadline, to
+	// make the database refuse to commit it later (see postgresGuard).
+	guard string
 }
 
 var (
 	sqliteDialect = dialect{
-		name: "sqlite",
+		name:        "sqlite",
+		unavailable: sqliteUnavailable,
+		full:        sqliteFull,
 		isUniqueViolation: func(err error) bool {
 			var e *sqlite.Error
 			return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 		},
 	}
 	postgresDialect = dialect{
-		name: "postgres",
+		name:        "postgres",
+		unavailable: postgresUnavailable,
+		full:        postgresFull,
+		guard:       postgresGuard,
 		// Arbitrary constants that name userhub's two locks.
 		lockMigrations: "SELECT pg_advisory_xact_lock(7283105574)",
 		lockAdmins:     "SELECT pg_advisory_xact_lock(7283105575)",
@@ -79,6 +105,9 @@ var (
 // Open connects to the database and checks that it answers. It does not
 // migrate; call Migrate.
 func Open(ctx context.Context, opt Options) (*Store, error) {
+	if opt.QueryTimeout <= 0 {
+		opt.QueryTimeout = 5 * time.Second
+	}
 	var s *Store
 	var err error
 	switch opt.Driver {
@@ -96,6 +125,12 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.queryTimeout = opt.QueryTimeout
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s.watch = outage.New("the "+opt.Driver+" database", log)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", opt.Driver, err)
@@ -119,8 +154,10 @@ func openSQLite(opt Options) (*Store, error) {
 	// crash; writes are rare here, so the extra fsync is cheap. IMMEDIATE
 	// transactions take the write lock at BEGIN, so two writers never
 	// deadlock upgrading read locks (which SQLite reports as "database is
-	// locked" at once, without waiting for the busy timeout).
-	base := "file:" + escapeSQLitePath(opt.DSN) + "?_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1"
+	// locked" at once, without waiting for the busy timeout). A writer
+	// waits for another process's lock no longer than a call may last.
+	base := "file:" + escapeSQLitePath(opt.DSN) + "?_busy_timeout=" + strconv.FormatInt(opt.QueryTimeout.Milliseconds(), 10) +
+		"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1"
 	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
@@ -156,10 +193,14 @@ func escapeSQLitePath(p string) string {
 }
 
 func openPostgres(opt Options) (*Store, error) {
-	db, err := sql.Open("pgx", opt.DSN)
+	cfg, err := pgx.ParseConfig(opt.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("postgres dsn: %w", err)
 	}
+	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > opt.QueryTimeout {
+		cfg.ConnectTimeout = opt.QueryTimeout // a server that accepts and then says nothing
+	}
+	db := stdlib.OpenDB(*cfg)
 	n := opt.MaxOpenConns
 	if n <= 0 {
 		n = 16
@@ -173,10 +214,15 @@ func openPostgres(opt Options) (*Store, error) {
 func (s *Store) Driver() string { return s.dialect.name }
 
 // Ping reports whether the database answers a query.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
 	var one int
 	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return err
+	}
+	if s.full.Load() {
+		return fmt.Errorf("%w: %w: the last write was refused for want of space", models.ErrUnavailable, models.ErrStorageFull)
 	}
 	return nil
 }
@@ -210,10 +256,17 @@ func RedactDSN(dsn string) string {
 }
 
 // inTx runs fn in a write transaction and commits it when fn returns nil.
+// Under a deadline, the dialect's guard is armed first.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
+	}
+	if deadline, ok := ctx.Deadline(); ok && s.dialect.guard != "" {
+		if _, err := tx.ExecContext(ctx, s.dialect.guard, deadline.Add(-guardMargin).UTC().Format(time.RFC3339Nano)); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()

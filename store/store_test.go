@@ -2,9 +2,6 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,36 +21,12 @@ func sqliteOptions(t *testing.T) store.Options {
 	return store.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "userhub.db")}
 }
 
-// postgresOptions gives each test its own schema in the database named by
-// USERHUB_TEST_POSTGRES_DSN, dropped when the test ends.
-func postgresOptions(t *testing.T) store.Options {
-	dsn := os.Getenv("USERHUB_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("PostgreSQL suite skipped: set USERHUB_TEST_POSTGRES_DSN (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "t_" + strings.ToLower(rand.Text()[:12])
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return store.Options{Driver: "postgres", DSN: dsn + sep + "search_path=" + schema}
-}
-
 var backends = []struct {
 	name    string
 	options newDSN
 }{
 	{"SQLite", sqliteOptions},
-	{"PostgreSQL", postgresOptions},
+	{"PostgreSQL", store.PostgresTestOptions},
 }
 
 // TestContract runs the store contract on every backend, bare and behind

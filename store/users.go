@@ -33,12 +33,12 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 // CreateUser implements models.UserStore. For the first user, the admin
 // lock (a write lock for SQLite) makes "no user yet" and the insert one
 // step.
-func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, error) {
-	n, err := n.Normalize()
-	if err != nil {
+func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (u models.User, err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
+	if n, err = n.Normalize(); err != nil {
 		return models.User{}, err
 	}
-	var u models.User
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if n.First {
 			if err := s.lockAdmins(ctx, tx); err != nil {
@@ -65,18 +65,24 @@ func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, 
 }
 
 // User implements models.UserStore.
-func (s *Store) User(ctx context.Context, id int64) (models.User, error) {
+func (s *Store) User(ctx context.Context, id int64) (u models.User, err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
 	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
 }
 
 // UserByName implements models.UserStore.
-func (s *Store) UserByName(ctx context.Context, name string) (models.User, error) {
+func (s *Store) UserByName(ctx context.Context, name string) (u models.User, err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
 	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE name_key = $1", models.NameKey(name)))
 }
 
 // ListUsers implements models.UserStore with a keyset on id: each page
 // starts where the last one ended, so deep pages cost what the first does.
-func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page, error) {
+func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (p models.Page, err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
 	query := "SELECT " + userColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
 	after := q.After
 	if q.Newest {
@@ -109,17 +115,19 @@ func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page,
 }
 
 // CountUsers implements models.UserStore.
-func (s *Store) CountUsers(ctx context.Context) (int, error) {
-	var n int
-	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
+func (s *Store) CountUsers(ctx context.Context) (n int, err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
+	err = s.read.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
 	return n, err
 }
 
 // UpdateUser implements models.UserStore. The UPDATE names only the changed
 // columns, so two concurrent changes to different fields both take effect.
-func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (models.User, error) {
-	c, err := c.Normalize()
-	if err != nil {
+func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (u models.User, err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
+	if c, err = c.Normalize(); err != nil {
 		return models.User{}, err
 	}
 	var name, nameKey, role, hash any // nil keeps the column as it is
@@ -136,7 +144,6 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 			bump = 1
 		}
 	}
-	var u models.User
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if c.Role != nil && *c.Role != models.RoleAdmin {
 			if err := s.checkOtherAdmin(ctx, tx, id); err != nil {
@@ -158,9 +165,10 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 }
 
 // EndSessions implements models.UserStore.
-func (s *Store) EndSessions(ctx context.Context, id int64) (models.User, error) {
-	var u models.User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) EndSessions(ctx context.Context, id int64) (u models.User, err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		u, err = scanUser(tx.QueryRowContext(ctx,
 			"UPDATE users SET session_version = session_version + 1 WHERE id = $1 RETURNING "+userColumns, id))
@@ -170,7 +178,9 @@ func (s *Store) EndSessions(ctx context.Context, id int64) (models.User, error) 
 }
 
 // DeleteUser implements models.UserStore.
-func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+func (s *Store) DeleteUser(ctx context.Context, id int64) (err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.checkOtherAdmin(ctx, tx, id); err != nil {
 			return err
