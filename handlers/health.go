@@ -33,7 +33,7 @@ func (h *Handlers) readyz(c *gin.Context) error {
 	defer cancel()
 	for _, name := range slices.Sorted(maps.Keys(h.ready)) {
 		if err := h.ready[name](ctx); err != nil {
-			h.log.Warn("readiness check failed", "service", name, "error", err)
+			h.log.Debug("readiness check failed", "service", name, "error", err) // the outage itself is logged once, where it is seen
 			why := "does not answer"
 			if errors.Is(err, models.ErrStorageFull) {
 				why = "has no room left: writes are refused until there is"

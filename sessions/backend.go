@@ -90,7 +90,15 @@ func Open(cfg config.Session, secret []byte, log *slog.Logger) (*Backend, error)
 	rs.SetSerializer(redisValues{})
 	useCodec(rs.Codecs)
 	watch := outage.New("redis", log)
-	return &Backend{Store: store, Counter: redisCounter{pool, cfg.RedisPrefix + "attempts:", watch}, Ping: ping, Watch: watch, close: pool.Close}, nil
+	readiness := func(ctx context.Context) error {
+		err := ping(ctx)
+		if err != nil {
+			err = fmt.Errorf("%w: redis: %v", models.ErrUnavailable, err)
+		}
+		watch.Observe(err)
+		return err
+	}
+	return &Backend{Store: store, Counter: redisCounter{pool, cfg.RedisPrefix + "attempts:", watch}, Ping: readiness, Watch: watch, close: pool.Close}, nil
 }
 
 // checkRedisVersion refuses a Redis older than 7, at start-up rather than
