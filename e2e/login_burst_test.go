@@ -30,7 +30,7 @@ func peakRSS(t *testing.T, pid int) int64 {
 	return 0
 }
 
-// TestLoginBurstMemory: 100 logins of one user at once, from one address,
+// TestLoginBurstMemory: 200 logins of one user at once, from one address,
 // with the production argon2id costs (19 MiB each) and the default login
 // limits. The hashing semaphore lets a few run at a time, so the process
 // stays well under 300 MB. Only failures count toward the limits, so none
@@ -44,7 +44,7 @@ func peakRSS(t *testing.T, pid int) int64 {
 func TestLoginBurstMemory(t *testing.T) {
 	p := start(t, "USERHUB_AUTH_HASH_WAIT=20s")
 	p.setup(t)
-	const logins = 100
+	const logins = 200
 	start := time.Now()
 	counts := loginBurst(p, logins, func(int) string { return "kim" })
 	elapsed := time.Since(start)

@@ -76,6 +76,7 @@ var errorTable = []struct {
 	{models.ErrSetupDone, http.StatusNotFound, "not_found", "no such page or resource", 0},
 	{middleware.ErrCrossOrigin, http.StatusForbidden, "cross_origin", "cross-origin request refused", 0},
 	{accounts.ErrHasherBusy, http.StatusServiceUnavailable, "busy", "too many logins at once; try again in a second", 1},
+	{models.ErrWriteUncertain, http.StatusServiceUnavailable, "outcome_unknown", "the database did not confirm the change in time, and may have made it: look before trying again", 5},
 	{models.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "a service userhub needs (the database, Redis) does not answer; try again shortly", 5},
 	{context.Canceled, statusClientClosed, "client_closed_request", "the client went away", 0},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the server took too long; try again", 0},

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -9,15 +10,16 @@ import (
 
 // AccessLog writes one line per request once it is answered: method, path,
 // status, size, duration, client address and request id. Server errors are
-// logged at error level, so they stand out; query strings are left out, as
-// they may carry tokens or personal data.
+// logged at error level, so they stand out, but not 503: a service that
+// does not answer is told once, when it stops, not once per request.
+// Query strings are left out, as they may carry tokens or personal data.
 func AccessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		status := c.Writer.Status()
 		level := slog.LevelInfo
-		if status >= 500 {
+		if status >= 500 && status != http.StatusServiceUnavailable {
 			level = slog.LevelError
 		}
 		if !log.Enabled(c.Request.Context(), level) {

@@ -23,6 +23,10 @@ var (
 	// ErrUnavailable: a service userhub needs (the database, Redis) does not
 	// answer; the client may try again shortly.
 	ErrUnavailable = errors.New("a service userhub needs does not answer")
+	// ErrWriteUncertain: the database did not confirm a commit in time, so
+	// the write may or may not have been made (nobody can tell while the
+	// database does not answer). It comes wrapped with ErrUnavailable.
+	ErrWriteUncertain = errors.New("the database did not confirm the write in time: it may have been made")
 	// ErrStorageFull: the database has no room left for a write. It comes
 	// wrapped with ErrUnavailable, and the store's Ping answers it until a
 	// write works again.

@@ -58,6 +58,8 @@ func (s *Store) classify(ctx, callCtx context.Context, err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, models.ErrWriteUncertain):
+		return err
 	case ctx.Err() != nil:
 		return ctx.Err() // the client went away, or ran out of its own time
 	case errors.Is(callCtx.Err(), context.DeadlineExceeded):

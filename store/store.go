@@ -272,5 +272,16 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := ctx.Err(); err != nil {
+		_ = tx.Rollback() // too late to commit: certainly not made
+		return err
+	}
+	err = tx.Commit()
+	if err != nil && ctx.Err() != nil {
+		// The deadline passed while the COMMIT was under way: the
+		// database may have made it (a server frozen while flushing the
+		// commit completes it when it wakes). Nobody can tell now.
+		return fmt.Errorf("%w: %w: %v", models.ErrUnavailable, models.ErrWriteUncertain, err)
+	}
+	return err
 }
