@@ -429,32 +429,44 @@ func (pg *pgServer) start() {
 		args = append(args, "-c", setting)
 	}
 	cmd := pg.command("postgres", args...)
-	cmd.Stdout, cmd.Stderr = &pg.log, &pg.log
+	done := startService(t, "postgres", cmd, &pg.log, pg.ping, 30*time.Second)
+	pg.mu.Lock()
+	pg.cmd, pg.done = cmd, done
+	pg.mu.Unlock()
+}
+
+// startService starts cmd (in a process group of its own), its output
+// going to log, and waits up to within for ready to succeed. It returns
+// the channel closed when cmd exits; on failure it kills the group first.
+func startService(t *testing.T, what string, cmd *exec.Cmd, log *processLog, ready func() error, within time.Duration) chan struct{} {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf(format, args...)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start postgres: %v", err)
+		t.Fatalf("start %s: %v", what, err)
 	}
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		close(done)
 	}()
-	pg.mu.Lock()
-	pg.cmd, pg.done = cmd, done
-	pg.mu.Unlock()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(within)
 	for {
-		if pg.ping() == nil {
-			return
+		if ready() == nil {
+			return done
 		}
 		select {
 		case <-done:
-			t.Fatalf("postgres exited before accepting queries:\n%s", pg.log.String())
+			fail("%s exited before answering:\n%s", what, log.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("postgres does not accept queries within 30s:\n%s", pg.log.String())
+			fail("%s does not answer within %v:\n%s", what, within, log.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -826,34 +838,11 @@ func (rs *redisServer) start() {
 	t.Helper()
 	cmd := exec.Command("redis-server", "--port", rs.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	cmd.Dir = rs.dir
-	cmd.Stdout, cmd.Stderr = &rs.log, &rs.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
+	done := startService(t, "redis-server", cmd, &rs.log, rs.ping, 15*time.Second)
 	rs.mu.Lock()
 	rs.cmd, rs.done = cmd, done
 	rs.mu.Unlock()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if rs.ping() == nil {
-			return
-		}
-		select {
-		case <-done:
-			t.Fatalf("redis-server exited before answering:\n%s", rs.log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server does not answer PING within 15s:\n%s", rs.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // ping sends PING on a fresh connection and expects +PONG.
