@@ -21,15 +21,8 @@ import (
 // limited with max_page_count.
 func TestStorageFull(t *testing.T) {
 	var log bytes.Buffer
-	s, err := Open(context.Background(), Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "full.db"), Log: slog.New(slog.NewTextHandler(&log, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openWith(t, Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "full.db"), Log: slog.New(slog.NewTextHandler(&log, nil))})
 	ctx := context.Background()
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var pages int
 	if err := s.write.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
 		t.Fatal(err)
@@ -85,15 +78,8 @@ func TestStorageFull(t *testing.T) {
 // not made.
 func TestQueryTimeout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "slow.db")
-	s, err := Open(context.Background(), Options{Driver: "sqlite", DSN: path, QueryTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openWith(t, Options{Driver: "sqlite", DSN: path, QueryTimeout: 300 * time.Millisecond})
 	ctx := context.Background()
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	other := openMigrated(t, path) // another process
 	conn, err := other.write.Conn(ctx)
 	if err != nil {
@@ -130,18 +116,11 @@ func TestQueryTimeout(t *testing.T) {
 // the margin), so a server that wakes from a freeze does not commit what
 // its client was told failed.
 func TestPostgresCommitGuard(t *testing.T) {
-	s, err := Open(context.Background(), PostgresTestOptions(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s := openWith(t, PostgresTestOptions(t))
 	ctx, cancel := context.WithTimeout(context.Background(), guardMargin+2*time.Second)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO users (name, name_key, role, created_at, updated_at) VALUES ('late', 'late', 'member', 0, 0)`); err != nil {
 			return err
 		}

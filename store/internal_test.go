@@ -16,7 +16,14 @@ import (
 // closed when the test ends.
 func openMigrated(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), Options{Driver: "sqlite", DSN: path})
+	return openWith(t, Options{Driver: "sqlite", DSN: path})
+}
+
+// openWith opens a store with the schema applied; it is closed when the
+// test ends.
+func openWith(t *testing.T, opt Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
