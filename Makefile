@@ -16,9 +16,11 @@ build:
 run: build
 	./$(BIN)
 
-# TESTFLAGS adds go test flags, e.g. make test TESTFLAGS=-v (.ci/run does).
+# Every test, with the PostgreSQL and Redis found on this machine, and a
+# summary of the optional suites (see testsuite/). TESTFLAGS adds go test
+# flags, e.g. make test TESTFLAGS='-run TestContract'.
 test:
-	$(GO) test -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+	$(GO) run ./testsuite $(TESTFLAGS)
 
 # A bounded load run on loopback: userhub next to a bare net/http handler
 # that answers the same bytes, in the same run. See bench/.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"userhub/config"
+	"userhub/server"
 )
 
 func runCLI(t *testing.T, vars []string, args ...string) (code int, stdout, stderr string) {
@@ -99,7 +101,7 @@ func TestUserCommands(t *testing.T) {
 		{"another good password\n", []string{"user", "add", "-password-stdin", "lee"}, 0, "added lee (id 2, member)"},
 		{"\n", []string{"user", "add", "park", "-password-stdin"}, 0, "added park (id 3, member)"},
 		{"short\n", []string{"user", "add", "choi", "-password-stdin"}, exitFailed, "password must be at least 12 characters"},
-		{"correct horse battery staple\n", []string{"user", "add", "KIM", "-password-stdin"}, exitFailed, "name taken"},
+		{"correct horse battery staple\n", []string{"user", "add", "KIM", "-password-stdin"}, exitFailed, "another user already has this name"},
 		{"", []string{"user", "list"}, 0, "kim   admin   set"},
 		{"", []string{"user", "list"}, 0, "park  member  none"},
 		{"a new good password\n", []string{"user", "passwd", "lee", "-password-stdin"}, 0, "password of lee changed"},
@@ -107,7 +109,7 @@ func TestUserCommands(t *testing.T) {
 		{"", []string{"user", "logout", "Lee"}, 0, "every session of lee has ended"},
 		{"", []string{"user", "delete", "park"}, 0, "deleted park"},
 		{"", []string{"user", "delete", "park"}, exitFailed, `no user is named "park"`},
-		{"", []string{"user", "delete", "kim"}, exitFailed, "last admin"},
+		{"", []string{"user", "delete", "kim"}, exitFailed, "the only administrator who can log in: make another user an administrator first"},
 		{"", []string{"user", "passwd", "kim"}, exitFailed, "no terminal"},
 		{"", []string{"user"}, exitUsage, "which subcommand"},
 		{"", []string{"user", "frob", "x"}, exitUsage, "unknown subcommand"},
@@ -125,5 +127,23 @@ func TestUserCommands(t *testing.T) {
 		if strings.Contains(stdout+stderr, "horse") {
 			t.Fatalf("a password was echoed: %s%s", stdout, stderr)
 		}
+	}
+}
+
+// The start-up line of a server with no user yet names the setup page.
+func TestSetupURL(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	cfg := config.Default()
+	if got, want := setupURL(cfg, []server.Socket{{Name: "http", Listener: ln}}), "http://localhost:"+port+"/setup"; got != want {
+		t.Errorf("setupURL = %q, want %q", got, want)
+	}
+	cfg.TLS.Mode = "self-signed"
+	if got, want := setupURL(cfg, []server.Socket{{Name: "http", Listener: ln}, {Name: "https", Listener: ln}}), "https://localhost:"+port+"/setup"; got != want {
+		t.Errorf("setupURL under TLS = %q, want %q", got, want)
 	}
 }

@@ -206,6 +206,9 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 	}
 	log.Info("userhub starting", "version", version(), "database", s.Driver(), "sessions", cfg.Session.Store,
 		"tls", cfg.TLS.Mode, "data_dir", cfg.DataDir)
+	if n, err := users.CountUsers(ctx); err == nil && n == 0 {
+		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets))
+	}
 	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, log)
 	if ready != nil {
 		ready() // the sockets are bound already: connections wait in the backlog until Serve accepts
@@ -230,4 +233,26 @@ func newHasher(a config.Auth) *accounts.Hasher {
 		Iterations:  uint32(a.Argon2Iterations),
 		Parallelism: uint8(a.Argon2Parallelism),
 	}, n, a.HashWait)
+}
+
+// setupURL is where a browser on this machine finds the setup page: the
+// HTTPS listener when there is one, else the HTTP one.
+func setupURL(cfg config.Config, sockets []server.Socket) string {
+	scheme, name := "http", "http"
+	if cfg.TLSOn() {
+		scheme, name = "https", "https"
+	}
+	for _, s := range sockets {
+		if s.Name != name {
+			continue
+		}
+		if tcp, ok := s.Listener.Addr().(*net.TCPAddr); ok {
+			host := "localhost"
+			if !tcp.IP.IsUnspecified() && !tcp.IP.IsLoopback() {
+				host = tcp.IP.String()
+			}
+			return fmt.Sprintf("%s://%s/setup", scheme, net.JoinHostPort(host, strconv.Itoa(tcp.Port)))
+		}
+	}
+	return "/setup"
 }

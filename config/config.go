@@ -233,7 +233,7 @@ func Load(path string, env []string, sets []string) (Config, error) {
 		}
 		f, ok := fields.byEnv[name]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("%s: no such setting (see config.yaml for the names)", name))
+			problems = append(problems, fmt.Sprintf("%s: no such setting%s", name, fields.suggest(name, true)))
 			continue
 		}
 		if err := f.set(value); err != nil {
@@ -247,7 +247,7 @@ func Load(path string, env []string, sets []string) (Config, error) {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("-set %q: want key=value, e.g. -set server.addr=:9090", kv))
 		case !known:
-			problems = append(problems, fmt.Sprintf("-set %s: no such setting (see config.yaml for the names)", key))
+			problems = append(problems, fmt.Sprintf("-set %s: no such setting%s", key, fields.suggest(key, false)))
 		default:
 			if err := f.set(value); err != nil {
 				problems = append(problems, fmt.Sprintf("-set %s: %v", key, err))
@@ -280,6 +280,11 @@ var ignoredEnv = map[string]bool{"USERHUB_CONFIG": true}
 func decodeYAML(data []byte, path string, fields fieldIndex) Problems {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
+		for i, line := range strings.Split(string(data), "\n") {
+			if indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]; strings.Contains(indent, "\t") {
+				return Problems{fmt.Sprintf("%s line %d: indented with a tab; YAML indents with spaces only", path, i+1)}
+			}
+		}
 		return Problems{fmt.Sprintf("%s: %v", path, err)}
 	}
 	if len(doc.Content) == 0 {
@@ -305,7 +310,7 @@ func decodeYAML(data []byte, path string, fields fieldIndex) Problems {
 				walk(v, key+".")
 				continue
 			}
-			p = append(p, fmt.Sprintf("%s line %d: %s: no such setting", path, k.Line, key))
+			p = append(p, fmt.Sprintf("%s line %d: %s: no such setting%s", path, k.Line, key, fields.suggest(key, false)))
 		}
 	}
 	walk(doc.Content[0], "")
@@ -348,6 +353,46 @@ func leaves(cfg *Config) fieldIndex {
 // USERHUB_SERVER_ADDR.
 func EnvName(key string) string {
 	return "USERHUB_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// suggest is the end of a "no such setting" problem: the setting the name
+// is closest to (a typo, or a word left out), or where the names are.
+func (idx fieldIndex) suggest(name string, env bool) string {
+	best, bestDistance := "", len(name)/3+1 // further than that is not a typo
+	for key := range idx.byKey {
+		candidate := key
+		if env {
+			candidate = EnvName(key)
+		}
+		if d := editDistance(strings.ToLower(name), strings.ToLower(candidate)); d < bestDistance || (d == bestDistance && candidate < best) {
+			best, bestDistance = candidate, d
+		}
+	}
+	if best == "" {
+		return " (see config.yaml for the names)"
+	}
+	return "; did you mean " + best + "?"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // isSection reports whether key names a group of settings, such as "server".

@@ -214,3 +214,33 @@ func TestWorkerCount(t *testing.T) {
 		}
 	}
 }
+
+// A setting that is not one says what was probably meant; a file indented
+// with tabs says so, not the parser's words.
+func TestTyposAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tt := range []struct {
+		file string
+		env  []string
+		sets []string
+		want string
+	}{
+		{file: write("typo.yaml", "server:\n  adr: \":9090\"\n"), want: "typo.yaml line 2: server.adr: no such setting; did you mean server.addr?"},
+		{file: write("tab.yaml", "server:\n\taddr: \":9090\"\n"), want: "tab.yaml line 2: indented with a tab; YAML indents with spaces only"},
+		{env: []string{"USERHUB_SERVER_ADR=:9090"}, want: "USERHUB_SERVER_ADR: no such setting; did you mean USERHUB_SERVER_ADDR?"},
+		{sets: []string{"session.idle_timeut=1h"}, want: "-set session.idle_timeut: no such setting; did you mean session.idle_timeout?"},
+		{env: []string{"USERHUB_NOTHING_LIKE_IT=1"}, want: "USERHUB_NOTHING_LIKE_IT: no such setting (see config.yaml for the names)"},
+	} {
+		_, err := Load(tt.file, tt.env, tt.sets)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s %v %v: %v, want %q", tt.file, tt.env, tt.sets, err, tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -23,6 +24,12 @@ type homePage struct {
 // renames and deletes through the seed routes without reloading.
 func (h *Handlers) home(c *gin.Context) error {
 	q, page, err := h.listUsers(c, homePageSize, homePageSize, true)
+	if errors.As(err, new(*models.ValidationError)) {
+		// A cursor from an old bookmark, or typed by hand: the list from
+		// its start, rather than an error page.
+		c.Redirect(http.StatusSeeOther, "/")
+		return nil
+	}
 	if err != nil {
 		return err
 	}

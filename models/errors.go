@@ -11,15 +11,15 @@ import (
 // map them to status codes in one place; they never compare error strings.
 var (
 	// ErrNotFound: no user has the given id or name.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errors.New("no such user")
 	// ErrNameTaken: another user already has this name (compared case-insensitively).
-	ErrNameTaken = errors.New("name taken")
+	ErrNameTaken = errors.New("another user already has this name (names ignore case): choose another")
 	// ErrLastAdmin: the change would leave the system without an administrator.
-	ErrLastAdmin = errors.New("last admin")
+	ErrLastAdmin = errors.New("this is the only administrator who can log in: make another user an administrator first")
 	// ErrSetupDone: the first administrator exists already.
-	ErrSetupDone = errors.New("setup done")
+	ErrSetupDone = errors.New("the first administrator exists already")
 	// ErrNotAuthenticated: the request needs a logged-in user and has none.
-	ErrNotAuthenticated = errors.New("not authenticated")
+	ErrNotAuthenticated = errors.New("log in first")
 	// ErrUnavailable: a service userhub needs (the database, Redis) does not
 	// answer; the client may try again shortly.
 	ErrUnavailable = errors.New("a service userhub needs does not answer")

@@ -1,0 +1,32 @@
+package main
+
+// suite is a test that needs something a machine may not have.
+type suite struct {
+	test  string // as go test names it
+	needs string
+}
+
+// optionalSuites are the tests that skip, with a message, when what they
+// need is missing.
+var optionalSuites = []suite{
+	{"TestContract/SQLite", "nothing: always runs"},
+	{"TestContract/CachedSQLite", "nothing: always runs"},
+	{"TestContract/PostgreSQL", "PostgreSQL"},
+	{"TestContract/CachedPostgreSQL", "PostgreSQL"},
+	{"TestMigrateIsIdempotent/PostgreSQL", "PostgreSQL"},
+	{"TestDataSurvivesRestart/PostgreSQL", "PostgreSQL"},
+	{"TestRedisCounterContract", "Redis"},
+	{"TestSessionsEnd/redis", "Redis"},
+	{"TestLoginThrottling/redis", "Redis"},
+	{"TestAccountsOverHTTP/redis", "Redis"},
+	{"TestBrowserAdminFlow", "Chromium"},
+	{"TestBrowserMemberView", "Chromium"},
+	{"TestBrowserWrongPassword", "Chromium"},
+	{"TestBrowserKorean", "Chromium"},
+	{"TestPostgresDown", "PostgreSQL's binaries, for a throwaway instance"},
+	{"TestPostgresFrozen", "PostgreSQL's binaries, for a throwaway instance"},
+	{"TestRedisDown", "redis-server, for a throwaway instance"},
+	{"TestDiskFull", "mount, for a small tmpfs"},
+	{"TestAutocert/tls-alpn-01", "Pebble, built from the Go module proxy"},
+	{"TestAutocert/http-01", "Pebble, built from the Go module proxy"},
+}
