@@ -24,8 +24,13 @@ test:
 
 # A bounded load run on loopback: userhub next to a bare net/http handler
 # that answers the same bytes, in the same run. See bench/.
+# Then: 1,000,000 users on SQLite (and PostgreSQL, with
+# USERHUB_TEST_POSTGRES_DSN): first page, a deep page, a prefix search;
+# and one render of the user list page.
 bench: build
 	$(GO) run ./bench -bin $(BIN)
+	$(GO) test -run '^$$' -bench 'MillionUsers' -benchtime 2000x ./store/
+	$(GO) test -run '^$$' -bench 'HomePage' -benchmem ./handlers/
 
 lint:
 	$(GO) vet $(PKGS)

@@ -33,10 +33,8 @@ func (h *Handlers) home(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	data := homePage{Users: page.Users(), First: q.After == 0, MinLength: h.accounts.MinPasswordLength()}
-	if page.More {
-		data.NextCursor = encodeCursor(page.Last().ID)
-	}
+	data := homePage{Users: page.Users(), First: q.After == 0 && q.AfterName == "", MinLength: h.accounts.MinPasswordLength()}
+	data.NextCursor = nextCursor(q, page)
 	return h.renderPage(c, http.StatusOK, "home.html", "home", data)
 }
 

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -104,4 +105,14 @@ func TestStaticRevalidation(t *testing.T) {
 	if cc := versioned.Header().Get("Cache-Control"); link == "" || !strings.Contains(cc, "immutable") {
 		t.Fatalf("versioned %q: Cache-Control %q", link, cc)
 	}
+}
+
+// BenchmarkHomePage renders the user list with its 50 rows, logged in as
+// an admin (every row with its controls), through the whole handler chain.
+func BenchmarkHomePage(b *testing.B) {
+	names := []string{"kim"}
+	for i := range 59 {
+		names = append(names, fmt.Sprintf("user%03d", i))
+	}
+	bench(b, scenario{as: "kim", method: "GET", path: "/", fixture: users(names...), status: 200})
 }

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -46,7 +48,8 @@ func userID(c *gin.Context) (int64, error) {
 	return id, nil
 }
 
-// listParams reads limit and cursor for a paged list.
+// listParams reads limit, q (a name prefix to search for) and cursor for a
+// paged list.
 func listParams(c *gin.Context, defaultLimit, maxLimit int) (models.ListQuery, error) {
 	q := models.ListQuery{Limit: defaultLimit}
 	var verr models.ValidationError
@@ -57,17 +60,23 @@ func listParams(c *gin.Context, defaultLimit, maxLimit int) (models.ListQuery, e
 		}
 		q.Limit = n
 	}
+	if s := c.Query("q"); s != "" {
+		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > models.MaxNameLength {
+			verr.Add("q", "invalid_search", fmt.Sprintf("q must be the start of a name: text of at most %d characters", models.MaxNameLength))
+		}
+		q.Prefix = s
+	}
 	if s, ok := c.GetQuery("cursor"); ok {
-		after, ok := decodeCursor(s)
-		if !ok {
+		after, afterName, ok := decodeCursor(s)
+		if !ok || (afterName != "") != (q.Prefix != "") {
 			verr.Add("cursor", "invalid_cursor", "cursor must be a value taken from a previous page's Link header")
 		}
-		q.After = after
+		q.After, q.AfterName = after, afterName
 	}
 	return q, verr.Err()
 }
 
-// listUsers reads limit and cursor and loads that page of users, newest
+// listUsers reads limit, q and cursor and loads that page of users, newest
 // first if asked.
 func (h *Handlers) listUsers(c *gin.Context, defaultLimit, maxLimit int, newest bool) (models.ListQuery, models.Page, error) {
 	q, err := listParams(c, defaultLimit, maxLimit)
@@ -79,29 +88,45 @@ func (h *Handlers) listUsers(c *gin.Context, defaultLimit, maxLimit int, newest 
 	return q, page, err
 }
 
-// A cursor is the id the page ended with, base64url-encoded so clients
-// treat it as opaque (and the encoding can change without breaking them).
-func encodeCursor(id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+// A cursor is where a page ended: the id (in id order) or, marked with
+// "@", the name key (in a search, which goes in name order),
+// base64url-encoded so clients treat it as opaque (and the encoding can
+// change without breaking them).
+func nextCursor(q models.ListQuery, p models.Page) string {
+	switch {
+	case !p.More:
+		return ""
+	case q.Prefix != "":
+		return base64.RawURLEncoding.EncodeToString([]byte("@" + models.NameKey(p.Last().Name)))
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(p.Last().ID, 10)))
 }
 
-func decodeCursor(s string) (int64, bool) {
+// decodeCursor reads a cursor: an id, or a name key.
+func decodeCursor(s string) (after int64, afterName string, ok bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return 0, false
+		return 0, "", false
+	}
+	if name, isName := strings.CutPrefix(string(b), "@"); isName {
+		return 0, name, name != "" && utf8.ValidString(name)
 	}
 	id, err := strconv.ParseInt(string(b), 10, 64)
-	return id, err == nil && id > 0
+	return id, "", err == nil && id > 0
 }
 
 // setNextLink points to the page after p (RFC 8288), and returns its cursor
 // ("" on the last page).
-func setNextLink(c *gin.Context, p models.Page, limit int) string {
-	if !p.More {
+func setNextLink(c *gin.Context, q models.ListQuery, p models.Page) string {
+	cursor := nextCursor(q, p)
+	if cursor == "" {
 		return ""
 	}
-	cursor := encodeCursor(p.Last().ID)
-	next := url.URL{Path: c.Request.URL.Path, RawQuery: url.Values{"cursor": {cursor}, "limit": {strconv.Itoa(limit)}}.Encode()}
+	values := url.Values{"cursor": {cursor}, "limit": {strconv.Itoa(q.Limit)}}
+	if q.Prefix != "" {
+		values.Set("q", q.Prefix)
+	}
+	next := url.URL{Path: c.Request.URL.Path, RawQuery: values.Encode()}
 	c.Header("Link", "<"+next.String()+`>; rel="next"`)
 	return cursor
 }

@@ -29,7 +29,7 @@ func (h *Handlers) apiListUsers(c *gin.Context) error {
 	for i, u := range page.All() {
 		body.Users[i] = toJSON(u)
 	}
-	body.NextCursor = setNextLink(c, page, q.Limit)
+	body.NextCursor = setNextLink(c, q, page)
 	writeJSON(c, http.StatusOK, typeJSON, body)
 	return nil
 }

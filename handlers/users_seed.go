@@ -28,7 +28,7 @@ func (h *Handlers) seedListUsers(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	setNextLink(c, page, q.Limit)
+	setNextLink(c, q, page)
 	// Written by hand: a Go map would lose the id order.
 	b := make([]byte, 0, 2+32*page.Len())
 	b = append(b, '{')

@@ -123,12 +123,17 @@ func NameKey(name string) string {
 	return norm.NFC.String(cases.Fold().String(norm.NFC.String(strings.TrimSpace(name))))
 }
 
-// ListQuery selects one page of users in id order. After is the id the
-// previous page ended with (0 for the first page).
+// ListQuery selects one page of users. Without Prefix, users come in id
+// order and After is the id the previous page ended with (0 for the first
+// page). With Prefix, only users whose name starts with it (ignoring case,
+// as names compare) come, in name order, and AfterName is the NameKey the
+// previous page ended with ("" for the first page).
 type ListQuery struct {
-	After  int64
-	Limit  int
-	Newest bool // newest first (descending id) instead of oldest first
+	After     int64
+	AfterName string
+	Prefix    string
+	Limit     int
+	Newest    bool // newest first (descending id) instead of oldest first; not with Prefix
 }
 
 // Page is one page of users, in list order. Its users cannot be changed

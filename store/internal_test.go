@@ -21,7 +21,7 @@ func openMigrated(t *testing.T, path string) *Store {
 
 // openWith opens a store with the schema applied; it is closed when the
 // test ends.
-func openWith(t *testing.T, opt Options) *Store {
+func openWith(t testing.TB, opt Options) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), opt)
 	if err != nil {
@@ -64,7 +64,7 @@ func TestUseAfterClose(t *testing.T) {
 // PostgresTestOptions gives a test its own schema in the database named by
 // USERHUB_TEST_POSTGRES_DSN, dropped when the test ends; without it the
 // test is skipped. (Exported for the store_test package.)
-func PostgresTestOptions(t *testing.T) Options {
+func PostgresTestOptions(t testing.TB) Options {
 	dsn := os.Getenv("USERHUB_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		t.Skip("PostgreSQL suite skipped: set USERHUB_TEST_POSTGRES_DSN (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")

@@ -75,11 +75,16 @@ type dialect struct {
 	// guard is run first in each write transaction with its deadline, to
 	// make the database refuse to commit it later (see postgresGuard).
 	guard string
+	// bytewise names a text column compared in byte order (code point
+	// order for UTF-8), which prefix ranges need: SQLite compares so
+	// already; PostgreSQL's columns follow the database's collation.
+	bytewise func(column string) string
 }
 
 var (
 	sqliteDialect = dialect{
 		name:        "sqlite",
+		bytewise:    func(column string) string { return column },
 		unavailable: sqliteUnavailable,
 		full:        sqliteFull,
 		isUniqueViolation: func(err error) bool {
@@ -89,6 +94,7 @@ var (
 	}
 	postgresDialect = dialect{
 		name:        "postgres",
+		bytewise:    func(column string) string { return column + ` COLLATE "C"` },
 		unavailable: postgresUnavailable,
 		full:        postgresFull,
 		guard:       postgresGuard,

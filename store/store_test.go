@@ -15,9 +15,9 @@ import (
 )
 
 // newDSN makes an empty database and returns its options.
-type newDSN func(t *testing.T) store.Options
+type newDSN func(t testing.TB) store.Options
 
-func sqliteOptions(t *testing.T) store.Options {
+func sqliteOptions(t testing.TB) store.Options {
 	return store.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "userhub.db")}
 }
 

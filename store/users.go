@@ -27,6 +27,11 @@ func scanUser(r rowScanner) (models.User, error) {
 	return u, err
 }
 
+// prefixEnd follows every name key that starts with a given prefix, in
+// byte order: the largest code point, which no name holds (normalizeName
+// refuses what is not printable).
+const prefixEnd = "\U0010FFFF"
+
 // now is the time stored for created_at/updated_at, at the stores' precision.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
@@ -78,21 +83,38 @@ func (s *Store) UserByName(ctx context.Context, name string) (u models.User, err
 	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE name_key = $1", models.NameKey(name)))
 }
 
-// ListUsers implements models.UserStore with a keyset on id: each page
-// starts where the last one ended, so deep pages cost what the first does.
+// ListUsers implements models.UserStore with a keyset, on id or (for a
+// prefix search) on the name key: each page starts where the last one
+// ended, so deep pages cost what the first does. A prefix is a range of
+// name keys in byte order, which an index serves in both databases.
 func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (p models.Page, err error) {
 	ctx, end := s.call(ctx, &err, reading)
 	defer end()
-	query := "SELECT " + userColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
-	after := q.After
-	if q.Newest {
-		query = "SELECT " + userColumns + " FROM users WHERE id < $1 ORDER BY id DESC LIMIT $2"
+	// One row more than asked tells whether another page follows.
+	var query string
+	var args []any
+	switch key := s.dialect.bytewise("name_key"); {
+	case q.Prefix != "":
+		low := models.NameKey(q.Prefix)
+		after := max(q.AfterName, low) // AfterName itself is excluded, a prefix is not
+		op := ">"
+		if q.AfterName == "" || q.AfterName < low {
+			op = ">="
+		}
+		query = "SELECT " + userColumns + " FROM users WHERE " + key + " " + op + " $1 AND " + key + " < $2 ORDER BY " + key + " LIMIT $3"
+		args = []any{after, low + prefixEnd, q.Limit + 1}
+	case q.Newest:
+		after := q.After
 		if after <= 0 {
 			after = math.MaxInt64
 		}
+		query = "SELECT " + userColumns + " FROM users WHERE id < $1 ORDER BY id DESC LIMIT $2"
+		args = []any{after, q.Limit + 1}
+	default:
+		query = "SELECT " + userColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+		args = []any{q.After, q.Limit + 1}
 	}
-	// One row more than asked tells whether another page follows.
-	rows, err := s.read.QueryContext(ctx, query, after, q.Limit+1)
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return models.Page{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"InvalidInputIsRefused", testInvalidInput},
 		{"UnknownIDIsNotFound", testNotFound},
 		{"ListPagesWithKeyset", testList},
+		{"PrefixSearch", testPrefixSearch},
 		{"UpdateChangesOnlyGivenFields", testUpdate},
 		{"PasswordChangeBumpsSessionVersion", testPasswordBump},
 		{"LastAdminCannotBeRemoved", testLastAdmin},
@@ -192,6 +194,50 @@ func testList(t *testing.T, open func() models.UserStore) {
 			if got[i] != want {
 				t.Fatalf("newest=%v: order %v, created %v", newest, got, ids)
 			}
+		}
+	}
+}
+
+func testPrefixSearch(t *testing.T, open func() models.UserStore) {
+	s := open()
+	for _, name := range []string{"kimchi", "Kim", "lee", "KIMBERLY", "김철수", "김영희", "ki", "akim"} {
+		mustCreate(t, s, name, "")
+	}
+	search := func(prefix string, limit int) []string {
+		t.Helper()
+		var names []string
+		q := models.ListQuery{Prefix: prefix, Limit: limit}
+		for pages := 0; ; pages++ {
+			if pages > 10 {
+				t.Fatal("too many pages")
+			}
+			p, err := s.ListUsers(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range p.All() {
+				names = append(names, u.Name)
+			}
+			if !p.More {
+				return names
+			}
+			q.AfterName = models.NameKey(p.Last().Name)
+		}
+	}
+	for _, tt := range []struct {
+		prefix string
+		limit  int
+		want   string
+	}{
+		{"kim", 10, "Kim KIMBERLY kimchi"}, // name order, case ignored
+		{"KIM", 2, "Kim KIMBERLY kimchi"},  // over two pages
+		{"k", 1, "ki Kim KIMBERLY kimchi"},
+		{"김", 10, "김영희 김철수"},
+		{"kimc", 10, "kimchi"},
+		{"zzz", 10, ""},
+	} {
+		if got := strings.Join(search(tt.prefix, tt.limit), " "); got != tt.want {
+			t.Errorf("prefix %q, %d a page: %q, want %q", tt.prefix, tt.limit, got, tt.want)
 		}
 	}
 }
