@@ -26,7 +26,9 @@ func BenchmarkMillionUsers(b *testing.B) {
 		name string
 		opt  func(tb testing.TB) Options
 	}{
-		{"SQLite", func(tb testing.TB) Options { return Options{Driver: "sqlite", DSN: filepath.Join(tb.TempDir(), "million.db")} }},
+		{"SQLite", func(tb testing.TB) Options {
+			return Options{Driver: "sqlite", DSN: filepath.Join(tb.TempDir(), "million.db")}
+		}},
 		{"PostgreSQL", PostgresTestOptions},
 	}
 	for _, backend := range backends {
