@@ -5,6 +5,7 @@
 // It talks to the seed's REST routes (PUT, PATCH, DELETE /user/:id) and to
 // the JSON API (/api/v1) with fetch(). Every visible string comes from the
 // page's data-msg-* attributes, i.e. from the server's translation table.
+// What an action on a row did is told in that row, under its buttons.
 // Loaded as a file: the Content-Security-Policy forbids inline script.
 (function () {
   'use strict';
@@ -69,8 +70,13 @@
     return b;
   }
 
-  // inlineForm replaces cell's content with a one-field form; onSave gets the
-  // value and returns a promise. Escape or Cancel put the cell back.
+  // inlineForm replaces cell's content with a one-field form. On submit it
+  // awaits opts.save(value); when that succeeds it puts the cell back and
+  // then calls opts.saved(result), so that what saved writes into the page
+  // is not undone by the restored cell. On failure opts.failed(message)
+  // shows the message and returns its element's id, which then describes the
+  // field, left open for another try. Escape or Cancel put the cell back and
+  // call opts.cancelled().
   function inlineForm(msg, cell, opts) {
     const saved = Array.from(cell.childNodes);
     const form = document.createElement('form');
@@ -98,23 +104,30 @@
       cell.replaceChildren(...saved);
       if (opts.returnFocus) opts.returnFocus.focus();
     };
-    cancel.addEventListener('click', close);
+    const giveUp = () => {
+      close();
+      opts.cancelled();
+    };
+    cancel.addEventListener('click', giveUp);
     input.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Escape') close();
+      if (ev.key === 'Escape') giveUp();
     });
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       save.disabled = true;
+      let result;
       try {
-        await opts.onSave(input.value);
-        close();
+        result = await opts.save(input.value);
       } catch (err) {
         save.disabled = false;
-        say(err.message, 'error');
+        input.setAttribute('aria-invalid', 'true');
+        input.setAttribute('aria-describedby', opts.failed(err.message));
         input.focus();
+        return;
       }
+      close();
+      opts.saved(result);
     });
-    return close;
   }
 
   // ---- The user list ----
@@ -171,12 +184,35 @@
       if (admin) {
         const actions = document.createElement('td');
         actions.className = 'actions';
-        actions.append(button('rename', msg('rename')), button('role', ''), button('password', msg('set-password')),
+        const buttons = document.createElement('div');
+        buttons.className = 'row-actions';
+        buttons.append(button('rename', msg('rename')), button('role', ''), button('password', msg('set-password')),
           button('delete', msg('delete'), 'danger'));
+        const ok = document.createElement('p');
+        ok.className = 'row-note ok';
+        ok.setAttribute('role', 'status');
+        const error = document.createElement('p');
+        error.className = 'row-note error';
+        error.id = 'row-error-' + user.id;
+        error.setAttribute('role', 'alert');
+        actions.append(buttons, ok, error);
         tr.appendChild(actions);
       }
       show(tr, user);
       return tr;
+    };
+
+    // tell shows what became of an action under the row's buttons, where
+    // the person who clicked is looking: a success in the row's status
+    // region, a failure in its alert region (tell(tr) clears both). Screen
+    // readers announce changes only to live regions already on the page, so
+    // every row carries both from the start. It returns the alert's id.
+    const tell = (tr, text, kind) => {
+      const ok = tr.querySelector('.row-note.ok');
+      const error = tr.querySelector('.row-note.error');
+      ok.textContent = kind === 'ok' ? text : '';
+      error.textContent = kind === 'error' ? text : '';
+      return error.id;
     };
 
     const updateEmpty = () => {
@@ -208,15 +244,15 @@
 
     const actions = {
       rename(tr, b) {
-        const text = tr.querySelector('.name-text');
-        inlineForm(msg, text, {
+        inlineForm(msg, tr.querySelector('.name-text'), {
           id: 'rename-' + tr.dataset.id, type: 'text', label: msg('new-name'), value: tr.dataset.name, returnFocus: b,
-          onSave: async (value) => {
-            const user = await send(msg, 'PUT', '/user/' + tr.dataset.id, { name: value });
-            text.textContent = user.name;
+          save: (value) => send(msg, 'PUT', '/user/' + tr.dataset.id, { name: value }),
+          saved: (user) => {
             show(tr, user);
-            say(msg('renamed', user.name), 'ok');
+            tell(tr, msg('renamed', user.name), 'ok');
           },
+          failed: (text) => tell(tr, text, 'error'),
+          cancelled: () => tell(tr),
         });
       },
       async role(tr, b) {
@@ -224,21 +260,20 @@
         try {
           const user = await send(msg, 'PATCH', '/user/' + tr.dataset.id, { role: role });
           show(tr, user);
-          say(msg('role-changed', msg('role-' + user.role)), 'ok');
+          tell(tr, msg('role-changed', msg('role-' + user.role)), 'ok');
           if (String(user.id) === me && user.role !== 'admin') window.location.reload();
           b.focus();
         } catch (err) {
-          say(err.message, 'error');
+          tell(tr, err.message, 'error');
         }
       },
       password(tr, b) {
-        const cell = tr.querySelector('.actions');
-        inlineForm(msg, cell, {
+        inlineForm(msg, tr.querySelector('.row-actions'), {
           id: 'password-' + tr.dataset.id, type: 'password', label: msg('new-password'), returnFocus: b,
-          onSave: async (value) => {
-            await send(msg, 'PATCH', '/api/v1/users/' + tr.dataset.id, { password: value });
-            say(msg('password-set', tr.dataset.name), 'ok');
-          },
+          save: (value) => send(msg, 'PATCH', '/api/v1/users/' + tr.dataset.id, { password: value }),
+          saved: () => tell(tr, msg('password-set', tr.dataset.name), 'ok'),
+          failed: (text) => tell(tr, text, 'error'),
+          cancelled: () => tell(tr),
         });
       },
       async delete(tr) {
@@ -249,11 +284,12 @@
           const next = tr.nextElementSibling || tr.previousElementSibling;
           tr.remove();
           updateEmpty();
+          // The row is gone, and its notes with it: the page's status says it.
           say(msg('deleted', name), 'ok');
           const target = next ? next.querySelector('button[data-action="delete"]') : addForm && addForm.elements.name;
           if (target) target.focus();
         } catch (err) {
-          say(err.message, 'error');
+          tell(tr, err.message, 'error');
         }
       },
     };
@@ -261,7 +297,9 @@
     tbody.addEventListener('click', (ev) => {
       const b = ev.target.closest('button[data-action]');
       if (!b || !actions[b.dataset.action] || b.closest('form')) return;
-      actions[b.dataset.action](b.closest('tr'), b);
+      const tr = b.closest('tr');
+      tell(tr);
+      actions[b.dataset.action](tr, b);
     });
   }
 
