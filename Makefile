@@ -43,7 +43,7 @@ lint:
 # Each fuzz target for a bounded time, on top of its committed corpus
 # (testdata/fuzz/); a failure leaves its input there.
 FUZZTIME ?= 10s
-FUZZ     := FuzzDecodeJSON FuzzSessionCookie FuzzAppendJSONString
+FUZZ     := FuzzDecodeJSON FuzzSessionCookie FuzzAppendJSONString FuzzUserRows
 fuzz:
 	@for f in $(FUZZ); do \
 	  echo "$$f ($(FUZZTIME))"; \

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -14,7 +15,8 @@ const homePageSize = 50
 
 // homePage is what home.html shows: one page of users, newest first.
 type homePage struct {
-	Users      []models.User
+	Rows       template.HTML // see userrows.go
+	Empty      bool
 	NextCursor string
 	First      bool // this is the first page
 	MinLength  int  // of a password, for the form's hint
@@ -33,7 +35,14 @@ func (h *Handlers) home(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	data := homePage{Users: page.Users(), First: q.After == 0 && q.AfterName == "", MinLength: h.accounts.MinPasswordLength()}
+	me := principal(c).User
+	rows, labels := homeRows(page.Users(), me.ID, language(c))
+	data := homePage{
+		Rows:      userRowsHTML(rows, labels, me.IsAdmin()),
+		Empty:     page.Len() == 0,
+		First:     q.After == 0 && q.AfterName == "",
+		MinLength: h.accounts.MinPasswordLength(),
+	}
 	data.NextCursor = nextCursor(q, page)
 	return h.renderPage(c, http.StatusOK, "home.html", "home", data)
 }

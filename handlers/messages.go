@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"html/template"
+	"strings"
+	"sync"
+
+	"userhub/locale"
+)
+
+// The words static/app.js shows are handed to it as data-msg-* attributes
+// of the element it works on, written once per language here: as template
+// actions, one each, they were half of the home page's actions (see
+// BenchmarkHomePage).
+
+// message is one data-msg-NAME attribute and the translation it carries.
+type message struct{ name, key string }
+
+// messageSets are the sets a page asks for with {{.Messages "set"}}.
+var messageSets = map[string][]message{
+	// The user list's own words.
+	"users": {
+		{"added", "msg.added"}, {"renamed", "msg.renamed"}, {"deleted", "msg.deleted"},
+		{"role-changed", "msg.role_changed"}, {"password-set", "msg.password_set"}, {"confirm-delete", "msg.confirm_delete"},
+		{"rename", "users.rename"}, {"delete", "users.delete"}, {"make-admin", "users.make_admin"}, {"make-member", "users.make_member"},
+		{"set-password", "users.set_password"}, {"rename-named", "users.rename_named"}, {"delete-named", "users.delete_named"},
+		{"role-named", "users.role_named"}, {"password-named", "users.password_named"}, {"save", "users.save"},
+		{"cancel", "users.cancel"}, {"new-name", "users.new_name"}, {"new-password", "field.new_password"},
+		{"you", "users.you"}, {"role-admin", "role.admin"}, {"role-member", "role.member"},
+	},
+	// The account page's own words.
+	"account": {
+		{"renamed", "msg.renamed"}, {"password-changed", "msg.password_changed"}, {"mismatch", "field.password_mismatch"},
+	},
+	// What the API's error codes mean, for every page that calls it.
+	"errors": {
+		{"err-name_taken", "field.name_taken"}, {"err-required", "field.required"}, {"err-too_long", "field.too_long"},
+		{"err-invalid_characters", "field.invalid_characters"}, {"err-password_too_short", "field.password_too_short"},
+		{"err-password_too_long", "field.password_too_long"}, {"err-password_common", "field.password_common"},
+		{"err-password_contains_name", "field.password_contains_name"}, {"err-wrong_password", "field.wrong_password"},
+		{"err-last_admin", "msg.last_admin"}, {"err-forbidden", "msg.forbidden"}, {"err-not_authenticated", "msg.not_authenticated"},
+		{"err-too_many_attempts", "login.throttled"}, {"err-not_found", "msg.not_found"}, {"err-network", "msg.network"},
+		{"err-failed", "msg.failed"},
+	},
+}
+
+// messageAttrs holds every set's attributes by language and set name.
+var messageAttrs = sync.OnceValue(func() map[[2]string]template.HTMLAttr {
+	attrs := map[[2]string]template.HTMLAttr{}
+	for _, lang := range locale.Languages {
+		for set, messages := range messageSets {
+			var b strings.Builder
+			for _, m := range messages {
+				b.WriteString(" data-msg-" + m.name + `="`)
+				writeEscaped(&b, locale.T(lang, m.key))
+				b.WriteString(`"`)
+			}
+			attrs[[2]string{lang, set}] = template.HTMLAttr(b.String())
+		}
+	}
+	return attrs
+})
+
+// Messages are the data-msg-* attributes of set, in the page's language:
+// {{.Messages "users"}} inside the element app.js reads them from.
+func (v view) Messages(set string) template.HTMLAttr { return messageAttrs()[[2]string{v.Lang, set}] }
