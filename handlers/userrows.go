@@ -84,33 +84,34 @@ func userRowsHTML(rows []homeRow, l rowLabels, admin bool) template.HTML {
 		writeEscaped(&b, r.Created)
 		b.WriteString("</time></td>")
 		if admin {
-			b.WriteString("\n      <td class=\"actions\">\n        <div class=\"row-actions\">\n          <button type=\"button\" data-action=\"rename\" aria-label=\"")
-			writeEscaped(&b, r.RenameLabel)
-			b.WriteString("\">")
-			writeEscaped(&b, l.Rename)
-			b.WriteString("</button>\n          <button type=\"button\" data-action=\"role\" aria-label=\"")
-			writeEscaped(&b, r.RoleAction)
-			b.WriteString("\">")
-			writeEscaped(&b, r.RoleButton)
-			b.WriteString("</button>\n          ")
+			b.WriteString("\n      <td class=\"actions\">\n        <div class=\"row-actions\">\n          ")
+			writeButton(&b, `data-action="rename"`, r.RenameLabel, l.Rename)
+			b.WriteString("\n          ")
+			writeButton(&b, `data-action="role"`, r.RoleAction, r.RoleButton)
+			b.WriteString("\n          ")
 			if !r.Me {
-				b.WriteString("<button type=\"button\" data-action=\"password\" aria-label=\"")
-				writeEscaped(&b, r.PasswordLabel)
-				b.WriteString("\">")
-				writeEscaped(&b, l.SetPassword)
-				b.WriteString("</button>")
+				writeButton(&b, `data-action="password"`, r.PasswordLabel, l.SetPassword)
 			}
-			b.WriteString("\n          <button type=\"button\" data-action=\"delete\" class=\"danger\" aria-label=\"")
-			writeEscaped(&b, r.DeleteLabel)
-			b.WriteString("\">")
-			writeEscaped(&b, l.Delete)
-			b.WriteString("</button>\n        </div>\n        <p class=\"row-note ok\" role=\"status\"></p>\n        <p class=\"row-note error\" role=\"alert\" id=\"row-error-")
+			b.WriteString("\n          ")
+			writeButton(&b, `data-action="delete" class="danger"`, r.DeleteLabel, l.Delete)
+			b.WriteString("\n        </div>\n        <p class=\"row-note ok\" role=\"status\"></p>\n        <p class=\"row-note error\" role=\"alert\" id=\"row-error-")
 			b.WriteString(id)
 			b.WriteString("\"></p>\n      </td>")
 		}
 		b.WriteString("\n    </tr>")
 	}
 	return template.HTML(b.String())
+}
+
+// writeButton writes a row's button: attrs as they are, label and text escaped.
+func writeButton(b *strings.Builder, attrs, label, text string) {
+	b.WriteString(`<button type="button" `)
+	b.WriteString(attrs)
+	b.WriteString(` aria-label="`)
+	writeEscaped(b, label)
+	b.WriteString(`">`)
+	writeEscaped(b, text)
+	b.WriteString("</button>")
 }
 
 // writeEscaped writes s escaped as html/template escapes text and quoted
