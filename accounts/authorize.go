@@ -15,6 +15,7 @@ const (
 	SetRole     Action = "set role"
 	SetPassword Action = "set password" // another's, without knowing the old one
 	DeleteUser  Action = "delete user"
+	SuspendUser Action = "suspend user" // or restore
 	EndSessions Action = "end sessions"
 )
 
@@ -38,6 +39,7 @@ var rules = map[Action]struct {
 	SetRole:     {admins, "only administrators may change roles"},
 	SetPassword: {adminsNotSelf, "change your own password with PUT /api/v1/me/password, which asks for the current one"},
 	DeleteUser:  {admins, "only administrators may do this"},
+	SuspendUser: {admins, "only administrators may suspend or restore users"},
 	EndSessions: {adminsOrSelf, "members may end only their own sessions"},
 }
 

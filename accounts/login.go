@@ -17,13 +17,25 @@ const maxLoggedName = 64
 // and returns the user. A wrong name and a wrong password fail alike
 // (models.ErrBadCredentials) and take the same time (a user that does not
 // exist is checked against a dummy hash); the log says which, for the
-// operator, with the client's address, never the password. A hash made
-// with older parameters is redone while the password is at hand.
+// operator, with the client's address, never the password. The right
+// password of a suspended user gets models.ErrSuspended: telling them so
+// reveals nothing to someone who knows the password. A hash made with
+// older parameters is redone while the password is at hand, and the
+// login's time is recorded.
 func (s *Service) Authenticate(ctx context.Context, name, password, clientIP string) (models.User, error) {
 	user, rehash, err := s.verify(ctx, name, password, clientIP, nil)
 	if err != nil {
 		return models.User{}, err
 	}
+	if user.Suspended {
+		s.log.Warn("login refused: the account is suspended", "user", user.Name, "ip", clientIP)
+		return models.User{}, models.ErrSuspended
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.store.RecordLogin(ctx, user.ID, at); err != nil {
+		return models.User{}, err
+	}
+	user.LastLoginAt = at
 	if rehash {
 		// The sessions stay: it is the same password. A failure costs
 		// nothing but the old parameters for one more login.

@@ -145,9 +145,10 @@ func (s *Service) insert(ctx context.Context, user models.NewUser, password *str
 
 // Change lists what to change on an account; nil fields stay as they are.
 type Change struct {
-	Name     *string
-	Role     *models.Role
-	Password *string // ends the user's sessions
+	Name      *string
+	Role      *models.Role
+	Password  *string // ends the user's sessions
+	Suspended *bool   // true ends the user's sessions and refuses their logins
 }
 
 // Update applies c to the account with id, for actor: admins change
@@ -161,19 +162,25 @@ func (s *Service) Update(ctx context.Context, actor auth.Principal, id int64, c 
 	for _, need := range []struct {
 		action Action
 		asked  bool
-	}{{EditUser, true}, {SetRole, c.Role != nil}, {SetPassword, c.Password != nil}} {
+	}{{EditUser, true}, {SetRole, c.Role != nil}, {SetPassword, c.Password != nil}, {SuspendUser, c.Suspended != nil}} {
 		if need.asked {
 			if err := Authorize(actor, need.action, id); err != nil {
 				return models.User{}, err
 			}
 		}
 	}
+	if c.Suspended != nil && *c.Suspended && id == actor.User.ID {
+		return models.User{}, models.ErrSuspendSelf
+	}
 	target, err := s.store.User(ctx, id)
 	if err != nil {
 		return models.User{}, err
 	}
+	if c.Suspended != nil && *c.Suspended == target.Suspended {
+		c.Suspended = nil // no change: the sessions stay
+	}
 	var verr models.ValidationError
-	change, err := models.UserChange{Name: c.Name, Role: c.Role}.Normalize()
+	change, err := models.UserChange{Name: c.Name, Role: c.Role, Suspended: c.Suspended}.Normalize()
 	if err := verr.Collect(err); err != nil {
 		return models.User{}, err
 	}
@@ -189,7 +196,7 @@ func (s *Service) Update(ctx context.Context, actor auth.Principal, id int64, c 
 	if err := verr.Err(); err != nil {
 		return models.User{}, err
 	}
-	if change.Name == nil && change.Role == nil && c.Password == nil {
+	if change.Name == nil && change.Role == nil && c.Password == nil && change.Suspended == nil {
 		return target, nil
 	}
 	if c.Password != nil {
@@ -204,7 +211,7 @@ func (s *Service) Update(ctx context.Context, actor auth.Principal, id int64, c 
 		return models.User{}, err
 	}
 	s.log.Info("user changed", "user", u.Name, "id", u.ID, "by", actorName(actor),
-		"name_changed", change.Name != nil, "role", u.Role, "password_set", change.PasswordHash != nil)
+		"name_changed", change.Name != nil, "role", u.Role, "password_set", change.PasswordHash != nil, "suspended", u.Suspended)
 	return u, nil
 }
 

@@ -142,6 +142,14 @@ func (a *Authenticator) Challenge() string {
 	return strings.Join(challenges, ", ")
 }
 
+// endedKey marks a request that came with a session that has ended.
+const endedKey = "userhub.session_ended"
+
+// MarkEnded records that the request's session has ended (timed out,
+// logged out elsewhere, password changed, suspended), for RequireLogin to
+// send a page's visitor to a login page that says so rather than a bare one.
+func MarkEnded(c *gin.Context) { c.Set(endedKey, true) }
+
 // RequireLogin refuses requests without a logged-in principal: API routes
 // with 401 (models.ErrNotAuthenticated), pages with a redirect to the
 // login page that comes back here afterwards.
@@ -152,7 +160,11 @@ func RequireLogin(fail middleware.Fail, page bool) gin.HandlerFunc {
 			return
 		}
 		if page && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) {
-			c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+			to := "/login?next=" + url.QueryEscape(c.Request.URL.RequestURI())
+			if c.GetBool(endedKey) {
+				to += "&ended=1" // the login page says why the person is there
+			}
+			c.Redirect(http.StatusSeeOther, to)
 			c.Abort()
 			return
 		}

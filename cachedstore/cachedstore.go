@@ -87,7 +87,7 @@ func New(inner Inner, signal Signal) *Store {
 type (
 	userKey  int64
 	listKey  models.ListQuery
-	countKey struct{}
+	countKey models.Filter
 )
 
 // cached returns the answer kept in t for key, or calls fill and keeps its
@@ -136,8 +136,8 @@ func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (models.Page,
 }
 
 // CountUsers implements models.UserStore.
-func (s *Store) CountUsers(ctx context.Context) (int, error) {
-	return cached(s, &s.reads, countKey{}, func() (int, error) { return s.inner.CountUsers(ctx) })
+func (s *Store) CountUsers(ctx context.Context, f models.Filter) (int, error) {
+	return cached(s, &s.reads, countKey(f), func() (int, error) { return s.inner.CountUsers(ctx, f) })
 }
 
 // SessionRevoked implements models.Revocations. It is asked on every
@@ -169,6 +169,12 @@ func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (models.User, 
 func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (models.User, error) {
 	defer s.signal.Changed()
 	return s.inner.UpdateUser(ctx, id, c)
+}
+
+// RecordLogin implements models.UserStore.
+func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time) error {
+	defer s.signal.Changed()
+	return s.inner.RecordLogin(ctx, id, at)
 }
 
 // DeleteUser implements models.UserStore.

@@ -136,7 +136,7 @@ func TestTablesAreBoundedApart(t *testing.T) {
 func TestUnannouncedWritesAreSeenWithinMaxAge(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
 	s := New(openSQLite(t, path), &LocalSignal{})
-	if n, _ := s.CountUsers(ctx); n != 0 {
+	if n, _ := s.CountUsers(ctx, models.Filter{}); n != 0 {
 		t.Fatalf("count %d", n)
 	}
 	foreign, err := sql.Open("sqlite", "file:"+path)
@@ -149,7 +149,7 @@ func TestUnannouncedWritesAreSeenWithinMaxAge(t *testing.T) {
 	}
 	deadline := time.Now().Add(maxAge + 2*time.Second)
 	for {
-		if n, _ := s.CountUsers(ctx); n == 1 {
+		if n, _ := s.CountUsers(ctx, models.Filter{}); n == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -176,13 +176,13 @@ func TestFileSignalIsShared(t *testing.T) {
 	}
 	a := New(openSQLite(t, path), signal())
 	b := New(openSQLite(t, path), signal())
-	if n, _ := b.CountUsers(ctx); n != 0 {
+	if n, _ := b.CountUsers(ctx, models.Filter{}); n != 0 {
 		t.Fatal("not empty")
 	}
 	if _, err := a.CreateUser(ctx, models.NewUser{Name: "kim"}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := b.CountUsers(ctx); n != 1 {
+	if n, _ := b.CountUsers(ctx, models.Filter{}); n != 1 {
 		t.Fatalf("the other process counts %d users right after a write, want 1", n)
 	}
 	fi, err := os.Stat(path + "-gen")

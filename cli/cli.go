@@ -53,6 +53,8 @@ Commands:
                user list
                user delete NAME
                user logout NAME     (ends every session of the user)
+               user suspend NAME    (ends their sessions; they cannot log in until restored)
+               user restore NAME
   cert       write a development CA and a certificate for localhost, 127.0.0.1, ::1
              and NAMES to <data_dir>/tls (what tls.mode self-signed serves):
                cert [-out DIR] [NAMES...]

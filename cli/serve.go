@@ -206,7 +206,7 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 	}
 	log.Info("userhub starting", "version", version(), "database", s.Driver(), "sessions", cfg.Session.Store,
 		"tls", cfg.TLS.Mode, "data_dir", cfg.DataDir)
-	if n, err := users.CountUsers(ctx); err == nil && n == 0 {
+	if n, err := users.CountUsers(ctx, models.Filter{}); err == nil && n == 0 {
 		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets))
 	}
 	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, log)

@@ -23,11 +23,11 @@ import (
 // straight on the database (a running server sees the changes at once).
 func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []string) error {
 	if len(args) == 0 {
-		return usageError("user: which subcommand? add, passwd, list, delete or logout")
+		return usageError("user: which subcommand? add, passwd, list, delete, logout, suspend or restore")
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
-	case "add", "passwd", "list", "delete", "logout":
+	case "add", "passwd", "list", "delete", "logout", "suspend", "restore":
 	default:
 		return usageError(fmt.Sprintf("user: unknown subcommand %q", sub))
 	}
@@ -106,13 +106,23 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 			return err
 		}
 		fmt.Fprintf(e.stdout, "every session of %s has ended\n", u.Name)
+	case "suspend", "restore":
+		suspend := sub == "suspend"
+		if _, err := acc.Update(ctx, operator, u.ID, accounts.Change{Suspended: &suspend}); err != nil {
+			return err
+		}
+		if suspend {
+			fmt.Fprintf(e.stdout, "suspended %s: their sessions have ended, and they cannot log in until restored (userhub user restore %s)\n", u.Name, u.Name)
+		} else {
+			fmt.Fprintf(e.stdout, "restored %s: they can log in again\n", u.Name)
+		}
 	}
 	return nil
 }
 
 func (e env) listUsers(ctx context.Context, s models.UserStore) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tROLE\tPASSWORD\tCREATED")
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tPASSWORD\tSTATE\tCREATED\tLAST LOGIN")
 	var after int64
 	for {
 		page, err := s.ListUsers(ctx, models.ListQuery{After: after, Limit: 500})
@@ -124,7 +134,14 @@ func (e env) listUsers(ctx context.Context, s models.UserStore) error {
 			if u.PasswordHash == "" {
 				password = "none"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Name, u.Role, password, u.CreatedAt.Format(time.RFC3339))
+			state, lastLogin := "active", "never"
+			if u.Suspended {
+				state = "suspended"
+			}
+			if !u.LastLoginAt.IsZero() {
+				lastLogin = u.LastLoginAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Name, u.Role, password, state, u.CreatedAt.Format(time.RFC3339), lastLogin)
 		}
 		if !page.More {
 			return tw.Flush()

@@ -46,6 +46,7 @@ type loginPage struct {
 	Name      string
 	Error     string // translation key
 	LoggedOut bool
+	Ended     bool // a session ended: say so, not just ask for a password
 }
 
 // loginPage: GET /login.
@@ -55,7 +56,7 @@ func (h *Handlers) loginPage(c *gin.Context) error {
 		c.Redirect(http.StatusSeeOther, next)
 		return nil
 	}
-	return h.renderPage(c, http.StatusOK, "login.html", "login", loginPage{Next: next, LoggedOut: c.Query("bye") != ""})
+	return h.renderPage(c, http.StatusOK, "login.html", "login", loginPage{Next: next, LoggedOut: c.Query("bye") != "", Ended: c.Query("ended") != ""})
 }
 
 // loginSubmit: POST /login (a form: name, password, next). A wrong
@@ -74,6 +75,8 @@ func (h *Handlers) loginSubmit(c *gin.Context) error {
 		return nil
 	case errors.Is(err, models.ErrBadCredentials):
 		page.Error = "login.failed"
+	case errors.Is(err, models.ErrSuspended):
+		page.Error = "msg.account_suspended"
 	case errors.As(err, &throttled):
 		page.Error = "login.throttled"
 	default:

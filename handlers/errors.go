@@ -71,6 +71,8 @@ var errorTable = []struct {
 	{models.ErrNotFound, http.StatusNotFound, "not_found", "no such user", 0},
 	{models.ErrNameTaken, http.StatusConflict, "name_taken", "another user already has this name (names ignore case)", 0},
 	{models.ErrLastAdmin, http.StatusConflict, "last_admin", "this is the only administrator; make another user an administrator first", 0},
+	{models.ErrSuspended, http.StatusForbidden, "suspended", "this account is suspended: an administrator can restore it", 0},
+	{models.ErrSuspendSelf, http.StatusConflict, "suspend_self", "you cannot suspend your own account; another administrator can", 0},
 	{models.ErrNotAuthenticated, http.StatusUnauthorized, "not_authenticated", "log in first: POST /api/v1/login", 0},
 	{models.ErrBadCredentials, http.StatusUnauthorized, "bad_credentials", "wrong name or password", 0},
 	{models.ErrSetupDone, http.StatusNotFound, "not_found", "no such page or resource", 0},

@@ -4,47 +4,104 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"userhub/locale"
 	"userhub/models"
 )
 
-// homePageSize is how many users the home page lists at a time.
-const homePageSize = 50
+// The home page lists homeDefaultLimit users at a time, or another of
+// homePageSizes; newest first unless asked otherwise.
+const (
+	homeDefaultLimit = 50
+	homeDefaultOrder = models.OrderNewest
+)
 
-// homePage is what home.html shows: one page of users, newest first.
+var homePageSizes = []int{10, 25, 50, 100}
+
+// homePage is what home.html shows: one page of users, and the controls
+// that chose it.
 type homePage struct {
-	Rows       template.HTML // see userrows.go
-	Empty      bool
-	NextCursor string
-	First      bool // this is the first page
-	MinLength  int  // of a password, for the form's hint
+	Rows      template.HTML // see userrows.go
+	Query     models.ListQuery
+	Filtered  bool   // a search or a role filter is on
+	Count     string // "120 users"
+	PageSizes []int
+	FirstURL  string // "" on the first page
+	PrevURL   string
+	NextURL   string
+	Empty     bool
+	MinLength int // of a password, for the forms' hints
 }
 
-// home: GET / -> the user list, rendered on the server; static/app.js adds,
-// renames and deletes through the seed routes without reloading.
+// home: GET / -> the user list, rendered on the server; static/app.js
+// searches as the admin types (fetching this page and taking its list),
+// and adds, renames, suspends and deletes through the API without reloading.
 func (h *Handlers) home(c *gin.Context) error {
-	q, page, err := h.listUsers(c, homePageSize, homePageSize, true)
+	q, page, err := h.listUsers(c, homeDefaultLimit, slices.Max(homePageSizes), homeDefaultOrder)
 	if errors.As(err, new(*models.ValidationError)) {
-		// A cursor from an old bookmark, or typed by hand: the list from
-		// its start, rather than an error page.
+		// A cursor from an old bookmark, or a parameter typed by hand: the
+		// list from its start, rather than an error page.
 		c.Redirect(http.StatusSeeOther, "/")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	me := principal(c).User
-	rows, labels := homeRows(page.Users(), me.ID, language(c))
+	total, err := h.store.CountUsers(c.Request.Context(), q.Filter)
+	if err != nil {
+		return err
+	}
+	me, lang := principal(c).User, language(c)
+	rows, labels := homeRows(page.Users(), me.ID, lang)
 	data := homePage{
 		Rows:      userRowsHTML(rows, labels, me.IsAdmin()),
+		Query:     q,
+		Filtered:  q.Prefix != "" || q.Role != "",
+		Count:     countText(lang, total, q.Prefix != ""),
+		PageSizes: homePageSizes,
 		Empty:     page.Len() == 0,
-		First:     q.After == 0 && q.AfterName == "",
 		MinLength: h.accounts.MinPasswordLength(),
 	}
-	data.NextCursor = nextCursor(q, page)
+	prev, next := pageCursors(q, page)
+	pageURL := func(cursor string) string { return listURL("/", q, homeDefaultLimit, homeDefaultOrder, cursor) }
+	if prev != "" {
+		data.FirstURL, data.PrevURL = pageURL(""), pageURL(prev)
+	}
+	if next != "" {
+		data.NextURL = pageURL(next)
+	}
 	return h.renderPage(c, http.StatusOK, "home.html", "home", data)
+}
+
+// countText says how many users the list selects: "1 user", "1,234
+// users", or for a search past models.CountLimit "More than 1,000 users".
+func countText(lang string, n int, search bool) string {
+	switch {
+	case search && n > models.CountLimit:
+		return locale.T(lang, "users.count_more", groupDigits(models.CountLimit))
+	case n == 1:
+		return locale.T(lang, "users.count_one")
+	}
+	return locale.T(lang, "users.count", groupDigits(n))
+}
+
+// groupDigits writes n with a comma every three digits, as both English
+// and Korean do.
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // account: GET /account, where users change their own name and password.

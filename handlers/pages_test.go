@@ -1,12 +1,14 @@
 package handlers_test
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"userhub/models"
 )
 
 const htmlCT = "text/html; charset=utf-8"
@@ -20,7 +22,7 @@ func TestPages(t *testing.T) {
 				`/static/app.js?v=`, `data-action="rename"`, `data-action="role"`, `data-action="password"`, `data-action="delete"`, `id="logout"`},
 			notContains: []string{"<script>", "style="}},
 		{name: "home orders newest first", as: "kim", method: "GET", path: "/", fixture: users("kim", "second"), status: 200,
-			contains: []string{`<tr data-id="2" data-name="second" data-role="member">`}},
+			contains: []string{`<tr data-id="2" data-name="second" data-role="member" data-suspended="false">`}},
 		{name: "member sees no admin controls", as: "lee", method: "GET", path: "/", fixture: users("kim", "lee"), status: 200,
 			contains:    []string{`data-name="lee"`, "To change your own name or password", `href="/account"`},
 			notContains: []string{`id="add-user"`, `data-action="rename"`, `data-action="delete"`, `data-action="role"`}},
@@ -33,6 +35,39 @@ func TestPages(t *testing.T) {
 			contains: []string{"About userhub"}},
 		{name: "home with a bad cursor starts the list over", as: "kim", method: "GET", path: "/?cursor=zz", fixture: users("kim"), status: 303,
 			wantHeader: map[string]string{"Location": "/"}},
+		{name: "home with an unknown sort starts the list over", as: "kim", method: "GET", path: "/?sort=age", fixture: users("kim"), status: 303,
+			wantHeader: map[string]string{"Location": "/"}},
+		{name: "home counts the users", as: "kim", method: "GET", path: "/", fixture: users("kim", "lee", "park"), status: 200,
+			contains: []string{`<p id="count" class="count" role="status">3 users</p>`, `<th scope="col">Last login</th>`, `id="select-all"`}},
+		{name: "home counts in Korean", as: "kim", method: "GET", path: "/", header: ko, fixture: users("kim", "lee"), status: 200,
+			contains: []string{`role="status">사용자 2명</p>`, "마지막 로그인"}},
+		{name: "home searches by the start of a name", as: "kim", method: "GET", path: "/?q=PA", fixture: users("kim", "lee", "park", "pat"), status: 200,
+			contains:    []string{`value="PA"`, `data-name="park"`, `data-name="pat"`, "2 users", `id="sort-hint">`},
+			notContains: []string{`data-name="lee"`, `id="sort-hint" hidden`}},
+		{name: "home filters by role", as: "kim", method: "GET", path: "/?role=member", fixture: users("kim", "lee"), status: 200,
+			contains:    []string{`data-name="lee"`, `<option value="member" selected>`, "1 user<"},
+			notContains: []string{`data-name="kim"`}},
+		{name: "home says when nothing matches", as: "kim", method: "GET", path: "/?q=zz", fixture: users("kim"), status: 200,
+			contains: []string{`<p id="empty" class="muted">No user matches.`, "0 users"}},
+		{name: "home pages keep the filters", as: "kim", method: "GET", path: "/?limit=10&sort=name", fixture: users(elevenNames()...), status: 200,
+			contains:    []string{`<option value="10" selected>`, `href="/?cursor=QHVzZXIwOA&amp;limit=10&amp;sort=name" rel="next"`},
+			notContains: []string{`rel="prev"`}},
+		{name: "home links the page before", as: "kim", method: "GET", path: "/?limit=10&sort=name&cursor=QHVzZXIwOA", fixture: users(elevenNames()...), status: 200,
+			contains:    []string{`data-name="user09"`, `href="/?limit=10&amp;sort=name">First page</a>`, `rel="prev">Previous page</a>`},
+			notContains: []string{`rel="next"`, `data-name="user08"`}},
+		{name: "home marks who has no password and who is suspended", as: "kim", method: "GET", path: "/", fixture: func(t testing.TB, a app) {
+			users("kim", "lee")(t, a)
+			if _, err := a.db.CreateUser(context.Background(), models.NewUser{Name: "nopass"}); err != nil {
+				t.Fatal(err)
+			}
+			yes := true
+			if _, err := a.db.UpdateUser(context.Background(), 2, models.UserChange{Suspended: &yes}); err != nil {
+				t.Fatal(err)
+			}
+		}, status: 200, contains: []string{
+			`data-name="nopass" data-role="member" data-suspended="false"`, `<span class="badge warn" data-badge="no-password">No password</span>`,
+			`data-name="lee" data-role="member" data-suspended="true"`, `<span class="badge danger" data-badge="suspended">Suspended</span>`,
+			`data-action="suspend" aria-label="Restore lee">Restore</button>`}},
 		{name: "account page", as: "lee", method: "GET", path: "/account", fixture: users("kim", "lee"), status: 200,
 			contains: []string{"Your account", `id="account-name"`, `id="account-password"`, `autocomplete="current-password"`, "At least 12 characters"}},
 		{name: "about before setup goes to setup", method: "GET", path: "/about", status: 303, wantHeader: map[string]string{"Location": "/setup"}},
@@ -115,4 +150,14 @@ func BenchmarkHomePage(b *testing.B) {
 		names = append(names, fmt.Sprintf("user%03d", i))
 	}
 	bench(b, scenario{as: "kim", method: "GET", path: "/", fixture: users(names...), status: 200})
+}
+
+// elevenNames are kim and user00 to user09: eleven users, in name order
+// kim, user00, ...; newest first user09, ...
+func elevenNames() []string {
+	names := []string{"kim"}
+	for i := range 10 {
+		names = append(names, fmt.Sprintf("user%02d", i))
+	}
+	return names
 }

@@ -20,7 +20,7 @@ func (h *Handlers) setUp(ctx context.Context) (bool, error) {
 	if h.setupDone.Load() {
 		return true, nil
 	}
-	n, err := h.store.CountUsers(ctx)
+	n, err := h.store.CountUsers(ctx, models.Filter{})
 	if err != nil {
 		return false, err
 	}

@@ -24,42 +24,63 @@ type homeRow struct {
 	Name                                                            string
 	Role                                                            models.Role
 	Me                                                              bool // the user looking at the page
-	RoleLabel, Datetime, Created                                    string
-	RenameLabel, RoleAction, RoleButton, PasswordLabel, DeleteLabel string
+	NoPassword, Suspended                                           bool
+	RoleLabel, Datetime, Created, LastLoginDatetime, LastLogin      string
+	SelectLabel, RenameLabel, RoleAction, RoleButton, PasswordLabel string
+	SuspendLabel, SuspendButton, DeleteLabel                        string
 }
 
 // rowLabels are the words every row shows alike.
-type rowLabels struct{ You, Rename, SetPassword, Delete string }
+type rowLabels struct {
+	You, NoPassword, Suspended, Never, Rename, SetPassword, Delete string
+	ColRole, ColCreated, ColLastLogin                              string // for phones, where the header is hidden
+}
 
 // homeRows translates a page of users into rows for the viewer me, in lang.
 func homeRows(users []models.User, me int64, lang string) ([]homeRow, rowLabels) {
 	t := func(key string, args ...any) string { return locale.T(lang, key, args...) }
-	labels := rowLabels{You: t("users.you"), Rename: t("users.rename"), SetPassword: t("users.set_password"), Delete: t("users.delete")}
+	labels := rowLabels{
+		You: t("users.you"), NoPassword: t("users.no_password"), Suspended: t("users.suspended"), Never: t("users.never"),
+		Rename: t("users.rename"), SetPassword: t("users.set_password"), Delete: t("users.delete"),
+		ColRole: t("users.col.role"), ColCreated: t("users.col.created"), ColLastLogin: t("users.col.last_login"),
+	}
 	roleLabel := map[models.Role]string{models.RoleAdmin: t("role.admin"), models.RoleMember: t("role.member")}
-	makeMember, makeAdmin := t("users.make_member"), t("users.make_admin")
+	makeMember, makeAdmin, suspend, restore := t("users.make_member"), t("users.make_admin"), t("users.suspend"), t("users.restore")
 	rows := make([]homeRow, len(users))
 	for i, u := range users {
 		r := homeRow{
-			ID: u.ID, Name: u.Name, Role: u.Role, Me: u.ID == me, RoleLabel: roleLabel[u.Role],
-			Datetime: u.CreatedAt.Format(time.RFC3339), Created: u.CreatedAt.Format("2006-01-02 15:04") + " UTC",
-			RenameLabel: t("users.rename_named", u.Name), RoleAction: t("users.role_named", u.Name),
-			PasswordLabel: t("users.password_named", u.Name), DeleteLabel: t("users.delete_named", u.Name),
-			RoleButton: makeAdmin,
+			ID: u.ID, Name: u.Name, Role: u.Role, Me: u.ID == me, NoPassword: !u.HasPassword(), Suspended: u.Suspended,
+			RoleLabel: roleLabel[u.Role], Datetime: u.CreatedAt.Format(time.RFC3339), Created: displayTime(u.CreatedAt),
+			SelectLabel: t("users.select_named", u.Name), RenameLabel: t("users.rename_named", u.Name),
+			RoleAction: t("users.role_named", u.Name), PasswordLabel: t("users.password_named", u.Name),
+			DeleteLabel: t("users.delete_named", u.Name),
+			RoleButton:  makeAdmin, SuspendButton: suspend, SuspendLabel: t("users.suspend_named", u.Name),
 		}
 		if u.IsAdmin() {
 			r.RoleButton = makeMember
+		}
+		if u.Suspended {
+			r.SuspendButton, r.SuspendLabel = restore, t("users.restore_named", u.Name)
+		}
+		if !u.LastLoginAt.IsZero() {
+			r.LastLoginDatetime, r.LastLogin = u.LastLoginAt.Format(time.RFC3339), displayTime(u.LastLoginAt)
 		}
 		rows[i] = r
 	}
 	return rows, labels
 }
 
-// userRowsHTML writes the rows; admin adds each row's actions.
+// displayTime is a time as the page shows it until app.js puts it in the
+// reader's time zone.
+func displayTime(t time.Time) string { return t.Format("2006-01-02 15:04") + " UTC" }
+
+// userRowsHTML writes the rows; admin adds each row's selection box and
+// actions.
 func userRowsHTML(rows []homeRow, l rowLabels, admin bool) template.HTML {
-	// About 1 KB a row with its actions: one allocation, which the
+	// About 1.6 KB a row with its actions: one allocation, which the
 	// builder hands over as the string.
 	var b strings.Builder
-	b.Grow(1100 * len(rows))
+	b.Grow(1700 * len(rows))
 	for _, r := range rows {
 		id := strconv.FormatInt(r.ID, 10)
 		b.WriteString("\n    <tr data-id=\"")
@@ -68,7 +89,19 @@ func userRowsHTML(rows []homeRow, l rowLabels, admin bool) template.HTML {
 		writeEscaped(&b, r.Name)
 		b.WriteString("\" data-role=\"")
 		writeEscaped(&b, string(r.Role))
-		b.WriteString("\">\n      <td class=\"name\"><span class=\"name-text\">")
+		b.WriteString("\" data-suspended=\"")
+		b.WriteString(strconv.FormatBool(r.Suspended))
+		b.WriteString("\">")
+		if admin {
+			b.WriteString("\n      <td class=\"select\">")
+			if !r.Me {
+				b.WriteString("<input type=\"checkbox\" class=\"select-row\" aria-label=\"")
+				writeEscaped(&b, r.SelectLabel)
+				b.WriteString("\">")
+			}
+			b.WriteString("</td>")
+		}
+		b.WriteString("\n      <td class=\"name\"><span class=\"name-text\">")
 		writeEscaped(&b, r.Name)
 		b.WriteString("</span>")
 		if r.Me {
@@ -76,13 +109,31 @@ func userRowsHTML(rows []homeRow, l rowLabels, admin bool) template.HTML {
 			writeEscaped(&b, l.You)
 			b.WriteString("</span>")
 		}
-		b.WriteString("</td>\n      <td class=\"role\">")
+		writeBadge(&b, `class="badge warn" data-badge="no-password"`, r.NoPassword, l.NoPassword)
+		writeBadge(&b, `class="badge danger" data-badge="suspended"`, r.Suspended, l.Suspended)
+		b.WriteString("</td>\n      <td class=\"role\" data-label=\"")
+		writeEscaped(&b, l.ColRole)
+		b.WriteString("\">")
 		writeEscaped(&b, r.RoleLabel)
-		b.WriteString("</td>\n      <td><time datetime=\"")
+		b.WriteString("</td>\n      <td data-label=\"")
+		writeEscaped(&b, l.ColCreated)
+		b.WriteString("\"><time datetime=\"")
 		writeEscaped(&b, r.Datetime)
 		b.WriteString("\">")
 		writeEscaped(&b, r.Created)
-		b.WriteString("</time></td>")
+		b.WriteString("</time></td>\n      <td data-label=\"")
+		writeEscaped(&b, l.ColLastLogin)
+		b.WriteString("\">")
+		if r.LastLoginDatetime != "" {
+			b.WriteString("<time datetime=\"")
+			writeEscaped(&b, r.LastLoginDatetime)
+			b.WriteString("\">")
+			writeEscaped(&b, r.LastLogin)
+			b.WriteString("</time>")
+		} else {
+			writeEscaped(&b, l.Never)
+		}
+		b.WriteString("</td>")
 		if admin {
 			b.WriteString("\n      <td class=\"actions\">\n        <div class=\"row-actions\">\n          ")
 			writeButton(&b, `data-action="rename"`, r.RenameLabel, l.Rename)
@@ -91,6 +142,8 @@ func userRowsHTML(rows []homeRow, l rowLabels, admin bool) template.HTML {
 			b.WriteString("\n          ")
 			if !r.Me {
 				writeButton(&b, `data-action="password"`, r.PasswordLabel, l.SetPassword)
+				b.WriteString("\n          ")
+				writeButton(&b, `data-action="suspend"`, r.SuspendLabel, r.SuspendButton)
 			}
 			b.WriteString("\n          ")
 			writeButton(&b, `data-action="delete" class="danger"`, r.DeleteLabel, l.Delete)
@@ -101,6 +154,18 @@ func userRowsHTML(rows []homeRow, l rowLabels, admin bool) template.HTML {
 		b.WriteString("\n    </tr>")
 	}
 	return template.HTML(b.String())
+}
+
+// writeBadge writes a badge, hidden unless shown (app.js shows and hides it).
+func writeBadge(b *strings.Builder, attrs string, shown bool, text string) {
+	b.WriteString(" <span ")
+	b.WriteString(attrs)
+	if !shown {
+		b.WriteString(" hidden")
+	}
+	b.WriteString(">")
+	writeEscaped(b, text)
+	b.WriteString("</span>")
 }
 
 // writeButton writes a row's button: attrs as they are, label and text escaped.

@@ -12,16 +12,21 @@ import (
 // rowTemplate is the reference for userRowsHTML: the rows as html/template
 // writes them, with its escaping. The two must agree byte for byte.
 var rowTemplate = template.Must(template.New("rows").Parse(`{{range .Rows}}
-    <tr data-id="{{.ID}}" data-name="{{.Name}}" data-role="{{.Role}}">
-      <td class="name"><span class="name-text">{{.Name}}</span>{{if .Me}} <span class="badge">{{$.L.You}}</span>{{end}}</td>
-      <td class="role">{{.RoleLabel}}</td>
-      <td><time datetime="{{.Datetime}}">{{.Created}}</time></td>
+    <tr data-id="{{.ID}}" data-name="{{.Name}}" data-role="{{.Role}}" data-suspended="{{.Suspended}}">
+      {{- if $.Admin}}
+      <td class="select">{{if not .Me}}<input type="checkbox" class="select-row" aria-label="{{.SelectLabel}}">{{end}}</td>
+      {{- end}}
+      <td class="name"><span class="name-text">{{.Name}}</span>{{if .Me}} <span class="badge">{{$.L.You}}</span>{{end}} <span class="badge warn" data-badge="no-password"{{if not .NoPassword}} hidden{{end}}>{{$.L.NoPassword}}</span> <span class="badge danger" data-badge="suspended"{{if not .Suspended}} hidden{{end}}>{{$.L.Suspended}}</span></td>
+      <td class="role" data-label="{{$.L.ColRole}}">{{.RoleLabel}}</td>
+      <td data-label="{{$.L.ColCreated}}"><time datetime="{{.Datetime}}">{{.Created}}</time></td>
+      <td data-label="{{$.L.ColLastLogin}}">{{if .LastLoginDatetime}}<time datetime="{{.LastLoginDatetime}}">{{.LastLogin}}</time>{{else}}{{$.L.Never}}{{end}}</td>
       {{- if $.Admin}}
       <td class="actions">
         <div class="row-actions">
           <button type="button" data-action="rename" aria-label="{{.RenameLabel}}">{{$.L.Rename}}</button>
           <button type="button" data-action="role" aria-label="{{.RoleAction}}">{{.RoleButton}}</button>
-          {{if not .Me}}<button type="button" data-action="password" aria-label="{{.PasswordLabel}}">{{$.L.SetPassword}}</button>{{end}}
+          {{if not .Me}}<button type="button" data-action="password" aria-label="{{.PasswordLabel}}">{{$.L.SetPassword}}</button>
+          <button type="button" data-action="suspend" aria-label="{{.SuspendLabel}}">{{.SuspendButton}}</button>{{end}}
           <button type="button" data-action="delete" class="danger" aria-label="{{.DeleteLabel}}">{{$.L.Delete}}</button>
         </div>
         <p class="row-note ok" role="status"></p>
@@ -41,7 +46,12 @@ func sameAsTemplate(t *testing.T, names ...string) {
 		if i%2 == 0 {
 			role = models.RoleAdmin
 		}
-		users = append(users, models.User{ID: int64(i + 1), Name: n, Role: role, CreatedAt: time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)})
+		u := models.User{ID: int64(i + 1), Name: n, Role: role, CreatedAt: time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC), Suspended: i%3 == 1}
+		if i%2 == 1 {
+			u.PasswordHash = "$argon2id$..."
+			u.LastLoginAt = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+		}
+		users = append(users, u)
 	}
 	for _, lang := range []string{"en", "ko"} {
 		for _, admin := range []bool{true, false} {

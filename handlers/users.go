@@ -21,17 +21,25 @@ import (
 // cursors, and the changes, which the accounts service makes.
 
 // userJSON is a user as the API shows it: never the password hash or the
-// session version.
+// session version. LastLoginAt is null until the first login.
 type userJSON struct {
-	ID        int64       `json:"id"`
-	Name      string      `json:"name"`
-	Role      models.Role `json:"role"`
-	CreatedAt time.Time   `json:"created_at"`
-	UpdatedAt time.Time   `json:"updated_at"`
+	ID          int64       `json:"id"`
+	Name        string      `json:"name"`
+	Role        models.Role `json:"role"`
+	HasPassword bool        `json:"has_password"`
+	Suspended   bool        `json:"suspended"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+	LastLoginAt *time.Time  `json:"last_login_at"`
 }
 
 func toJSON(u models.User) userJSON {
-	return userJSON{ID: u.ID, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	j := userJSON{ID: u.ID, Name: u.Name, Role: u.Role, HasPassword: u.HasPassword(), Suspended: u.Suspended,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	if !u.LastLoginAt.IsZero() {
+		j.LastLoginAt = &u.LastLoginAt
+	}
+	return j
 }
 
 // userLocation is the URL of a user in the versioned API, which the seed's
@@ -48,10 +56,11 @@ func userID(c *gin.Context) (int64, error) {
 	return id, nil
 }
 
-// listParams reads limit, q (a name prefix to search for) and cursor for a
-// paged list.
-func listParams(c *gin.Context, defaultLimit, maxLimit int) (models.ListQuery, error) {
-	q := models.ListQuery{Limit: defaultLimit}
+// listParams reads a paged list's parameters: limit, q (a name prefix to
+// search for), role, sort (oldest, newest or name; a search is in name
+// order) and cursor.
+func listParams(c *gin.Context, defaultLimit, maxLimit int, defaultOrder models.Order) (models.ListQuery, error) {
+	q := models.ListQuery{Limit: defaultLimit, Order: defaultOrder}
 	var verr models.ValidationError
 	if s, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(s)
@@ -66,69 +75,122 @@ func listParams(c *gin.Context, defaultLimit, maxLimit int) (models.ListQuery, e
 		}
 		q.Prefix = s
 	}
-	if s, ok := c.GetQuery("cursor"); ok {
-		after, afterName, ok := decodeCursor(s)
-		if !ok || (afterName != "") != (q.Prefix != "") {
-			verr.Add("cursor", "invalid_cursor", "cursor must be a value taken from a previous page's Link header")
+	if s := c.Query("role"); s != "" {
+		q.Role = models.Role(s)
+		if !q.Role.Valid() {
+			verr.Add("role", "invalid_role", fmt.Sprintf("role must be %q or %q", models.RoleAdmin, models.RoleMember))
 		}
-		q.After, q.AfterName = after, afterName
+	}
+	if s := c.Query("sort"); s != "" {
+		q.Order = models.Order(s)
+		if !q.Order.Valid() {
+			verr.Add("sort", "invalid_sort", fmt.Sprintf("sort must be %q, %q or %q", models.OrderOldest, models.OrderNewest, models.OrderName))
+		}
+	}
+	if s, ok := c.GetQuery("cursor"); ok {
+		var byName, ok bool
+		q.After, q.AfterName, q.Backward, byName, ok = decodeCursor(s)
+		if !ok || byName != q.ByName() {
+			verr.Add("cursor", "invalid_cursor", "cursor must be a value taken from a previous page (its Link header or next_cursor)")
+		}
 	}
 	return q, verr.Err()
 }
 
-// listUsers reads limit, q and cursor and loads that page of users, newest
-// first if asked.
-func (h *Handlers) listUsers(c *gin.Context, defaultLimit, maxLimit int, newest bool) (models.ListQuery, models.Page, error) {
-	q, err := listParams(c, defaultLimit, maxLimit)
+// listUsers reads a list's parameters and loads that page of users.
+func (h *Handlers) listUsers(c *gin.Context, defaultLimit, maxLimit int, defaultOrder models.Order) (models.ListQuery, models.Page, error) {
+	q, err := listParams(c, defaultLimit, maxLimit, defaultOrder)
 	if err != nil {
 		return q, models.Page{}, err
 	}
-	q.Newest = newest
 	page, err := h.store.ListUsers(c.Request.Context(), q)
 	return q, page, err
 }
 
-// A cursor is where a page ended: the id (in id order) or, marked with
-// "@", the name key (in a search, which goes in name order),
+// A cursor is a page's edge: the id (in id order) or, marked with "@",
+// the name key (in name order) of the user the next page starts after;
+// marked with "<" too, of the user the previous page ends before. It is
 // base64url-encoded so clients treat it as opaque (and the encoding can
 // change without breaking them).
-func nextCursor(q models.ListQuery, p models.Page) string {
-	switch {
-	case !p.More:
-		return ""
-	case q.Prefix != "":
-		return base64.RawURLEncoding.EncodeToString([]byte("@" + models.NameKey(p.Last().Name)))
+func encodeCursor(q models.ListQuery, u models.User, backward bool) string {
+	key := strconv.FormatInt(u.ID, 10)
+	if q.ByName() {
+		key = "@" + models.NameKey(u.Name)
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(p.Last().ID, 10)))
+	if backward {
+		key = "<" + key
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(key))
 }
 
-// decodeCursor reads a cursor: an id, or a name key.
-func decodeCursor(s string) (after int64, afterName string, ok bool) {
+// decodeCursor reads a cursor: an id or a name key, and its direction.
+func decodeCursor(s string) (after int64, afterName string, backward, byName, ok bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return 0, "", false
+		return 0, "", false, false, false
 	}
-	if name, isName := strings.CutPrefix(string(b), "@"); isName {
-		return 0, name, name != "" && utf8.ValidString(name)
+	key, backward := strings.CutPrefix(string(b), "<")
+	if name, isName := strings.CutPrefix(key, "@"); isName {
+		return 0, name, backward, true, name != "" && utf8.ValidString(name)
 	}
-	id, err := strconv.ParseInt(string(b), 10, 64)
-	return id, "", err == nil && id > 0
+	id, err := strconv.ParseInt(key, 10, 64)
+	return id, "", backward, false, err == nil && id > 0
 }
 
-// setNextLink points to the page after p (RFC 8288), and returns its cursor
-// ("" on the last page).
-func setNextLink(c *gin.Context, q models.ListQuery, p models.Page) string {
-	cursor := nextCursor(q, p)
-	if cursor == "" {
-		return ""
+// pageCursors returns the cursors of the pages before and after p, which
+// q read ("" where there is none).
+func pageCursors(q models.ListQuery, p models.Page) (prev, next string) {
+	if p.Len() == 0 {
+		return "", ""
 	}
-	values := url.Values{"cursor": {cursor}, "limit": {strconv.Itoa(q.Limit)}}
+	fromCursor := q.After != 0 || q.AfterName != ""
+	if (!q.Backward && fromCursor) || (q.Backward && p.More) {
+		prev = encodeCursor(q, p.First(), true)
+	}
+	if q.Backward || p.More {
+		next = encodeCursor(q, p.Last(), false)
+	}
+	return prev, next
+}
+
+// listURL is path with q's parameters (those that are not defaults) and
+// cursor.
+func listURL(path string, q models.ListQuery, defaultLimit int, defaultOrder models.Order, cursor string) string {
+	values := url.Values{}
 	if q.Prefix != "" {
 		values.Set("q", q.Prefix)
 	}
-	next := url.URL{Path: c.Request.URL.Path, RawQuery: values.Encode()}
-	c.Header("Link", "<"+next.String()+`>; rel="next"`)
-	return cursor
+	if q.Role != "" {
+		values.Set("role", string(q.Role))
+	}
+	if q.Order != defaultOrder && q.Prefix == "" {
+		values.Set("sort", string(q.Order))
+	}
+	if q.Limit != defaultLimit {
+		values.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if cursor != "" {
+		values.Set("cursor", cursor)
+	}
+	u := url.URL{Path: path, RawQuery: values.Encode()}
+	return u.String()
+}
+
+// setPageLinks points to the pages before and after p (RFC 8288 Link,
+// rel prev and next), and returns their cursors.
+func setPageLinks(c *gin.Context, q models.ListQuery, p models.Page, defaultLimit int, defaultOrder models.Order) (prev, next string) {
+	prev, next = pageCursors(q, p)
+	var links []string
+	if prev != "" {
+		links = append(links, "<"+listURL(c.Request.URL.Path, q, defaultLimit, defaultOrder, prev)+`>; rel="prev"`)
+	}
+	if next != "" {
+		links = append(links, "<"+listURL(c.Request.URL.Path, q, defaultLimit, defaultOrder, next)+`>; rel="next"`)
+	}
+	if len(links) > 0 {
+		c.Header("Link", strings.Join(links, ", "))
+	}
+	return prev, next
 }
 
 // principal is the request's principal; routes that change users run
@@ -166,17 +228,18 @@ func (h *Handlers) updateUser(c *gin.Context, change accounts.Change) error {
 }
 
 // patchUser: PATCH on both the seed route and the API changes the given
-// fields (name, role, password).
+// fields (name, role, password, suspended).
 func (h *Handlers) patchUser(c *gin.Context) error {
 	var in struct {
-		Name     *string      `json:"name"`
-		Role     *models.Role `json:"role"`
-		Password *string      `json:"password"`
+		Name      *string      `json:"name"`
+		Role      *models.Role `json:"role"`
+		Password  *string      `json:"password"`
+		Suspended *bool        `json:"suspended"`
 	}
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	return h.updateUser(c, accounts.Change{Name: in.Name, Role: in.Role, Password: in.Password})
+	return h.updateUser(c, accounts.Change{Name: in.Name, Role: in.Role, Password: in.Password, Suspended: in.Suspended})
 }
 
 // deleteUser removes the user named by :id: 204 (admins only).

@@ -16,20 +16,33 @@ const (
 	apiMaxLimit     = 500
 )
 
-// apiListUsers: GET /api/v1/users?limit=&cursor= -> {"users": [...], "next_cursor": "..."}.
+// apiListUsers: GET /api/v1/users?limit=&q=&role=&sort=&cursor= ->
+// {"users": [...], "total": n, "prev_cursor": "...", "next_cursor": "..."}.
+// total counts the users q and role select; for a search it stops past
+// models.CountLimit (and says so in total_is_lower_bound).
 func (h *Handlers) apiListUsers(c *gin.Context) error {
-	q, page, err := h.listUsers(c, apiDefaultLimit, apiMaxLimit, false)
+	q, page, err := h.listUsers(c, apiDefaultLimit, apiMaxLimit, models.OrderOldest)
+	if err != nil {
+		return err
+	}
+	total, err := h.store.CountUsers(c.Request.Context(), q.Filter)
 	if err != nil {
 		return err
 	}
 	body := struct {
 		Users      []userJSON `json:"users"`
+		Total      int        `json:"total"`
+		AtLeast    bool       `json:"total_is_lower_bound,omitempty"`
+		PrevCursor string     `json:"prev_cursor,omitempty"`
 		NextCursor string     `json:"next_cursor,omitempty"`
-	}{Users: make([]userJSON, page.Len())}
+	}{Users: make([]userJSON, page.Len()), Total: total}
+	if q.Prefix != "" && total > models.CountLimit {
+		body.Total, body.AtLeast = models.CountLimit, true
+	}
 	for i, u := range page.All() {
 		body.Users[i] = toJSON(u)
 	}
-	body.NextCursor = setNextLink(c, q, page)
+	body.PrevCursor, body.NextCursor = setPageLinks(c, q, page, apiDefaultLimit, models.OrderOldest)
 	writeJSON(c, http.StatusOK, typeJSON, body)
 	return nil
 }

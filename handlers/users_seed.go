@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"userhub/accounts"
+	"userhub/models"
 )
 
 // The seed chapter's REST routes, in its wire format, so that its browser
@@ -24,11 +25,11 @@ type seedName struct {
 
 // seedListUsers: GET /users -> {"<id>": "<name>", ...} in id order.
 func (h *Handlers) seedListUsers(c *gin.Context) error {
-	q, page, err := h.listUsers(c, seedMaxUsers, seedMaxUsers, false)
+	q, page, err := h.listUsers(c, seedMaxUsers, seedMaxUsers, models.OrderOldest)
 	if err != nil {
 		return err
 	}
-	setNextLink(c, q, page)
+	setPageLinks(c, q, page, seedMaxUsers, models.OrderOldest)
 	// Written by hand: a Go map would lose the id order.
 	b := make([]byte, 0, 2+32*page.Len())
 	b = append(b, '{')

@@ -2,6 +2,8 @@ package handlers_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -33,14 +35,14 @@ func TestSeedRoutes(t *testing.T) {
 		{name: "list pages with a Link", method: "GET", path: "/users?limit=2", fixture: users("kim", "a", "b"),
 			status: 200, contains: []string{`{"1":"kim","2":"a"}`}, wantHeader: map[string]string{"Link": `</users?cursor=Mg&limit=2>; rel="next"`}},
 		{name: "list second page", method: "GET", path: "/users?limit=2&cursor=Mg", fixture: users("kim", "a", "b"),
-			status: 200, contains: []string{`{"3":"b"}`}, wantHeader: map[string]string{"Link": ""}},
+			status: 200, contains: []string{`{"3":"b"}`}, wantHeader: map[string]string{"Link": `</users?cursor=PDM&limit=2>; rel="prev"`}},
 		{name: "list limit above 1000", method: "GET", path: "/users?limit=1001", status: 422,
 			wantHeader: map[string]string{"Content-Type": problemCT}, contains: []string{`"field":"limit"`}},
 		{name: "list bad cursor", method: "GET", path: "/users?cursor=!!!", status: 422, contains: []string{`"field":"cursor"`}},
 
 		{name: "create", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"lee"}`, status: 201,
 			wantHeader: map[string]string{"Location": "/api/v1/users/2", "Content-Type": jsonCT},
-			contains:   []string{`"id":2`, `"name":"lee"`, `"role":"member"`, `"created_at"`}, notContains: []string{"password", "session"}},
+			contains:   []string{`"id":2`, `"name":"lee"`, `"role":"member"`, `"created_at"`}, notContains: []string{"password_hash", "argon2", "session"}},
 		{name: "create korean", method: "POST", path: "/user", header: jsonHeader(), body: `{"name":"김철수"}`, status: 201,
 			contains: []string{`"name":"김철수"`}},
 		{name: "create json with charset", method: "POST", path: "/user", header: map[string]string{"Content-Type": "application/json; charset=utf-8"},
@@ -117,7 +119,7 @@ func TestAPIUsers(t *testing.T) {
 	}
 	run(t, asAdmin([]scenario{
 		{name: "list", method: "GET", path: "/api/v1/users", fixture: users("kim", "lee"), status: 200,
-			contains: []string{`"users":[{"id":1,"name":"kim","role":"admin"`, `"name":"lee","role":"member"`}, notContains: []string{"next_cursor", "password", "argon2"}},
+			contains: []string{`"users":[{"id":1,"name":"kim","role":"admin"`, `"name":"lee","role":"member"`}, notContains: []string{"next_cursor", "password_hash", "argon2"}},
 		{name: "list pages", method: "GET", path: "/api/v1/users?limit=3", fixture: users(many...), status: 200,
 			contains:    []string{`"name":"user1"`, `"next_cursor":"Mw"`},
 			notContains: []string{`"name":"user2"`},
@@ -133,6 +135,29 @@ func TestAPIUsers(t *testing.T) {
 		{name: "search finds nobody", method: "GET", path: "/api/v1/users?q=zz", fixture: users(many...), status: 200,
 			contains: []string{`"users":[]`}, notContains: []string{"next_cursor"}},
 		{name: "search with an id cursor", method: "GET", path: "/api/v1/users?q=us&cursor=Mw", status: 422, contains: []string{`"field":"cursor"`}},
+		{name: "list says the total", method: "GET", path: "/api/v1/users?limit=2", fixture: users(many...), status: 200,
+			contains: []string{`"total":7`}, notContains: []string{"total_is_lower_bound"}},
+		{name: "list by role", method: "GET", path: "/api/v1/users?role=admin", fixture: users(many...), status: 200,
+			contains: []string{`"name":"kim"`, `"total":1`}, notContains: []string{`"name":"user0"`}},
+		{name: "list newest first", method: "GET", path: "/api/v1/users?sort=newest&limit=2", fixture: users(many...), status: 200,
+			contains:   []string{`"users":[{"id":7,"name":"user5"`, `"name":"user4"`},
+			wantHeader: map[string]string{"Link": `</api/v1/users?cursor=Ng&limit=2&sort=newest>; rel="next"`}},
+		{name: "list in name order", method: "GET", path: "/api/v1/users?sort=name&role=member&limit=1", fixture: users("kim", "park", "lee"), status: 200,
+			contains: []string{`"users":[{"id":3,"name":"lee"`, `"total":2`}},
+		{name: "list links the page before", method: "GET", path: "/api/v1/users?limit=3&cursor=Mw", fixture: users(many...), status: 200,
+			contains:   []string{`"prev_cursor":"PDQ"`, `"next_cursor":"Ng"`},
+			wantHeader: map[string]string{"Link": `</api/v1/users?cursor=PDQ&limit=3>; rel="prev", </api/v1/users?cursor=Ng&limit=3>; rel="next"`}},
+		{name: "list goes back", method: "GET", path: "/api/v1/users?limit=3&cursor=PDQ", fixture: users(many...), status: 200,
+			contains: []string{`"users":[{"id":1,"name":"kim"`, `"name":"user1"`, `"next_cursor":"Mw"`}, notContains: []string{"prev_cursor", `"name":"user2"`}},
+		{name: "list with an unknown sort", method: "GET", path: "/api/v1/users?sort=age", status: 422, contains: []string{`"field":"sort"`, `"code":"invalid_sort"`}},
+		{name: "list with an unknown role", method: "GET", path: "/api/v1/users?role=owner", status: 422, contains: []string{`"field":"role"`}},
+		{name: "users show last login, suspension and password", method: "GET", path: "/api/v1/users/2", fixture: users("kim", "lee"), status: 200,
+			contains: []string{`"has_password":true`, `"suspended":false`, `"last_login_at":null`}},
+		{name: "suspend", method: "PATCH", path: "/api/v1/users/2", header: jsonHeader(), body: `{"suspended":true}`, fixture: users("kim", "lee"),
+			status: 200, contains: []string{`"name":"lee"`, `"suspended":true`}},
+		{name: "suspend oneself", method: "PATCH", path: "/api/v1/users/1", header: jsonHeader(), body: `{"suspended":true}`, fixture: users("kim", "lee"),
+			status: 409, contains: []string{`"code":"suspend_self"`}},
+		{name: "suspend with a string", method: "PATCH", path: "/api/v1/users/2", header: jsonHeader(), body: `{"suspended":"yes"}`, fixture: users("kim", "lee"), status: 422},
 		{name: "a name cursor without a search", method: "GET", path: "/api/v1/users?cursor=QHVzZXIx", status: 422, contains: []string{`"field":"cursor"`}},
 		{name: "search too long", method: "GET", path: "/api/v1/users?q=" + strings.Repeat("a", 65), status: 422, contains: []string{`"field":"q"`}},
 		{name: "list limit 0", method: "GET", path: "/api/v1/users?limit=0", status: 422, contains: []string{`"field":"limit"`}},
@@ -146,7 +171,7 @@ func TestAPIUsers(t *testing.T) {
 		{name: "create defaults to member", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee"}`, status: 201,
 			contains: []string{`"role":"member"`}},
 		{name: "create with a password", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee","password":"a fine long password"}`,
-			status: 201, notContains: []string{"password", "argon2"}},
+			status: 201, notContains: []string{"password_hash", "argon2"}},
 		{name: "create with a short password", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee","password":"short"}`,
 			status: 422, contains: []string{`"field":"password"`, `"code":"password_too_short"`}},
 		{name: "create with a common password", method: "POST", path: "/api/v1/users", header: jsonHeader(), body: `{"name":"lee","password":"password1234"}`,
@@ -219,6 +244,8 @@ func TestAuthorization(t *testing.T) {
 		{name: "member renames an admin", as: "lee", method: "PUT", path: "/user/1", header: jsonHeader(), body: `{"name":"x"}`, fixture: two, status: 403},
 		{name: "member sets a password with PATCH", as: "lee", method: "PATCH", path: "/api/v1/users/2", header: jsonHeader(), body: `{"password":"a new long password"}`, fixture: two, status: 403},
 		{name: "member deletes", as: "lee", method: "DELETE", path: "/user/1", fixture: two, status: 403},
+		{name: "member suspends self", as: "lee", method: "PATCH", path: "/api/v1/users/2", header: jsonHeader(), body: `{"suspended":true}`, fixture: three,
+			status: 403, contains: []string{"only administrators may suspend"}},
 		{name: "member deletes self", as: "lee", method: "DELETE", path: "/api/v1/users/2", fixture: two, status: 403},
 		{name: "member sends a hash", as: "lee", method: "PATCH", path: "/user/2", header: jsonHeader(), body: `{"password_hash":"x"}`, fixture: two, status: 422},
 
@@ -254,4 +281,57 @@ func BenchmarkSeedListUsers(b *testing.B) {
 
 func BenchmarkAbout(b *testing.B) {
 	bench(b, scenario{method: "GET", path: "/about", fixture: users("kim"), status: 200})
+}
+
+// TestSuspension: a suspended user's open session ends at once, their
+// right password is refused with 403 "suspended" (a wrong one stays 401),
+// and once restored they log in again, on both session stores.
+func TestSuspension(t *testing.T) {
+	for storeName, adjust := range sessionStores(t) {
+		t.Run(storeName, func(t *testing.T) {
+			a := newApp(t, adjust)
+			users("kim", "lee")(t, a)
+			admin, member := a.login(t, "kim"), a.login(t, "lee")
+			get := func(cookie *http.Cookie) int {
+				req := httptest.NewRequest("GET", "/api/v1/me", nil)
+				req.AddCookie(cookie)
+				return a.do(req).Code
+			}
+			suspend := func(on bool) {
+				req := httptest.NewRequest("PATCH", "/api/v1/users/2", strings.NewReader(fmt.Sprintf(`{"suspended":%v}`, on)))
+				req.Header.Set("Content-Type", "application/json")
+				req.AddCookie(admin)
+				if rec := a.do(req); rec.Code != http.StatusOK {
+					t.Fatalf("suspended=%v: %d %s", on, rec.Code, rec.Body)
+				}
+			}
+			login := func(password string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest("POST", "/api/v1/login", strings.NewReader(`{"name":"lee","password":"`+password+`"}`))
+				req.Header.Set("Content-Type", "application/json")
+				return a.do(req)
+			}
+			if code := get(member); code != http.StatusOK {
+				t.Fatalf("before suspension: %d", code)
+			}
+			suspend(true)
+			if code := get(member); code != http.StatusUnauthorized {
+				t.Errorf("the suspended user's open session: %d, want 401", code)
+			}
+			if rec := login(testPassword); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), `"code":"suspended"`) || rec.Header().Get("Set-Cookie") != "" {
+				t.Errorf("login with the right password: %d %s (Set-Cookie %q), want 403 suspended and no cookie", rec.Code, rec.Body, rec.Header().Get("Set-Cookie"))
+			}
+			if rec := login("a wrong password, long enough"); rec.Code != http.StatusUnauthorized {
+				t.Errorf("login with a wrong password: %d, want 401 (nothing said of the suspension)", rec.Code)
+			}
+			suspend(false)
+			if rec := login(testPassword); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"suspended":false`) {
+				t.Errorf("login once restored: %d %s", rec.Code, rec.Body)
+			}
+			req := httptest.NewRequest("GET", "/api/v1/users/2", nil)
+			req.AddCookie(admin)
+			if body := a.do(req).Body.String(); strings.Contains(body, `"last_login_at":null`) {
+				t.Errorf("after a login, the user's last_login_at is still null: %s", body)
+			}
+		})
+	}
 }

@@ -16,6 +16,11 @@ var (
 	ErrNameTaken = errors.New("another user already has this name (names ignore case): choose another")
 	// ErrLastAdmin: the change would leave the system without an administrator.
 	ErrLastAdmin = errors.New("this is the only administrator who can log in: make another user an administrator first")
+	// ErrSuspended: the name and password are right, but an administrator
+	// has suspended the account.
+	ErrSuspended = errors.New("this account is suspended: ask an administrator to restore it")
+	// ErrSuspendSelf: an administrator tried to suspend their own account.
+	ErrSuspendSelf = errors.New("you cannot suspend your own account: another administrator can")
 	// ErrSetupDone: the first administrator exists already.
 	ErrSetupDone = errors.New("the first administrator exists already")
 	// ErrNotAuthenticated: the request needs a logged-in user and has none.

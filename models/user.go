@@ -34,19 +34,26 @@ const MaxNameLength = 64
 // User is one account. PasswordHash is empty for a user created without a
 // password, who cannot log in until one is set. SessionVersion changes
 // whenever all of the user's sessions must end (password change, "log out
-// everywhere"); sessions carry the version they were issued under.
+// everywhere", suspension); sessions carry the version they were issued
+// under. A Suspended user cannot log in until an administrator restores
+// them. LastLoginAt is zero until the first login.
 type User struct {
 	ID             int64
 	Name           string
 	Role           Role
 	PasswordHash   string
 	SessionVersion int64
+	Suspended      bool
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	LastLoginAt    time.Time
 }
 
 // IsAdmin reports whether u may manage other users.
 func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// HasPassword reports whether u has a password (can log in with one).
+func (u User) HasPassword() bool { return u.PasswordHash != "" }
 
 // NewUser is the input for creating a user.
 type NewUser struct {
@@ -75,12 +82,14 @@ func (n NewUser) Normalize() (NewUser, error) {
 
 // UserChange lists the fields to change on a user; nil fields stay as they
 // are. Setting PasswordHash also ends every session of the user, unless
-// KeepSessions says it is the same password hashed anew (new parameters).
+// KeepSessions says it is the same password hashed anew (new parameters);
+// suspending the user ends them too.
 type UserChange struct {
 	Name         *string
 	Role         *Role
 	PasswordHash *string
 	KeepSessions bool
+	Suspended    *bool
 }
 
 // Normalize validates c and returns it in canonical form.
@@ -123,25 +132,55 @@ func NameKey(name string) string {
 	return norm.NFC.String(cases.Fold().String(norm.NFC.String(strings.TrimSpace(name))))
 }
 
-// ListQuery selects one page of users. Without Prefix, users come in id
-// order and After is the id the previous page ended with (0 for the first
-// page). With Prefix, only users whose name starts with it (ignoring case,
-// as names compare) come, in name order, and AfterName is the NameKey the
-// previous page ended with ("" for the first page).
+// Order is the order a list of users comes in.
+type Order string
+
+// The orders of a list of users. Creation order is id order: ids grow.
+const (
+	OrderOldest Order = "oldest" // by id, first created first: the API's default
+	OrderNewest Order = "newest" // by id, last created first
+	OrderName   Order = "name"   // by NameKey, in byte order
+)
+
+// Valid reports whether o is one of the defined orders.
+func (o Order) Valid() bool { return o == OrderOldest || o == OrderNewest || o == OrderName }
+
+// Filter selects users: of one role ("" for all), and whose name starts
+// with Prefix ("" for all), ignoring case as names compare.
+type Filter struct {
+	Role   Role
+	Prefix string
+}
+
+// CountLimit bounds a count of a prefix search (which reads the index
+// entries it counts): a count above CountLimit means "more than
+// CountLimit". Counts without a prefix are exact.
+const CountLimit = 1000
+
+// ListQuery selects one page of users. The cursor is the previous page's
+// edge: the page starts after the user with id After (in id order) or name
+// key AfterName (in name order), or, Backward, ends before it; no cursor
+// is the first page. A Prefix search always comes in name order.
 type ListQuery struct {
+	Filter
+	Order     Order // OrderOldest when empty
 	After     int64
 	AfterName string
-	Prefix    string
+	Backward  bool
 	Limit     int
-	Newest    bool // newest first (descending id) instead of oldest first; not with Prefix
 }
+
+// ByName reports whether the page comes in name order (and its cursor is
+// a name key).
+func (q ListQuery) ByName() bool { return q.Prefix != "" || q.Order == OrderName }
 
 // Page is one page of users, in list order. Its users cannot be changed
 // once it is made (they are reached through methods that hand out copies),
 // so one Page can be given to many callers and kept: the read cache does.
 type Page struct {
 	users []User
-	// More reports whether another page follows.
+	// More reports whether another page follows in the direction the page
+	// was read: after it, or (ListQuery.Backward) before it.
 	More bool
 }
 
@@ -157,6 +196,15 @@ func (p Page) All() iter.Seq2[int, User] { return slices.All(p.users) }
 // Users returns a copy of the page's users, for a caller that needs a
 // slice (a template).
 func (p Page) Users() []User { return slices.Clone(p.users) }
+
+// First is the page's first user (where the previous page ends before);
+// the zero User for an empty page.
+func (p Page) First() User {
+	if len(p.users) == 0 {
+		return User{}
+	}
+	return p.users[0]
+}
 
 // Last is the page's last user (where the next page starts after); the
 // zero User for an empty page.
@@ -180,11 +228,13 @@ type UserStore interface {
 	UserByName(ctx context.Context, name string) (User, error)
 	// ListUsers returns one page of users.
 	ListUsers(ctx context.Context, q ListQuery) (Page, error)
-	// CountUsers returns how many users exist.
-	CountUsers(ctx context.Context) (int, error)
+	// CountUsers returns how many users f selects (see CountLimit).
+	CountUsers(ctx context.Context, f Filter) (int, error)
 	// UpdateUser applies c. ErrNotFound, ErrNameTaken, or ErrLastAdmin when
-	// the change would demote the only admin.
+	// the change would demote or suspend the only admin who can log in.
 	UpdateUser(ctx context.Context, id int64, c UserChange) (User, error)
+	// RecordLogin sets the user's LastLoginAt to at (nothing else changes).
+	RecordLogin(ctx context.Context, id int64, at time.Time) error
 	// DeleteUser removes a user. ErrNotFound, or ErrLastAdmin for the only admin.
 	DeleteUser(ctx context.Context, id int64) error
 	// EndSessions ends every session of the user ("log out everywhere") by

@@ -155,6 +155,7 @@ func (m *Manager) Principal(c *gin.Context) (auth.Principal, bool, error) {
 	rec, user, err := m.check(c, sess)
 	if errors.Is(err, errSessionEnded) {
 		m.expire(c, sess)
+		auth.MarkEnded(c)
 		return auth.Principal{}, false, nil
 	}
 	if err != nil {
@@ -229,8 +230,8 @@ func (m *Manager) check(c *gin.Context, sess *gsessions.Session) (record, models
 	if err != nil {
 		return rec, user, err
 	}
-	if user.SessionVersion != rec.version {
-		return rec, user, errSessionEnded // password changed, or logged out everywhere
+	if user.SessionVersion != rec.version || user.Suspended {
+		return rec, user, errSessionEnded // password changed, logged out everywhere, or suspended
 	}
 	revoked, err := m.revocations.SessionRevoked(ctx, rec.id)
 	if err != nil {

@@ -1,6 +1,9 @@
 // app.js: the interactive parts of userhub's pages, without reloads.
-//   - the user list (home page): administrators add users, rename them,
-//     change their role, set their password and delete them;
+//   - the user list (home page): a search as you type, and the filters,
+//     which fetch the list page itself and put its list in place (the
+//     server writes every row); administrators add users, rename them,
+//     change their role, set their password, suspend, restore and delete
+//     them, one at a time or several selected at once;
 //   - the account page: users change their own name and password.
 // It talks to the seed's REST routes (PUT, PATCH, DELETE /user/:id) and to
 // the JSON API (/api/v1) with fetch(). Every visible string comes from the
@@ -22,9 +25,16 @@
     };
   }
 
-  function say(text, kind) {
-    status.textContent = text;
-    status.className = 'status ' + (kind || '');
+  // say shows text in a status line: the page's, or el.
+  function say(text, kind, el) {
+    const line = el || status;
+    line.textContent = text;
+    line.className = 'status ' + (kind || '');
+  }
+
+  // loginAgain leaves for the login page, which says the session ended.
+  function loginAgain() {
+    window.location.assign('/login?ended=1&next=' + encodeURIComponent(window.location.pathname + window.location.search));
   }
 
   // describe turns a problem+json body into a sentence in the page's language.
@@ -51,8 +61,9 @@
       throw new Error(msg('err-network'));
     }
     if (res.status === 401) {
-      // The session ended (logged out elsewhere, password changed): log in again.
-      window.location.assign('/login?next=' + encodeURIComponent(window.location.pathname + window.location.search));
+      // The session ended (logged out elsewhere, password set by an
+      // administrator, suspended): log in again, told why.
+      loginAgain();
       throw new Error(msg('err-not_authenticated'));
     }
     if (res.status === 204) return null;
@@ -70,35 +81,45 @@
     return b;
   }
 
-  // inlineForm replaces cell's content with a one-field form. On submit it
-  // awaits opts.save(value); when that succeeds it puts the cell back and
-  // then calls opts.saved(result), so that what saved writes into the page
-  // is not undone by the restored cell. On failure opts.failed(message)
-  // shows the message and returns its element's id, which then describes the
-  // field, left open for another try. Escape or Cancel put the cell back and
-  // call opts.cancelled().
+  function element(tag, props) {
+    return Object.assign(document.createElement(tag), props);
+  }
+
+  // inlineForm replaces cell's content with a small form of opts.fields
+  // ({id, type, label}; the first may have a value). On submit it awaits
+  // opts.save(values); when that succeeds it puts the cell back and then
+  // calls opts.saved(result), so that what saved writes into the page is
+  // not undone by the restored cell. opts.check(values) may refuse first,
+  // returning a message and the index of the field at fault. On failure
+  // opts.failed(message) shows the message and returns its element's id,
+  // which then describes the field, left open for another try. Escape or
+  // Cancel put the cell back and call opts.cancelled(). opts.hint is shown
+  // under the fields (the password rules).
   function inlineForm(msg, cell, opts) {
     const saved = Array.from(cell.childNodes);
-    const form = document.createElement('form');
-    form.className = 'inline-form';
-    const label = document.createElement('label');
-    label.className = 'visually-hidden';
-    label.htmlFor = opts.id;
-    label.textContent = opts.label;
-    const input = document.createElement('input');
-    input.type = opts.type;
-    input.id = opts.id;
-    input.required = true;
-    input.value = opts.value || '';
-    if (opts.type === 'text') input.maxLength = 64;
-    if (opts.type === 'password') input.autocomplete = 'new-password';
+    const form = element('form', { className: 'inline-form' + (opts.fields.length > 1 ? ' several' : '') });
+    let hint = null;
+    if (opts.hint) hint = element('p', { className: 'hint', id: opts.fields[0].id + '-hint', textContent: opts.hint });
+    const inputs = opts.fields.map((f, i) => {
+      const label = element('label', { htmlFor: f.id, textContent: f.label });
+      if (opts.fields.length === 1) label.className = 'visually-hidden';
+      const input = element('input', { type: f.type, id: f.id, required: true, value: f.value || '' });
+      if (f.type === 'text') input.maxLength = 64;
+      if (f.type === 'password') input.autocomplete = 'new-password';
+      if (hint && i === 0) input.setAttribute('aria-describedby', hint.id);
+      form.append(label, input);
+      return input;
+    });
+    if (hint) form.append(hint);
     const save = button('save', msg('save'));
     save.type = 'submit';
     const cancel = button('cancel', msg('cancel'), 'secondary');
-    form.append(label, input, save, cancel);
+    const buttons = element('div', { className: 'inline-buttons' });
+    buttons.append(save, cancel);
+    form.append(buttons);
     cell.replaceChildren(form);
-    input.focus();
-    if (opts.type === 'text') input.select();
+    inputs[0].focus();
+    if (opts.fields[0].type === 'text') inputs[0].select();
 
     const close = () => {
       cell.replaceChildren(...saved);
@@ -108,21 +129,33 @@
       close();
       opts.cancelled();
     };
+    const fail = (text, input) => {
+      save.disabled = false;
+      inputs.forEach((el) => el.removeAttribute('aria-invalid'));
+      input.setAttribute('aria-invalid', 'true');
+      const described = [opts.failed(text)];
+      if (hint && input === inputs[0]) described.push(hint.id);
+      input.setAttribute('aria-describedby', described.join(' '));
+      input.focus();
+    };
     cancel.addEventListener('click', giveUp);
-    input.addEventListener('keydown', (ev) => {
+    form.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') giveUp();
     });
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
+      const values = inputs.map((el) => el.value);
+      const refused = opts.check && opts.check(values);
+      if (refused) {
+        fail(refused.message, inputs[refused.field]);
+        return;
+      }
       save.disabled = true;
       let result;
       try {
-        result = await opts.save(input.value);
+        result = await opts.save(values);
       } catch (err) {
-        save.disabled = false;
-        input.setAttribute('aria-invalid', 'true');
-        input.setAttribute('aria-describedby', opts.failed(err.message));
-        input.focus();
+        fail(err.message, inputs[0]);
         return;
       }
       close();
@@ -134,72 +167,51 @@
   const table = document.getElementById('users');
   if (table) {
     const msg = messages(table);
-    const tbody = table.tBodies[0];
-    const empty = document.getElementById('empty');
-    const addForm = document.getElementById('add-user');
     const me = table.dataset.me;
-    const admin = table.dataset.admin === 'true';
+    const addForm = document.getElementById('add-user');
+    const addStatus = document.getElementById('add-status');
+    const controls = document.getElementById('list-controls');
+    const bulk = document.getElementById('bulk');
+    const bulkCount = document.getElementById('bulk-count');
+    const selectAll = document.getElementById('select-all');
+    const tbody = () => table.tBodies[0];
     const dateFormat = new Intl.DateTimeFormat(table.dataset.lang || 'en', { dateStyle: 'medium', timeStyle: 'short' });
 
-    const localTime = (el) => {
-      const d = new Date(el.getAttribute('datetime'));
-      if (!isNaN(d)) el.textContent = dateFormat.format(d);
-    };
-    table.querySelectorAll('time').forEach(localTime);
-
-    // label names a row's buttons for screen readers ("Rename kim").
-    const label = (tr) => {
-      tr.querySelectorAll('button[data-action]').forEach((b) => {
-        b.setAttribute('aria-label', msg(b.dataset.action + '-named', tr.dataset.name));
+    // Times come in UTC; they are shown in the reader's zone and language.
+    const localTimes = (root) => {
+      root.querySelectorAll('time').forEach((el) => {
+        const d = new Date(el.getAttribute('datetime'));
+        if (!isNaN(d)) el.textContent = dateFormat.format(d);
       });
+    };
+    localTimes(table);
+
+    // label names a row's buttons and box for screen readers ("Rename kim").
+    const label = (tr) => {
+      const name = tr.dataset.name;
+      tr.querySelectorAll('button[data-action]').forEach((b) => {
+        let action = b.dataset.action;
+        if (action === 'suspend' && tr.dataset.suspended === 'true') action = 'restore';
+        b.setAttribute('aria-label', msg(action + '-named', name));
+      });
+      const box = tr.querySelector('.select-row');
+      if (box) box.setAttribute('aria-label', msg('select-named', name));
     };
 
     // show puts a user's current data into its row.
     const show = (tr, user) => {
       tr.dataset.name = user.name;
       tr.dataset.role = user.role;
+      tr.dataset.suspended = String(user.suspended);
       tr.querySelector('.name-text').textContent = user.name;
       tr.querySelector('.role').textContent = msg('role-' + user.role) || user.role;
+      tr.querySelector('[data-badge="no-password"]').hidden = user.has_password;
+      tr.querySelector('[data-badge="suspended"]').hidden = !user.suspended;
       const roleButton = tr.querySelector('button[data-action="role"]');
       if (roleButton) roleButton.textContent = user.role === 'admin' ? msg('make-member') : msg('make-admin');
+      const suspendButton = tr.querySelector('button[data-action="suspend"]');
+      if (suspendButton) suspendButton.textContent = user.suspended ? msg('restore') : msg('suspend');
       label(tr);
-    };
-
-    const rowFor = (user) => {
-      const tr = document.createElement('tr');
-      tr.dataset.id = user.id;
-      const name = document.createElement('td');
-      name.className = 'name';
-      const text = document.createElement('span');
-      text.className = 'name-text';
-      name.appendChild(text);
-      const role = document.createElement('td');
-      role.className = 'role';
-      const created = document.createElement('td');
-      const time = document.createElement('time');
-      time.setAttribute('datetime', user.created_at);
-      localTime(time);
-      created.appendChild(time);
-      tr.append(name, role, created);
-      if (admin) {
-        const actions = document.createElement('td');
-        actions.className = 'actions';
-        const buttons = document.createElement('div');
-        buttons.className = 'row-actions';
-        buttons.append(button('rename', msg('rename')), button('role', ''), button('password', msg('set-password')),
-          button('delete', msg('delete'), 'danger'));
-        const ok = document.createElement('p');
-        ok.className = 'row-note ok';
-        ok.setAttribute('role', 'status');
-        const error = document.createElement('p');
-        error.className = 'row-note error';
-        error.id = 'row-error-' + user.id;
-        error.setAttribute('role', 'alert');
-        actions.append(buttons, ok, error);
-        tr.appendChild(actions);
-      }
-      show(tr, user);
-      return tr;
     };
 
     // tell shows what became of an action under the row's buttons, where
@@ -215,9 +227,90 @@
       return error.id;
     };
 
-    const updateEmpty = () => {
-      empty.hidden = tbody.rows.length > 0;
+    // ---- Selection, for the bulk actions ----
+    const boxes = () => Array.from(tbody().querySelectorAll('.select-row'));
+    const selected = () => boxes().filter((box) => box.checked).map((box) => box.closest('tr'));
+    const selectionChanged = () => {
+      if (!bulk) return;
+      const n = selected().length;
+      bulkCount.textContent = msg('bulk-selected', String(n));
+      selectAll.checked = n > 0 && n === boxes().length;
+      selectAll.indeterminate = n > 0 && n < boxes().length;
     };
+
+    // load fetches the list page at url and puts its list in place of
+    // this one's: the count, the empty-list note, the pager and (unless
+    // rows is false) the rows. The server writes the rows, for a search as
+    // for the first page. A newer load cancels an older one.
+    let loading = null;
+    const load = async (url, rows) => {
+      if (loading) loading.abort();
+      const mine = new AbortController();
+      loading = mine;
+      let res;
+      let text;
+      try {
+        res = await fetch(url, { headers: { Accept: 'text/html' }, credentials: 'same-origin', signal: mine.signal });
+        text = await res.text();
+      } catch (err) {
+        if (err.name !== 'AbortError') say(msg('err-network'), 'error');
+        return;
+      }
+      if (loading !== mine) return;
+      loading = null;
+      const landed = new URL(res.url);
+      if (landed.pathname === '/login') {
+        loginAgain();
+        return;
+      }
+      if (!res.ok) {
+        say(msg('err-failed', String(res.status)), 'error');
+        return;
+      }
+      const doc = new DOMParser().parseFromString(text, 'text/html');
+      // The live regions keep their elements, so that the change is read out.
+      document.getElementById('count').textContent = doc.getElementById('count').textContent;
+      const empty = document.getElementById('empty');
+      const newEmpty = doc.getElementById('empty');
+      empty.textContent = newEmpty.textContent;
+      empty.hidden = newEmpty.hidden;
+      document.getElementById('pager').replaceWith(doc.getElementById('pager'));
+      if (rows !== false) {
+        tbody().replaceWith(doc.getElementById('users').tBodies[0]);
+        localTimes(table);
+        selectionChanged();
+      }
+      window.history.replaceState(null, '', landed.pathname + landed.search);
+    };
+    const reload = (rows) => load(window.location.pathname + window.location.search, rows);
+
+    // ---- Search and filters ----
+    if (controls) {
+      const search = controls.elements.q;
+      const sortHint = document.getElementById('sort-hint');
+      const apply = () => {
+        const params = new URLSearchParams(new FormData(controls));
+        for (const [key, value] of Array.from(params)) {
+          if (value === '') params.delete(key);
+        }
+        sortHint.hidden = search.value === '';
+        const query = params.toString();
+        load('/' + (query ? '?' + query : ''));
+      };
+      let typing;
+      search.addEventListener('input', () => {
+        clearTimeout(typing);
+        typing = setTimeout(apply, 250);
+      });
+      controls.addEventListener('change', (ev) => {
+        if (ev.target !== search) apply();
+      });
+      controls.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        clearTimeout(typing);
+        apply();
+      });
+    }
 
     if (addForm) {
       addForm.addEventListener('submit', async (ev) => {
@@ -229,12 +322,11 @@
         submit.disabled = true;
         try {
           const user = await send(msg, 'POST', '/api/v1/users', body);
-          tbody.prepend(rowFor(user));
-          updateEmpty();
           addForm.reset();
-          say(msg('added', user.name), 'ok');
+          say(msg('added', user.name), 'ok', addStatus);
+          await reload();
         } catch (err) {
-          say(err.message, 'error');
+          say(err.message, 'error', addStatus);
         } finally {
           submit.disabled = false;
           f.name.focus();
@@ -242,11 +334,21 @@
       });
     }
 
+    // removeRow takes a deleted user's row off the page and moves focus to
+    // the row that takes its place.
+    const removeRow = (tr) => {
+      const next = tr.nextElementSibling || tr.previousElementSibling;
+      tr.remove();
+      const target = next ? next.querySelector('button[data-action="delete"]') : document.getElementById('search');
+      if (target) target.focus();
+    };
+
     const actions = {
       rename(tr, b) {
         inlineForm(msg, tr.querySelector('.name-text'), {
-          id: 'rename-' + tr.dataset.id, type: 'text', label: msg('new-name'), value: tr.dataset.name, returnFocus: b,
-          save: (value) => send(msg, 'PUT', '/user/' + tr.dataset.id, { name: value }),
+          fields: [{ id: 'rename-' + tr.dataset.id, type: 'text', label: msg('new-name'), value: tr.dataset.name }],
+          returnFocus: b,
+          save: (values) => send(msg, 'PUT', '/user/' + tr.dataset.id, { name: values[0] }),
           saved: (user) => {
             show(tr, user);
             tell(tr, msg('renamed', user.name), 'ok');
@@ -257,10 +359,11 @@
       },
       async role(tr, b) {
         const role = tr.dataset.role === 'admin' ? 'member' : 'admin';
+        if (!window.confirm(msg('confirm-make-' + role, tr.dataset.name))) return;
         try {
           const user = await send(msg, 'PATCH', '/user/' + tr.dataset.id, { role: role });
           show(tr, user);
-          tell(tr, msg('role-changed', msg('role-' + user.role)), 'ok');
+          tell(tr, msg('role-now-' + user.role, user.name), 'ok');
           if (String(user.id) === me && user.role !== 'admin') window.location.reload();
           b.focus();
         } catch (err) {
@@ -269,38 +372,107 @@
       },
       password(tr, b) {
         inlineForm(msg, tr.querySelector('.row-actions'), {
-          id: 'password-' + tr.dataset.id, type: 'password', label: msg('new-password'), returnFocus: b,
-          save: (value) => send(msg, 'PATCH', '/api/v1/users/' + tr.dataset.id, { password: value }),
-          saved: () => tell(tr, msg('password-set', tr.dataset.name), 'ok'),
+          fields: [
+            { id: 'password-' + tr.dataset.id, type: 'password', label: msg('new-password') },
+            { id: 'password-confirm-' + tr.dataset.id, type: 'password', label: msg('password-confirm') },
+          ],
+          hint: table.dataset.passwordHint,
+          returnFocus: b,
+          check: (values) => (values[0] === values[1] ? null : { message: msg('mismatch'), field: 1 }),
+          save: (values) => send(msg, 'PATCH', '/api/v1/users/' + tr.dataset.id, { password: values[0] }),
+          saved: (user) => {
+            show(tr, user);
+            tell(tr, msg('password-set', user.name), 'ok');
+          },
           failed: (text) => tell(tr, text, 'error'),
           cancelled: () => tell(tr),
         });
       },
-      async delete(tr) {
-        const name = tr.dataset.name;
-        if (!window.confirm(msg('confirm-delete', name))) return;
+      async suspend(tr, b) {
+        const suspending = tr.dataset.suspended !== 'true';
+        if (suspending && !window.confirm(msg('confirm-suspend', tr.dataset.name))) return;
         try {
-          await send(msg, 'DELETE', '/user/' + tr.dataset.id);
-          const next = tr.nextElementSibling || tr.previousElementSibling;
-          tr.remove();
-          updateEmpty();
-          // The row is gone, and its notes with it: the page's status says it.
-          say(msg('deleted', name), 'ok');
-          const target = next ? next.querySelector('button[data-action="delete"]') : addForm && addForm.elements.name;
-          if (target) target.focus();
+          const user = await send(msg, 'PATCH', '/api/v1/users/' + tr.dataset.id, { suspended: suspending });
+          show(tr, user);
+          tell(tr, msg(user.suspended ? 'suspended' : 'restored', user.name), 'ok');
+          b.focus();
         } catch (err) {
           tell(tr, err.message, 'error');
         }
       },
+      async delete(tr) {
+        const name = tr.dataset.name;
+        const self = tr.dataset.id === me;
+        if (!window.confirm(msg(self ? 'confirm-delete-self' : 'confirm-delete', name))) return;
+        try {
+          await send(msg, 'DELETE', '/user/' + tr.dataset.id);
+        } catch (err) {
+          tell(tr, err.message, 'error');
+          return;
+        }
+        if (self) {
+          loginAgain(); // the account, and so the session, is gone
+          return;
+        }
+        removeRow(tr);
+        // The row is gone, and its notes with it: the page's status says it.
+        say(msg('deleted', name), 'ok');
+        selectionChanged();
+        reload(false);
+      },
     };
 
-    tbody.addEventListener('click', (ev) => {
-      const b = ev.target.closest('button[data-action]');
+    table.addEventListener('click', (ev) => {
+      const b = ev.target.closest('tbody button[data-action]');
       if (!b || !actions[b.dataset.action] || b.closest('form')) return;
       const tr = b.closest('tr');
       tell(tr);
       actions[b.dataset.action](tr, b);
     });
+
+    if (bulk) {
+      table.addEventListener('change', (ev) => {
+        if (ev.target === selectAll) boxes().forEach((box) => (box.checked = selectAll.checked));
+        if (ev.target.type === 'checkbox') selectionChanged();
+      });
+      // One confirmation for all; then one request per user, in turn, each
+      // row telling its own failure (the last admin, a user gone meanwhile).
+      const done = { delete: 'bulk-deleted', suspend: 'bulk-suspended', restore: 'bulk-restored' };
+      bulk.addEventListener('click', async (ev) => {
+        const b = ev.target.closest('button[data-bulk]');
+        if (!b) return;
+        const kind = b.dataset.bulk;
+        const rows = selected();
+        if (rows.length === 0) {
+          say(msg('bulk-none'), 'error');
+          return;
+        }
+        if (kind !== 'restore' && !window.confirm(msg('confirm-bulk-' + kind, String(rows.length)))) return;
+        let succeeded = 0;
+        let failed = 0;
+        for (const tr of rows) {
+          tell(tr);
+          try {
+            if (kind === 'delete') {
+              await send(msg, 'DELETE', '/user/' + tr.dataset.id);
+              tr.remove();
+            } else {
+              show(tr, await send(msg, 'PATCH', '/api/v1/users/' + tr.dataset.id, { suspended: kind === 'suspend' }));
+              tr.querySelector('.select-row').checked = false;
+            }
+            succeeded++;
+          } catch (err) {
+            tell(tr, err.message, 'error');
+            failed++;
+          }
+        }
+        let text = msg(done[kind], String(succeeded));
+        if (failed > 0) text += ' ' + msg('bulk-failed', String(failed));
+        say(text, failed > 0 ? 'error' : 'ok');
+        selectionChanged();
+        if (kind === 'delete') reload(false);
+      });
+    }
   }
 
   // ---- The account page ----

@@ -48,7 +48,7 @@ func TestStorageFull(t *testing.T) {
 			t.Fatalf("another write: %v", err)
 		}
 	}
-	if n, err := s.CountUsers(ctx); err != nil || n != len(created) {
+	if n, err := s.CountUsers(ctx, models.Filter{}); err != nil || n != len(created) {
 		t.Fatalf("a read while full: %d, %v; want %d", n, err, len(created))
 	}
 	if err := s.Ping(ctx); !errors.Is(err, models.ErrStorageFull) || !errors.Is(err, models.ErrUnavailable) {
@@ -107,7 +107,7 @@ func TestQueryTimeout(t *testing.T) {
 	// The client going away is not an outage: its own error comes back.
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := s.CountUsers(gone); !errors.Is(err, context.Canceled) || errors.Is(err, models.ErrUnavailable) {
+	if _, err := s.CountUsers(gone, models.Filter{}); !errors.Is(err, context.Canceled) || errors.Is(err, models.ErrUnavailable) {
 		t.Fatalf("a call for a client that went away: %v", err)
 	}
 }

@@ -53,7 +53,7 @@ func TestDatabaseFilesArePrivate(t *testing.T) {
 func TestUseAfterClose(t *testing.T) {
 	s := openMigrated(t, filepath.Join(t.TempDir(), "closed.db"))
 	s.Close()
-	if _, err := s.CountUsers(context.Background()); err == nil {
+	if _, err := s.CountUsers(context.Background(), models.Filter{}); err == nil {
 		t.Error("CountUsers after Close: no error")
 	}
 	if _, err := s.CreateUser(context.Background(), models.NewUser{Name: "late"}); err == nil {

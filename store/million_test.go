@@ -44,18 +44,31 @@ func BenchmarkMillionUsers(b *testing.B) {
 				name string
 				q    models.ListQuery
 			}{
-				{"first page", models.ListQuery{Limit: 50}},
+				{"first page, newest", models.ListQuery{Order: models.OrderNewest, Limit: 50}},
 				{"page 900000 deep", models.ListQuery{After: 900_000, Limit: 50}},
-				{"prefix search", models.ListQuery{Prefix: "USER0123", Limit: 50}},
+				{"page 900000 deep, backward", models.ListQuery{After: 900_000, Backward: true, Limit: 50}},
+				{"prefix search", models.ListQuery{Filter: models.Filter{Prefix: "USER0123"}, Limit: 50}},
+				{"by name, 900000 deep", models.ListQuery{Order: models.OrderName, AfterName: "user0900000", Limit: 50}},
+				{"admins only, deep", models.ListQuery{Filter: models.Filter{Role: models.RoleAdmin}, After: 900_000, Limit: 50}},
+				{"count all", models.ListQuery{}},
+				{"count a prefix", models.ListQuery{Filter: models.Filter{Prefix: "user01"}}},
 			} {
 				b.Run(op.name, func(b *testing.B) {
 					times := make([]time.Duration, 0, b.N)
 					for b.Loop() {
 						began := time.Now()
-						p, err := s.ListUsers(ctx, op.q)
+						var n int
+						var err error
+						if op.q.Limit == 0 {
+							n, err = s.CountUsers(ctx, op.q.Filter)
+						} else {
+							var p models.Page
+							p, err = s.ListUsers(ctx, op.q)
+							n = p.Len()
+						}
 						times = append(times, time.Since(began))
-						if err != nil || p.Len() == 0 {
-							b.Fatalf("%+v: %d users, %v", op.q, p.Len(), err)
+						if err != nil || n == 0 {
+							b.Fatalf("%+v: %d users, %v", op.q, n, err)
 						}
 					}
 					slices.Sort(times)
@@ -67,15 +80,15 @@ func BenchmarkMillionUsers(b *testing.B) {
 	}
 }
 
-// seedUsers inserts n members named user0000001 and on, in one statement
-// that the database generates the rows of.
+// seedUsers inserts n users named user0000001 and on, every thousandth an
+// admin, in one statement that the database generates the rows of.
 func seedUsers(ctx context.Context, s *Store, n int) error {
 	query := `WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < $1)
 		INSERT INTO users (name, name_key, role, password_hash, created_at, updated_at)
-		SELECT printf('user%07d', x), printf('user%07d', x), 'member', '', 0, 0 FROM seq`
+		SELECT printf('user%07d', x), printf('user%07d', x), CASE WHEN x % 1000 = 0 THEN 'admin' ELSE 'member' END, '', 0, 0 FROM seq`
 	if s.dialect.name == "postgres" {
 		query = `INSERT INTO users (name, name_key, role, password_hash, created_at, updated_at)
-		SELECT 'user' || lpad(x::text, 7, '0'), 'user' || lpad(x::text, 7, '0'), 'member', '', 0, 0 FROM generate_series(1, $1) x`
+		SELECT 'user' || lpad(x::text, 7, '0'), 'user' || lpad(x::text, 7, '0'), CASE WHEN x % 1000 = 0 THEN 'admin' ELSE 'member' END, '', 0, 0 FROM generate_series(1, $1) x`
 	}
 	if _, err := s.write.ExecContext(ctx, query, n); err != nil {
 		return fmt.Errorf("seed %d users: %w", n, err)

@@ -4,13 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"userhub/models"
 )
 
-const userColumns = "id, name, role, password_hash, session_version, created_at, updated_at"
+const userColumns = "id, name, role, password_hash, session_version, suspended, created_at, updated_at, last_login_at"
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -18,12 +20,16 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanUser(r rowScanner) (models.User, error) {
 	var u models.User
 	var created, updated int64
-	err := r.Scan(&u.ID, &u.Name, &u.Role, &u.PasswordHash, &u.SessionVersion, &created, &updated)
+	var lastLogin sql.NullInt64
+	err := r.Scan(&u.ID, &u.Name, &u.Role, &u.PasswordHash, &u.SessionVersion, &u.Suspended, &created, &updated, &lastLogin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, models.ErrNotFound
 	}
 	u.CreatedAt = time.UnixMicro(created).UTC()
 	u.UpdatedAt = time.UnixMicro(updated).UTC()
+	if lastLogin.Valid {
+		u.LastLoginAt = time.UnixMicro(lastLogin.Int64).UTC()
+	}
 	return u, err
 }
 
@@ -83,37 +89,42 @@ func (s *Store) UserByName(ctx context.Context, name string) (u models.User, err
 	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE name_key = $1", models.NameKey(name)))
 }
 
-// ListUsers implements models.UserStore with a keyset, on id or (for a
-// prefix search) on the name key: each page starts where the last one
-// ended, so deep pages cost what the first does. A prefix is a range of
-// name keys in byte order, which an index serves in both databases.
+// ListUsers implements models.UserStore with a keyset, on id or on the
+// name key: each page starts where the last one ended (or, read backward,
+// ends where the next one starts), so deep pages cost what the first does.
+// A prefix is a range of name keys in byte order, and a role filter the
+// first column of an index, which both databases serve.
 func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (p models.Page, err error) {
 	ctx, end := s.call(ctx, &err, reading)
 	defer end()
-	// One row more than asked tells whether another page follows.
-	var query string
-	var args []any
-	switch key := s.dialect.bytewise("name_key"); {
-	case q.Prefix != "":
-		low := models.NameKey(q.Prefix)
-		after := max(q.AfterName, low) // AfterName itself is excluded, a prefix is not
-		op := ">"
-		if q.AfterName == "" || q.AfterName < low {
-			op = ">="
-		}
-		query = "SELECT " + userColumns + " FROM users WHERE " + key + " " + op + " $1 AND " + key + " < $2 ORDER BY " + key + " LIMIT $3"
-		args = []any{after, low + prefixEnd, q.Limit + 1}
-	case q.Newest:
-		after := q.After
-		if after <= 0 {
-			after = math.MaxInt64
-		}
-		query = "SELECT " + userColumns + " FROM users WHERE id < $1 ORDER BY id DESC LIMIT $2"
-		args = []any{after, q.Limit + 1}
-	default:
-		query = "SELECT " + userColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
-		args = []any{q.After, q.Limit + 1}
+	where, args := s.filter(q.Filter)
+	key, after := "id", any(q.After)
+	if q.ByName() {
+		key, after = s.dialect.bytewise("name_key"), q.AfterName
 	}
+	ascending := q.Order != models.OrderNewest || q.ByName()
+	if q.Backward {
+		ascending = !ascending
+	}
+	if q.After != 0 || q.AfterName != "" {
+		op := "<"
+		if ascending {
+			op = ">"
+		}
+		args = append(args, after)
+		where = append(where, key+" "+op+" "+placeholder(len(args)))
+	}
+	query := "SELECT " + userColumns + " FROM users"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY " + key
+	if !ascending {
+		query += " DESC"
+	}
+	// One row more than asked tells whether another page follows.
+	args = append(args, q.Limit+1)
+	query += " LIMIT " + placeholder(len(args))
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return models.Page{}, err
@@ -130,17 +141,51 @@ func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (p models.Pag
 	if err := rows.Err(); err != nil {
 		return models.Page{}, err
 	}
-	if len(users) > q.Limit {
-		return models.NewPage(users[:q.Limit], true), nil
+	more := len(users) > q.Limit
+	if more {
+		users = users[:q.Limit]
 	}
-	return models.NewPage(users, false), nil
+	if q.Backward {
+		slices.Reverse(users) // read from the cursor back: put in list order
+	}
+	return models.NewPage(users, more), nil
 }
 
-// CountUsers implements models.UserStore.
-func (s *Store) CountUsers(ctx context.Context) (n int, err error) {
+// filter turns f into WHERE conditions and their arguments ($1, $2...).
+func (s *Store) filter(f models.Filter) (where []string, args []any) {
+	if f.Role != "" {
+		args = append(args, string(f.Role))
+		where = append(where, "role = "+placeholder(len(args)))
+	}
+	if f.Prefix != "" {
+		key, low := s.dialect.bytewise("name_key"), models.NameKey(f.Prefix)
+		args = append(args, low, low+prefixEnd)
+		where = append(where, key+" >= "+placeholder(len(args)-1), key+" < "+placeholder(len(args)))
+	}
+	return where, args
+}
+
+func placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+// CountUsers implements models.UserStore. The counts of each role are
+// kept by triggers (see migration 0004/0006): a total costs a row or two,
+// however many users there are. A prefix search counts its index range,
+// up to one past models.CountLimit.
+func (s *Store) CountUsers(ctx context.Context, f models.Filter) (n int, err error) {
 	ctx, end := s.call(ctx, &err, reading)
 	defer end()
-	err = s.read.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
+	if f.Prefix == "" {
+		query, args := "SELECT COALESCE(sum(n), 0) FROM user_counts", []any{}
+		if f.Role != "" {
+			query, args = query+" WHERE role = $1", append(args, string(f.Role))
+		}
+		err = s.read.QueryRowContext(ctx, query, args...).Scan(&n)
+		return n, err
+	}
+	where, args := s.filter(f)
+	args = append(args, models.CountLimit+1)
+	err = s.read.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM users WHERE "+strings.Join(where, " AND ")+
+		" LIMIT "+placeholder(len(args))+") AS matching", args...).Scan(&n)
 	return n, err
 }
 
@@ -152,7 +197,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 	if c, err = c.Normalize(); err != nil {
 		return models.User{}, err
 	}
-	var name, nameKey, role, hash any // nil keeps the column as it is
+	var name, nameKey, role, hash, suspended any // nil keeps the column as it is
 	if c.Name != nil {
 		name, nameKey = *c.Name, models.NameKey(*c.Name)
 	}
@@ -166,8 +211,14 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 			bump = 1
 		}
 	}
+	if c.Suspended != nil {
+		suspended = *c.Suspended
+		if *c.Suspended {
+			bump = 1 // a suspension ends the user's sessions at once
+		}
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if c.Role != nil && *c.Role != models.RoleAdmin {
+		if (c.Role != nil && *c.Role != models.RoleAdmin) || (c.Suspended != nil && *c.Suspended) {
 			if err := s.checkOtherAdmin(ctx, tx, id); err != nil {
 				return err
 			}
@@ -175,15 +226,27 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 		u, err = scanUser(tx.QueryRowContext(ctx,
 			`UPDATE users SET name = COALESCE($1, name), name_key = COALESCE($2, name_key),
 			 role = COALESCE($3, role), password_hash = COALESCE($4, password_hash),
-			 session_version = session_version + $5, updated_at = $6
-			 WHERE id = $7 RETURNING `+userColumns,
-			name, nameKey, role, hash, bump, now().UnixMicro(), id))
+			 suspended = COALESCE($5, suspended),
+			 session_version = session_version + $6, updated_at = $7
+			 WHERE id = $8 RETURNING `+userColumns,
+			name, nameKey, role, hash, suspended, bump, now().UnixMicro(), id))
 		return err
 	})
 	if s.dialect.isUniqueViolation(err) {
 		return models.User{}, models.ErrNameTaken
 	}
 	return u, err
+}
+
+// RecordLogin implements models.UserStore. It is not a change to the
+// account: updated_at stays.
+func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time) (err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE users SET last_login_at = $1 WHERE id = $2", at.UnixMicro(), id)
+		return err
+	})
 }
 
 // EndSessions implements models.UserStore.
@@ -228,8 +291,8 @@ func (s *Store) lockAdmins(ctx context.Context, tx *sql.Tx) error {
 }
 
 // checkOtherAdmin returns ErrLastAdmin when user id is the only admin who
-// can log in (an admin without a password cannot), and nil when it is not
-// an admin or another such admin remains. It first takes the dialect's
+// can log in (an admin without a password, or suspended, cannot), and nil
+// when it is not an admin or another such admin remains. It first takes the dialect's
 // admin lock, so that two transactions removing two different admins run
 // one after the other and the second sees the first's change.
 func (s *Store) checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error {
@@ -239,7 +302,7 @@ func (s *Store) checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error
 	var targetIsAdmin, others int
 	err := tx.QueryRowContext(ctx,
 		`SELECT (SELECT count(*) FROM users WHERE id = $1 AND role = 'admin'),
-		        (SELECT count(*) FROM users WHERE id <> $1 AND role = 'admin' AND password_hash <> '')`, id).Scan(&targetIsAdmin, &others)
+		        (SELECT count(*) FROM users WHERE id <> $1 AND role = 'admin' AND password_hash <> '' AND NOT suspended)`, id).Scan(&targetIsAdmin, &others)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,8 @@ func Run(t *testing.T, newDB Opener) {
 		{"EndSessionsMovesTheVersion", testEndSessions},
 		{"RevokedSessionsStayRevoked", testRevocations},
 		{"FirstUserOnlyOnce", testFirstUser},
+		{"SuspensionEndsSessionsAndKeepsAnAdmin", testSuspension},
+		{"RecordLoginChangesOnlyLastLogin", testRecordLogin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +99,7 @@ func testCreateAndRead(t *testing.T, open func() models.UserStore) {
 	if got, _ := s.UserByName(ctx, "김철수"); got.ID != korean.ID || got.Role != models.RoleAdmin {
 		t.Fatalf("korean name round trip: %+v", got)
 	}
-	if n, err := s.CountUsers(ctx); err != nil || n != 2 {
+	if n, err := s.CountUsers(ctx, models.Filter{}); err != nil || n != 2 {
 		t.Fatalf("CountUsers = %d, %v", n, err)
 	}
 }
@@ -135,7 +137,7 @@ func testInvalidInput(t *testing.T, open func() models.UserStore) {
 	if _, err := s.UpdateUser(ctx, u.ID, models.UserChange{Role: &bad}); !errors.As(err, &verr) {
 		t.Fatalf("bad role: %v", err)
 	}
-	if n, _ := s.CountUsers(ctx); n != 1 {
+	if n, _ := s.CountUsers(ctx, models.Filter{}); n != 1 {
 		t.Fatalf("refused input was stored: %d users", n)
 	}
 }
@@ -160,42 +162,88 @@ func testList(t *testing.T, open func() models.UserStore) {
 	if p, err := s.ListUsers(ctx, models.ListQuery{Limit: 10}); err != nil || p.Len() != 0 || p.More {
 		t.Fatalf("empty list: %+v, %v", p, err)
 	}
-	var ids []int64
-	for i := range 7 {
-		ids = append(ids, mustCreate(t, s, fmt.Sprintf("user%d", i), "").ID)
+	// Seven users, created in this order; every third an admin.
+	names := []string{"lee", "Kim", "park", "choi", "jung", "Kang", "cho"}
+	var all []models.User
+	for i, name := range names {
+		role := models.RoleMember
+		if i%3 == 0 {
+			role = models.RoleAdmin
+		}
+		all = append(all, mustCreate(t, s, name, role))
 	}
-	for _, newest := range []bool{false, true} {
-		var got []int64
-		var after int64
-		for pages := 0; ; pages++ {
-			if pages > 3 {
-				t.Fatal("too many pages")
+	for _, tt := range []struct {
+		order models.Order
+		role  models.Role
+		want  string // the names, in list order
+	}{
+		{"", "", "lee Kim park choi jung Kang cho"},
+		{models.OrderNewest, "", "cho Kang jung choi park Kim lee"},
+		{models.OrderName, "", "cho choi jung Kang Kim lee park"},
+		{"", models.RoleAdmin, "lee choi cho"},
+		{models.OrderNewest, models.RoleMember, "Kang jung park Kim"},
+		{models.OrderName, models.RoleMember, "jung Kang Kim park"},
+	} {
+		what := fmt.Sprintf("order %q, role %q", tt.order, tt.role)
+		var pages []models.Page
+		q := models.ListQuery{Filter: models.Filter{Role: tt.role}, Order: tt.order, Limit: 2}
+		for {
+			if len(pages) > 4 {
+				t.Fatalf("%s: too many pages", what)
 			}
-			p, err := s.ListUsers(ctx, models.ListQuery{After: after, Limit: 3, Newest: newest})
+			p, err := s.ListUsers(ctx, q)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", what, err)
 			}
-			for _, u := range p.All() {
-				got = append(got, u.ID)
-			}
-			if wantMore := len(got) < 7; p.More != wantMore {
-				t.Fatalf("page %d: More=%v with %d of 7 seen", pages, p.More, len(got))
-			}
+			pages = append(pages, p)
 			if !p.More {
 				break
 			}
-			after = p.Last().ID
+			q.After, q.AfterName = p.Last().ID, models.NameKey(p.Last().Name)
 		}
-		for i := range ids {
-			want := ids[i]
-			if newest {
-				want = ids[len(ids)-1-i]
+		if got := pageNames(pages); got != tt.want {
+			t.Errorf("%s: %q, want %q", what, got, tt.want)
+		}
+		// Backward from the last page's first user, each page must be the
+		// one read forward before it.
+		for i := len(pages) - 1; i > 0; i-- {
+			q.After, q.AfterName, q.Backward = pages[i].First().ID, models.NameKey(pages[i].First().Name), true
+			p, err := s.ListUsers(ctx, q)
+			if err != nil {
+				t.Fatalf("%s, backward: %v", what, err)
 			}
-			if got[i] != want {
-				t.Fatalf("newest=%v: order %v, created %v", newest, got, ids)
+			if got, want := pageNames([]models.Page{p}), pageNames(pages[i-1:i]); got != want || p.More != (i > 1) {
+				t.Errorf("%s: the page before page %d is %q (more before: %v), want %q (%v)", what, i+1, got, p.More, want, i > 1)
 			}
+		}
+		if n, err := s.CountUsers(ctx, q.Filter); err != nil || n != len(strings.Fields(tt.want)) {
+			t.Errorf("%s: CountUsers = %d, %v; want %d", what, n, err, len(strings.Fields(tt.want)))
 		}
 	}
+	// The counts follow role changes and deletions.
+	member := models.RoleMember
+	if _, err := s.UpdateUser(ctx, all[3].ID, models.UserChange{Role: &member}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUser(ctx, all[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	for role, want := range map[models.Role]int{"": 6, models.RoleAdmin: 2, models.RoleMember: 4} {
+		if n, err := s.CountUsers(ctx, models.Filter{Role: role}); err != nil || n != want {
+			t.Errorf("after a demotion and a deletion, CountUsers(role %q) = %d, %v; want %d", role, n, err, want)
+		}
+	}
+}
+
+// pageNames lists the names on pages, in order, separated by spaces.
+func pageNames(pages []models.Page) string {
+	var names []string
+	for _, p := range pages {
+		for _, u := range p.All() {
+			names = append(names, u.Name)
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 func testPrefixSearch(t *testing.T, open func() models.UserStore) {
@@ -206,7 +254,7 @@ func testPrefixSearch(t *testing.T, open func() models.UserStore) {
 	search := func(prefix string, limit int) []string {
 		t.Helper()
 		var names []string
-		q := models.ListQuery{Prefix: prefix, Limit: limit}
+		q := models.ListQuery{Filter: models.Filter{Prefix: prefix}, Limit: limit}
 		for pages := 0; ; pages++ {
 			if pages > 10 {
 				t.Fatal("too many pages")
@@ -238,6 +286,9 @@ func testPrefixSearch(t *testing.T, open func() models.UserStore) {
 	} {
 		if got := strings.Join(search(tt.prefix, tt.limit), " "); got != tt.want {
 			t.Errorf("prefix %q, %d a page: %q, want %q", tt.prefix, tt.limit, got, tt.want)
+		}
+		if n, err := s.CountUsers(ctx, models.Filter{Prefix: tt.prefix}); err != nil || n != len(strings.Fields(tt.want)) {
+			t.Errorf("CountUsers(prefix %q) = %d, %v; want %d", tt.prefix, n, err, len(strings.Fields(tt.want)))
 		}
 	}
 }
@@ -414,7 +465,7 @@ func testOtherWriters(t *testing.T, open func() models.UserStore) {
 		if _, err := a.ListUsers(ctx, q); err != nil {
 			t.Fatal(err)
 		}
-		a.CountUsers(ctx)
+		a.CountUsers(ctx, models.Filter{})
 		a.User(ctx, kim.ID)
 		name := fmt.Sprintf("kim%d", round)
 		if _, err := b.UpdateUser(ctx, kim.ID, models.UserChange{Name: &name}); err != nil {
@@ -431,7 +482,7 @@ func testOtherWriters(t *testing.T, open func() models.UserStore) {
 		if u, _ := a.User(ctx, kim.ID); u.Name != name {
 			t.Fatalf("round %d: a user read after another store's rename is %q", round, u.Name)
 		}
-		if n, _ := a.CountUsers(ctx); n != round+2 {
+		if n, _ := a.CountUsers(ctx, models.Filter{}); n != round+2 {
 			t.Fatalf("round %d: count %d after another store's insert", round, n)
 		}
 		if err := b.DeleteUser(ctx, added.ID); err != nil {
@@ -614,11 +665,68 @@ func testFirstUser(t *testing.T, open func() models.UserStore) {
 			t.Fatalf("unexpected error: %v", err)
 		}
 	}
-	if count, _ := s.CountUsers(ctx); created != 1 || count != 1 {
+	if count, _ := s.CountUsers(ctx, models.Filter{}); created != 1 || count != 1 {
 		t.Fatalf("%d first users created, %d stored; want 1", created, count)
 	}
 	// Afterwards only ordinary users can be made.
 	_, err := s.CreateUser(ctx, models.NewUser{Name: "late", Role: models.RoleAdmin, PasswordHash: "x", First: true})
 	wantErr(t, err, models.ErrSetupDone)
 	mustCreate(t, s, "ordinary", models.RoleMember)
+}
+
+func testSuspension(t *testing.T, open func() models.UserStore) {
+	s := open()
+	admin := mustCreate(t, s, "kim", models.RoleAdmin)
+	other := mustCreate(t, s, "lee", models.RoleAdmin)
+	member := mustCreate(t, s, "park", models.RoleMember)
+	yes, no := true, false
+
+	suspended, err := s.UpdateUser(ctx, member.ID, models.UserChange{Suspended: &yes})
+	if err != nil || !suspended.Suspended || suspended.SessionVersion != member.SessionVersion+1 {
+		t.Fatalf("suspend: %+v, %v; want suspended with the session version moved on", suspended, err)
+	}
+	if got, _ := s.User(ctx, member.ID); !got.Suspended {
+		t.Fatal("read back: not suspended")
+	}
+	restored, err := s.UpdateUser(ctx, member.ID, models.UserChange{Suspended: &no})
+	if err != nil || restored.Suspended || restored.SessionVersion != suspended.SessionVersion {
+		t.Fatalf("restore: %+v, %v; want restored, sessions as they were", restored, err)
+	}
+
+	// Two admins: one may be suspended, not then the other, who would be
+	// the last admin able to log in; nor may they be demoted or deleted.
+	if _, err := s.UpdateUser(ctx, other.ID, models.UserChange{Suspended: &yes}); err != nil {
+		t.Fatalf("suspend one of two admins: %v", err)
+	}
+	_, err = s.UpdateUser(ctx, admin.ID, models.UserChange{Suspended: &yes})
+	wantErr(t, err, models.ErrLastAdmin)
+	memberRole := models.RoleMember
+	_, err = s.UpdateUser(ctx, admin.ID, models.UserChange{Role: &memberRole})
+	wantErr(t, err, models.ErrLastAdmin)
+	wantErr(t, s.DeleteUser(ctx, admin.ID), models.ErrLastAdmin)
+	if _, err := s.UpdateUser(ctx, other.ID, models.UserChange{Suspended: &no}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateUser(ctx, admin.ID, models.UserChange{Suspended: &yes}); err != nil {
+		t.Fatalf("suspend an admin once another is restored: %v", err)
+	}
+}
+
+func testRecordLogin(t *testing.T, open func() models.UserStore) {
+	s := open()
+	u := mustCreate(t, s, "kim", "")
+	if !u.LastLoginAt.IsZero() {
+		t.Fatalf("a new user's last login: %v, want none", u.LastLoginAt)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.RecordLogin(ctx, u.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.User(ctx, u.ID)
+	if err != nil || !got.LastLoginAt.Equal(at) || !got.UpdatedAt.Equal(u.UpdatedAt) || got.SessionVersion != u.SessionVersion {
+		t.Fatalf("after RecordLogin(%v): %+v, %v; want only the last login changed", at, got, err)
+	}
+	if err := s.RecordLogin(ctx, 9999, at); err != nil {
+		t.Fatalf("RecordLogin of a deleted user: %v, want nil (the login raced a deletion)", err)
+	}
 }
