@@ -8,7 +8,7 @@ PKGS      := ./...
 # A static binary: no cgo (the SQLite driver is pure Go).
 export CGO_ENABLED := 0
 
-.PHONY: build run test bench lint cross fuzz clean
+.PHONY: build run test bench lint cross fuzz screenshots clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) .
@@ -38,8 +38,6 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
-# Check that every package builds for Windows and macOS (cluster mode is
-# Unix-only: on Windows, serve refuses it at start-up).
 # Each fuzz target for a bounded time, on top of its committed corpus
 # (testdata/fuzz/); a failure leaves its input there.
 FUZZTIME ?= 10s
@@ -50,6 +48,18 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./handlers/ || exit 1; \
 	done
 
+# The screenshots in docs/screenshots/ (login page and user list, English
+# and Korean), taken again by a browser test from the pages as they are now:
+# run after changing a page, and commit the PNGs. Needs Chromium and a Korean
+# font (Debian: apt-get install -y chromium fonts-nanum); it fails, rather
+# than skips, without them. make test takes the same pictures into a
+# temporary directory, to check them, and leaves docs/ alone.
+screenshots:
+	USERHUB_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestScreenshots$$' ./e2e/
+	@ls -l docs/screenshots/
+
+# Check that every package builds for Windows and macOS (cluster mode is
+# Unix-only: on Windows, serve refuses it at start-up).
 cross:
 	GOOS=windows $(GO) build $(PKGS)
 	GOOS=darwin $(GO) build $(PKGS)

@@ -270,8 +270,10 @@ func Load(path string, env []string, sets []string) (Config, error) {
 	return cfg, nil
 }
 
-// ignoredEnv are USERHUB_ variables that are not settings.
-var ignoredEnv = map[string]bool{"USERHUB_CONFIG": true}
+// ignoredEnv are USERHUB_ variables that are not settings: the file to
+// read, and what `make screenshots` sets for its test (so that a shell
+// that exported it still starts userhub).
+var ignoredEnv = map[string]bool{"USERHUB_CONFIG": true, "USERHUB_UPDATE_SCREENSHOTS": true}
 
 // decodeYAML applies a config file's settings to fields. Scalar values go
 // through the same parser as environment variables, so a value means the

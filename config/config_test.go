@@ -43,6 +43,7 @@ func TestOverrides(t *testing.T) {
 		"USERHUB_DATA_DIR=" + dir,
 		"USERHUB_CONFIG=ignored",
 		"USERHUB_TEST_POSTGRES_DSN=ignored",
+		"USERHUB_UPDATE_SCREENSHOTS=1",
 		"HOME=/root",
 	}, []string{"server.addr=127.0.0.1:7002"}) // flag beats env
 	if err != nil {

@@ -25,6 +25,17 @@ import (
 
 // chromium returns the browser to drive, or skips the test.
 func chromium(t *testing.T) string {
+	if path := chromiumPath(); path != "" {
+		return path
+	}
+	t.Skip("browser tests skipped: " + noChromium)
+	return ""
+}
+
+const noChromium = "no Chromium (apt-get install -y chromium, or set USERHUB_TEST_CHROMIUM)"
+
+// chromiumPath returns the browser to drive, or "" when there is none.
+func chromiumPath() string {
 	for _, path := range []string{os.Getenv("USERHUB_TEST_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if path == "" {
 			continue
@@ -36,7 +47,6 @@ func chromium(t *testing.T) string {
 	if path, err := exec.LookPath("chromium"); err == nil {
 		return path
 	}
-	t.Skip("browser tests skipped: no Chromium (apt-get install -y chromium, or set USERHUB_TEST_CHROMIUM)")
 	return ""
 }
 

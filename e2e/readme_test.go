@@ -14,18 +14,26 @@ import (
 	"time"
 )
 
-// readmeExample is one command of a ```sh block in the README.
+// readmeExample is one command of a ```sh block in the README (or in a
+// page of docs/ that goes on from it).
 type readmeExample struct {
-	line    int    // the README line the command starts on
+	file    string // README.md, docs/api.md
+	line    int    // the line the command starts on
 	command string // as written; a continued command keeps its backslash-newlines
 	// expect is the trailing comment split at "; ": each part is a
 	// three-digit HTTP status or text the output must contain.
 	expect []string
 }
 
-// TestREADMEExamples runs every ```sh block of the README, in order, exactly
-// as written, against one fresh userhub, and checks each answer against the
-// comment that ends its command. The convention:
+// walkthrough are the files whose ```sh blocks make one walkthrough, in
+// the order they run: the README's first steps, then the API reference,
+// which goes on from where they end (kim logged in, with the cookie in jar).
+var walkthrough = []string{"README.md", "docs/api.md"}
+
+// TestREADMEExamples runs every ```sh block of the README and then of
+// docs/api.md, in order, exactly as written, against one fresh userhub, and
+// checks each answer against the comment that ends its command. The
+// convention:
 //
 //   - Only blocks whose info string is "sh" run; examples that need
 //     certificates, other ports or other processes are ```console.
@@ -44,9 +52,14 @@ func TestREADMEExamples(t *testing.T) {
 			t.Skipf("the README's examples need %s: %v", tool, err)
 		}
 	}
-	examples := readmeExamples(t, "../README.md")
-	if len(examples) == 0 {
-		t.Fatal("README.md has no ```sh examples")
+	var examples []readmeExample
+	for _, file := range walkthrough {
+		some := readmeExamples(t, file)
+		if len(some) == 0 {
+			t.Fatalf("%s has no ```sh examples", file)
+		}
+		t.Logf("%d commands from %s", len(some), file)
+		examples = append(examples, some...)
 	}
 
 	p := start(t)
@@ -59,26 +72,26 @@ func TestREADMEExamples(t *testing.T) {
 	}
 	local := strings.NewReplacer("http://127.0.0.1:8080", p.base, "http://localhost:8080", p.base)
 
-	t.Logf("%d commands from README.md", len(examples))
 	for _, ex := range examples {
 		stdout, stderr, err := runExample(dir, p.dataDir, local.Replace(ex.command))
 		if err != nil {
-			t.Errorf("README.md:%d: %v\n%s\nstdout:\n%s\nstderr:\n%s", ex.line, err, ex.command, stdout, stderr)
+			t.Errorf("%s:%d: %v\n%s\nstdout:\n%s\nstderr:\n%s", ex.file, ex.line, err, ex.command, stdout, stderr)
 			continue
 		}
 		for _, want := range ex.expect {
 			if problem := checkAnswer(stdout, local.Replace(want)); problem != "" {
-				t.Errorf("README.md:%d: the comment says %q, but %s\n%s\noutput:\n%s", ex.line, want, problem, ex.command, stdout)
+				t.Errorf("%s:%d: the comment says %q, but %s\n%s\noutput:\n%s", ex.file, ex.line, want, problem, ex.command, stdout)
 			}
 		}
 	}
 }
 
-// readmeExamples returns the commands of the ```sh blocks of the file at
-// path, in order; blank lines and whole-line comments are skipped.
-func readmeExamples(t *testing.T, path string) []readmeExample {
+// readmeExamples returns the commands of the ```sh blocks of file (a path
+// from the repository's root), in order; blank lines and whole-line
+// comments are skipped.
+func readmeExamples(t *testing.T, file string) []readmeExample {
 	t.Helper()
-	f, err := os.Open(path)
+	f, err := os.Open(filepath.Join("..", filepath.FromSlash(file)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +108,7 @@ func readmeExamples(t *testing.T, path string) []readmeExample {
 		line := sc.Text()
 		if fence, ok := strings.CutPrefix(strings.TrimSpace(line), "```"); ok {
 			if inBlock && len(pending) > 0 {
-				t.Fatalf("README.md:%d: the block ends inside a continued command", no)
+				t.Fatalf("%s:%d: the block ends inside a continued command", file, no)
 			}
 			if !inBlock {
 				isSh = strings.TrimSpace(fence) == "sh"
@@ -116,7 +129,7 @@ func readmeExamples(t *testing.T, path string) []readmeExample {
 		if strings.HasSuffix(strings.TrimRight(line, " \t"), `\`) {
 			continue
 		}
-		ex := readmeExample{line: pendingLine, command: strings.Join(pending, "\n")}
+		ex := readmeExample{file: file, line: pendingLine, command: strings.Join(pending, "\n")}
 		if _, comment := cutComment(line); comment != "" {
 			for part := range strings.SplitSeq(comment, "; ") {
 				if part = strings.TrimSpace(part); part != "" {
