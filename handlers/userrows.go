@@ -42,12 +42,12 @@ func homeRows(users []models.User, me int64, lang string) ([]homeRow, rowLabels)
 		r := homeRow{
 			ID: u.ID, Name: u.Name, Role: u.Role, Me: u.ID == me, RoleLabel: roleLabel[u.Role],
 			Datetime: u.CreatedAt.Format(time.RFC3339), Created: u.CreatedAt.Format("2006-01-02 15:04") + " UTC",
-			RenameLabel: t("users.rename_named", u.Name), RoleAction: t("users.role_named", u.Name),
+			RenameLabel: t("users.rename_named", u.Name), RoleAction: t("users.make_admin_named", u.Name),
 			PasswordLabel: t("users.password_named", u.Name), DeleteLabel: t("users.delete_named", u.Name),
 			RoleButton: makeAdmin,
 		}
 		if u.IsAdmin() {
-			r.RoleButton = makeMember
+			r.RoleButton, r.RoleAction = makeMember, t("users.make_member_named", u.Name)
 		}
 		rows[i] = r
 	}

@@ -147,10 +147,13 @@
     };
     table.querySelectorAll('time').forEach(localTime);
 
-    // label names a row's buttons for screen readers ("Rename kim").
+    // label names a row's buttons for screen readers ("Rename kim"); each
+    // name holds the button's visible words (WCAG 2.5.3, label in name).
     const label = (tr) => {
       tr.querySelectorAll('button[data-action]').forEach((b) => {
-        b.setAttribute('aria-label', msg(b.dataset.action + '-named', tr.dataset.name));
+        let key = b.dataset.action;
+        if (key === 'role') key = tr.dataset.role === 'admin' ? 'make-member' : 'make-admin';
+        b.setAttribute('aria-label', msg(key + '-named', tr.dataset.name));
       });
     };
 

@@ -28,6 +28,7 @@ var optionalSuites = []suite{
 	{"TestBrowserLongNameFits", "Chromium"},
 	{"TestBrowserRowCellsAlign", "Chromium"},
 	{"TestBrowserSetupShowsEveryProblem", "Chromium"},
+	{"TestAxe", "Chromium and axe-core (from npm)"},
 	{"TestREADMEExamples", "bash and curl"},
 	{"TestPostgresDown", "PostgreSQL's binaries, for a throwaway instance"},
 	{"TestPostgresFrozen", "PostgreSQL's binaries, for a throwaway instance"},
