@@ -46,7 +46,8 @@ func homeRows(users []models.User, me int64, lang string) ([]homeRow, rowLabels)
 	}
 	roleLabel := map[models.Role]string{models.RoleAdmin: t("role.admin"), models.RoleMember: t("role.member")}
 	makeMember, makeAdmin, suspend, restore := t("users.make_member"), t("users.make_admin"), t("users.suspend"), t("users.restore")
-	selectNamed, renameNamed, roleNamed := named(t("users.select_named")), named(t("users.rename_named")), named(t("users.role_named"))
+	selectNamed, renameNamed := named(t("users.select_named")), named(t("users.rename_named"))
+	makeAdminNamed, makeMemberNamed := named(t("users.make_admin_named")), named(t("users.make_member_named"))
 	passwordNamed, deleteNamed := named(t("users.password_named")), named(t("users.delete_named"))
 	suspendNamed, restoreNamed := named(t("users.suspend_named")), named(t("users.restore_named"))
 	rows := make([]homeRow, len(users))
@@ -54,12 +55,12 @@ func homeRows(users []models.User, me int64, lang string) ([]homeRow, rowLabels)
 		r := homeRow{
 			ID: u.ID, Name: u.Name, Role: u.Role, Me: u.ID == me, NoPassword: !u.HasPassword(), Suspended: u.Suspended,
 			RoleLabel: roleLabel[u.Role], Datetime: u.CreatedAt.Format(time.RFC3339), Created: displayTime(u.CreatedAt),
-			SelectLabel: selectNamed(u.Name), RenameLabel: renameNamed(u.Name), RoleAction: roleNamed(u.Name),
+			SelectLabel: selectNamed(u.Name), RenameLabel: renameNamed(u.Name), RoleAction: makeAdminNamed(u.Name),
 			PasswordLabel: passwordNamed(u.Name), DeleteLabel: deleteNamed(u.Name),
 			RoleButton: makeAdmin, SuspendButton: suspend, SuspendLabel: suspendNamed(u.Name),
 		}
 		if u.IsAdmin() {
-			r.RoleButton = makeMember
+			r.RoleButton, r.RoleAction = makeMember, makeMemberNamed(u.Name)
 		}
 		if u.Suspended {
 			r.SuspendButton, r.SuspendLabel = restore, restoreNamed(u.Name)

@@ -186,12 +186,15 @@
     };
     localTimes(table);
 
-    // label names a row's buttons and box for screen readers ("Rename kim").
+    // label names a row's buttons and box for screen readers ("Rename
+    // kim"); each name holds the button's visible words (WCAG 2.5.3, label
+    // in name).
     const label = (tr) => {
       const name = tr.dataset.name;
       tr.querySelectorAll('button[data-action]').forEach((b) => {
         let action = b.dataset.action;
         if (action === 'suspend' && tr.dataset.suspended === 'true') action = 'restore';
+        if (action === 'role') action = tr.dataset.role === 'admin' ? 'make-member' : 'make-admin';
         b.setAttribute('aria-label', msg(action + '-named', name));
       });
       const box = tr.querySelector('.select-row');

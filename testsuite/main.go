@@ -1,9 +1,10 @@
 // Command testsuite is what `make test` runs: go test over the whole tree,
 // with the services on this machine found on their own (PostgreSQL and
-// Redis on their usual loopback ports, unless USERHUB_TEST_* names them),
-// the output of failing tests shown, and at the end a summary naming each
-// optional suite as ran or skipped, and why. With CI=true a skipped
-// optional suite fails the run: CI must exercise them all.
+// Redis on their usual loopback ports, axe-core where .ci/run installs it,
+// unless USERHUB_TEST_* names them), the output of failing tests shown, and
+// at the end a summary naming each optional suite as ran or skipped, and
+// why. With CI=true a skipped optional suite fails the run: CI must
+// exercise them all.
 //
 //	go run ./testsuite [go test flags]
 package main
@@ -16,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,6 +29,11 @@ const (
 	postgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	redisAddr   = "127.0.0.1:6379"
 )
+
+// axePath is where `npm install --prefix e2e/testdata/axe axe-core@...`
+// puts axe-core, for TestAxe (.ci/run installs it there; the directory is
+// git-ignored; TestAxe's skip message gives the command).
+const axePath = "e2e/testdata/axe/node_modules/axe-core/axe.min.js"
 
 func main() {
 	env := os.Environ()
@@ -74,7 +81,20 @@ func findServices(w io.Writer) []string {
 			fmt.Fprintf(w, "testsuite: no Redis at %s (%v): its suites skip; USERHUB_TEST_REDIS_ADDR names another\n", redisAddr, err)
 		}
 	}
+	if os.Getenv("USERHUB_TEST_AXE") == "" {
+		if abs, err := filepath.Abs(axePath); err == nil && fileExists(abs) {
+			env = append(env, "USERHUB_TEST_AXE="+abs)
+			fmt.Fprintf(w, "testsuite: axe-core at %s: TestAxe runs\n", axePath)
+		} else {
+			fmt.Fprintf(w, "testsuite: no axe-core at %s: TestAxe skips; USERHUB_TEST_AXE names another\n", axePath)
+		}
+	}
 	return env
+}
+
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func pingPostgres(dsn string) error {

@@ -35,6 +35,7 @@ var optionalSuites = []suite{
 	{"TestBrowserEndedSessionSaysSo", "Chromium"},
 	{"TestBrowserPhoneLabels", "Chromium"},
 	{"TestScreenshots", "Chromium"},
+	{"TestAxe", "Chromium and axe-core (from npm)"},
 	{"TestREADMEExamples", "bash and curl"},
 	{"TestPostgresDown", "PostgreSQL's binaries, for a throwaway instance"},
 	{"TestPostgresFrozen", "PostgreSQL's binaries, for a throwaway instance"},
