@@ -40,6 +40,12 @@ func BenchmarkMillionUsers(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Logf("%s: %d users seeded in %v", backend.name, users, time.Since(start).Round(time.Millisecond))
+			// The counts' triggers saw the rows inserted in one statement.
+			all, errAll := s.CountUsers(ctx, models.Filter{})
+			admins, errAdmins := s.CountUsers(ctx, models.Filter{Role: models.RoleAdmin})
+			if all != users || admins != users/1000 || errAll != nil || errAdmins != nil {
+				b.Fatalf("after seeding: %d users (%v), %d admins (%v); want %d and %d", all, errAll, admins, errAdmins, users, users/1000)
+			}
 			for _, op := range []struct {
 				name string
 				q    models.ListQuery
