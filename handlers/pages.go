@@ -26,7 +26,7 @@ var homePageSizes = []int{10, 25, 50, 100}
 // homePage is what home.html shows: one page of users, and the controls
 // that chose it.
 type homePage struct {
-	Rows      template.HTML // see userrows.go
+	Rows      []template.HTML // one a user; see userrows.go
 	Query     models.ListQuery
 	Filtered  bool   // a search or a role filter is on
 	Count     string // "120 users"

@@ -116,12 +116,7 @@ func (h *Handlers) renderPage(c *gin.Context, status int, name, nav string, data
 	if u, ok := auth.User(c); ok {
 		v.User = &u
 	}
-	body, err := h.pages.render(name, v)
-	if err != nil {
-		return err
-	}
-	writePage(c, status, v.Lang, body)
-	return nil
+	return h.pages.render(name, v, func(body []byte) { writePage(c, status, v.Lang, body) })
 }
 
 // renderConstantPage serves a page whose content depends only on the
@@ -135,8 +130,8 @@ func (h *Handlers) renderConstantPage(c *gin.Context, name, nav string) error {
 	key := name + " " + lang
 	body, ok := h.constantPages.Load(key)
 	if !ok {
-		rendered, err := h.pages.render(name, view{Lang: lang, Nav: nav, Path: c.Request.URL.Path})
-		if err != nil {
+		var rendered []byte
+		if err := h.pages.render(name, view{Lang: lang, Nav: nav, Path: c.Request.URL.Path}, func(b []byte) { rendered = bytes.Clone(b) }); err != nil {
 			return err
 		}
 		body, _ = h.constantPages.LoadOrStore(key, rendered)
@@ -152,17 +147,20 @@ func writePage(c *gin.Context, status int, lang string, body []byte) {
 	writeBody(c, status, typeHTML, body)
 }
 
-// render executes a page into a new byte slice. Rendering completes before
-// anything is written, so a template error becomes a clean 500.
-func (p *pages) render(name string, v view) ([]byte, error) {
+// render executes a page into a pooled buffer and hands the page to use,
+// which must not keep the bytes (they go back to the pool). Rendering
+// completes before anything is written, so a template error becomes a
+// clean 500.
+func (p *pages) render(name string, v view, use func(body []byte)) error {
 	t, ok := p.byName[name]
 	if !ok {
-		return nil, fmt.Errorf("no template %s", name)
+		return fmt.Errorf("no template %s", name)
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() { buf.Reset(); bufPool.Put(buf) }()
 	if err := t.ExecuteTemplate(buf, "layout", v); err != nil {
-		return nil, fmt.Errorf("render %s: %w", path.Base(name), err)
+		return fmt.Errorf("render %s: %w", path.Base(name), err)
 	}
-	return bytes.Clone(buf.Bytes()), nil
+	use(buf.Bytes())
+	return nil
 }
