@@ -27,15 +27,6 @@ func (s *Service) Authenticate(ctx context.Context, name, password, clientIP str
 	if err != nil {
 		return models.User{}, err
 	}
-	if user.Suspended {
-		s.log.Warn("login refused: the account is suspended", "user", user.Name, "ip", clientIP)
-		return models.User{}, models.ErrSuspended
-	}
-	at := time.Now().UTC().Truncate(time.Microsecond)
-	if err := s.store.RecordLogin(ctx, user.ID, at); err != nil {
-		return models.User{}, err
-	}
-	user.LastLoginAt = at
 	if rehash {
 		// The sessions stay: it is the same password. A failure costs
 		// nothing but the old parameters for one more login.
@@ -45,6 +36,17 @@ func (s *Service) Authenticate(ctx context.Context, name, password, clientIP str
 			}
 		}
 	}
+	// Looked at last, on the user as the rehash left them: a suspension
+	// made while the password was checked counts.
+	if user.Suspended {
+		s.log.Warn("login refused: the account is suspended", "user", user.Name, "ip", clientIP)
+		return models.User{}, models.ErrSuspended
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.store.RecordLogin(ctx, user.ID, at); err != nil {
+		return models.User{}, err
+	}
+	user.LastLoginAt = at
 	s.log.Info("login", "user", user.Name, "ip", clientIP)
 	return user, nil
 }

@@ -28,14 +28,14 @@ var homePageSizes = []int{10, 25, 50, 100}
 type homePage struct {
 	Rows      []template.HTML // one a user; see userrows.go
 	Query     models.ListQuery
-	Filtered  bool   // a search or a role filter is on
 	Count     string // "120 users"
 	PageSizes []int
 	FirstURL  string // "" on the first page
 	PrevURL   string
 	NextURL   string
 	Empty     bool
-	MinLength int // of a password, for the forms' hints
+	EmptyText string // why the page is empty
+	MinLength int    // of a password, for the forms' hints
 }
 
 // home: GET / -> the user list, rendered on the server; static/app.js
@@ -52,25 +52,45 @@ func (h *Handlers) home(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	pageURL := func(cursor string) string { return listURL("/", q, homeDefaultLimit, homeDefaultOrder, cursor) }
+	if q.Backward && !page.More {
+		// Back at the start: the first page itself, full, with no link
+		// before it (users deleted meanwhile would make this one short).
+		c.Redirect(http.StatusSeeOther, pageURL(""))
+		return nil
+	}
 	total, err := h.store.CountUsers(c.Request.Context(), q.Filter)
 	if err != nil {
 		return err
 	}
 	me, lang := principal(c).User, language(c)
 	rows, labels := homeRows(page.Users(), me.ID, lang)
+	fromCursor := q.After != 0 || q.AfterName != ""
 	data := homePage{
 		Rows:      userRowsHTML(rows, labels, me.IsAdmin()),
 		Query:     q,
-		Filtered:  q.Prefix != "" || q.Role != "",
 		Count:     countText(lang, total, q.Prefix != ""),
 		PageSizes: homePageSizes,
 		Empty:     page.Len() == 0,
 		MinLength: h.accounts.MinPasswordLength(),
 	}
+	if !slices.Contains(data.PageSizes, q.Limit) { // ?limit=7, by hand: offered as it is
+		data.PageSizes = slices.Sorted(slices.Values(append(slices.Clone(homePageSizes), q.Limit)))
+	}
+	switch {
+	case page.Len() == 0 && fromCursor:
+		data.EmptyText = locale.T(lang, "users.page_empty") // its users were deleted meanwhile
+	case page.Len() == 0 && (q.Prefix != "" || q.Role != ""):
+		data.EmptyText = locale.T(lang, "users.no_match")
+	case page.Len() == 0:
+		data.EmptyText = locale.T(lang, "users.empty")
+	}
 	prev, next := pageCursors(q, page)
-	pageURL := func(cursor string) string { return listURL("/", q, homeDefaultLimit, homeDefaultOrder, cursor) }
+	if fromCursor {
+		data.FirstURL = pageURL("")
+	}
 	if prev != "" {
-		data.FirstURL, data.PrevURL = pageURL(""), pageURL(prev)
+		data.PrevURL = pageURL(prev)
 	}
 	if next != "" {
 		data.NextURL = pageURL(next)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -70,7 +71,7 @@ func listParams(c *gin.Context, defaultLimit, maxLimit int, defaultOrder models.
 		q.Limit = n
 	}
 	if s := c.Query("q"); s != "" {
-		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > models.MaxNameLength {
+		if !nameLike(s) || utf8.RuneCountInString(s) > models.MaxNameLength {
 			verr.Add("q", "invalid_search", fmt.Sprintf("q must be the start of a name: text of at most %d characters", models.MaxNameLength))
 		}
 		q.Prefix = s
@@ -95,6 +96,13 @@ func listParams(c *gin.Context, defaultLimit, maxLimit int, defaultOrder models.
 		}
 	}
 	return q, verr.Err()
+}
+
+// nameLike reports whether s could be (the start of) a name: UTF-8 text
+// without control characters, which no name holds (and PostgreSQL refuses
+// a NUL in any text).
+func nameLike(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // listUsers reads a list's parameters and loads that page of users.
@@ -131,7 +139,7 @@ func decodeCursor(s string) (after int64, afterName string, backward, byName, ok
 	}
 	key, backward := strings.CutPrefix(string(b), "<")
 	if name, isName := strings.CutPrefix(key, "@"); isName {
-		return 0, name, backward, true, name != "" && utf8.ValidString(name)
+		return 0, name, backward, true, name != "" && nameLike(name)
 	}
 	id, err := strconv.ParseInt(key, 10, 64)
 	return id, "", backward, false, err == nil && id > 0
@@ -163,7 +171,7 @@ func listURL(path string, q models.ListQuery, defaultLimit int, defaultOrder mod
 	if q.Role != "" {
 		values.Set("role", string(q.Role))
 	}
-	if q.Order != defaultOrder && q.Prefix == "" {
+	if q.Order != defaultOrder { // kept through a search, which is in name order, for after it
 		values.Set("sort", string(q.Order))
 	}
 	if q.Limit != defaultLimit {

@@ -244,12 +244,19 @@
     // load fetches the list page at url and puts its list in place of
     // this one's: the count, the empty-list note, the pager and (unless
     // rows is false) the rows. The server writes the rows, for a search as
-    // for the first page. A newer load cancels an older one.
+    // for the first page. A newer load replaces an older one still under
+    // way, and takes on its rows; reload asks again for the list last
+    // asked for (a search not yet answered included), after a change.
+    let wanted = window.location.pathname + window.location.search;
     let loading = null;
+    let loadingRows = false;
     const load = async (url, rows) => {
+      const withRows = rows !== false || (loading !== null && loadingRows);
       if (loading) loading.abort();
       const mine = new AbortController();
       loading = mine;
+      loadingRows = withRows;
+      wanted = url;
       let res;
       let text;
       try {
@@ -278,14 +285,15 @@
       empty.textContent = newEmpty.textContent;
       empty.hidden = newEmpty.hidden;
       document.getElementById('pager').replaceWith(doc.getElementById('pager'));
-      if (rows !== false) {
+      if (withRows) {
         tbody().replaceWith(doc.getElementById('users').tBodies[0]);
         localTimes(table);
         selectionChanged();
       }
-      window.history.replaceState(null, '', landed.pathname + landed.search);
+      wanted = landed.pathname + landed.search;
+      window.history.replaceState(null, '', wanted);
     };
-    const reload = (rows) => load(window.location.pathname + window.location.search, rows);
+    const reload = (rows) => load(wanted, rows);
 
     // ---- Search and filters ----
     if (controls) {

@@ -16,7 +16,9 @@ DROP INDEX users_role;
 -- changed: a row trigger would update the same count row once per user
 -- inserted, and a million-row insert would wade through a million dead
 -- versions of it. Both rows of a role change are updated in one statement,
--- so two opposite changes cannot deadlock on them.
+-- so two opposite changes cannot deadlock on them. The functions keep the
+-- search_path they were made under, so they find user_counts whoever
+-- changes users.
 CREATE TABLE user_counts (
     role TEXT   PRIMARY KEY,
     n    BIGINT NOT NULL
@@ -24,7 +26,7 @@ CREATE TABLE user_counts (
 INSERT INTO user_counts (role, n)
     SELECT r, (SELECT count(*) FROM users WHERE role = r) FROM (VALUES ('admin'), ('member')) AS roles (r);
 
-CREATE FUNCTION userhub_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION userhub_count_inserted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     UPDATE user_counts c SET n = c.n + d.n
     FROM (SELECT role, count(*) AS n FROM inserted GROUP BY role) d
@@ -33,7 +35,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION userhub_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION userhub_count_deleted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     UPDATE user_counts c SET n = c.n - d.n
     FROM (SELECT role, count(*) AS n FROM deleted GROUP BY role) d
@@ -42,7 +44,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION userhub_count_role_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION userhub_count_role_changes() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     UPDATE user_counts c SET n = c.n + d.n
     FROM (SELECT role, sum(delta) AS n
