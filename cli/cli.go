@@ -265,19 +265,23 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 	return s, nil
 }
 
-// readCache puts the read cache in front of an SQLite store, with the
-// change signal every process sharing the database file shares: a file
-// beside it. PostgreSQL serves instances on several machines, which share
-// no memory, so it is read directly.
-func readCache(s *store.Store, cfg config.Config) (cachedstore.Inner, error) {
-	if s.Driver() != "sqlite" {
-		return s, nil
+// readCache puts the read cache in front of the store, with the change
+// signal every process and instance sharing the database hears: for
+// SQLite a file beside it, for PostgreSQL the database's own notifications
+// (store.ChangeSignal). stop ends the signal's listening.
+func readCache(s *store.Store, cfg config.Config, log *slog.Logger) (users cachedstore.Inner, stop func(), err error) {
+	if s.Driver() == "postgres" {
+		signal, err := s.ListenForChanges(log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cachedstore.New(s, signal), signal.Close, nil
 	}
 	signal, err := cachedstore.OpenFileSignal(cfg.Database.DSN + "-gen")
 	if err != nil {
-		return nil, fmt.Errorf("open the change signal of %s: %w", cfg.Database.DSN, err)
+		return nil, nil, fmt.Errorf("open the change signal of %s: %w", cfg.Database.DSN, err)
 	}
-	return cachedstore.New(s, signal), nil
+	return cachedstore.New(s, signal), func() {}, nil
 }
 
 func migrate(cfg config.Config, log *slog.Logger) error {

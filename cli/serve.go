@@ -176,10 +176,11 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 		return err
 	}
 	defer s.Close()
-	users, err := readCache(s, cfg)
+	users, stopSignal, err := readCache(s, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer stopSignal()
 	backend, err := sessions.Open(cfg.Session, secret, log)
 	if err != nil {
 		return err

@@ -48,11 +48,13 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		return e.listUsers(ctx, s)
 	}
 	// Changes go through the read cache, which tells a running server
-	// sharing the database to read again, at once.
-	users, err := readCache(s, cfg)
+	// sharing an SQLite file to read again, at once (PostgreSQL tells its
+	// servers itself).
+	users, stopSignal, err := readCache(s, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer stopSignal()
 	acc := accounts.New(accounts.Options{Store: users, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
 	operator := auth.Operator()
 

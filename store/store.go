@@ -57,6 +57,8 @@ type Store struct {
 	// full is set by a write refused for want of space, and cleared by a
 	// write that works: Ping says so meanwhile.
 	full atomic.Bool
+	// pgConfig connects to PostgreSQL outside the pool (ListenForChanges).
+	pgConfig *pgx.ConnConfig
 }
 
 // dialect holds what differs between the two databases. Statements use $N
@@ -213,7 +215,7 @@ func openPostgres(opt Options) (*Store, error) {
 	}
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
-	return &Store{read: db, write: db, dialect: postgresDialect}, nil
+	return &Store{read: db, write: db, dialect: postgresDialect, pgConfig: cfg}, nil
 }
 
 // Driver names the database in use ("sqlite" or "postgres").
