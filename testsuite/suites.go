@@ -15,6 +15,7 @@ var optionalSuites = []suite{
 	{"TestContract/CachedPostgreSQL", "PostgreSQL"},
 	{"TestMigrateIsIdempotent/PostgreSQL", "PostgreSQL"},
 	{"TestDataSurvivesRestart/PostgreSQL", "PostgreSQL"},
+	{"TestChangesReachOtherInstances", "PostgreSQL"},
 	{"TestRedisCounterContract", "Redis"},
 	{"TestSessionsEnd/redis", "Redis"},
 	{"TestLoginThrottling/redis", "Redis"},
