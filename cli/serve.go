@@ -21,6 +21,7 @@ import (
 	"userhub/models"
 	"userhub/server"
 	"userhub/sessions"
+	"userhub/store"
 )
 
 // serve runs the server until SIGINT or SIGTERM, then drains in-flight
@@ -53,6 +54,16 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 	return runServer(ctx, cfg, assets, log, sockets, hup, nil)
 }
 
+// secretKeeper is where instances sharing s agree on a session secret
+// none is configured: PostgreSQL (instances on several machines share only
+// the database); nil for SQLite, whose processes share the data directory.
+func secretKeeper(s *store.Store) sessions.SecretKeeper {
+	if s.Driver() == "postgres" {
+		return s
+	}
+	return nil
+}
+
 // master prepares what the workers share (the database schema, the session
 // secret, a development certificate), so that they do not race to create
 // it, then runs the cluster master.
@@ -66,8 +77,8 @@ func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []
 	if err != nil {
 		return err
 	}
+	secret, err := sessions.Secret(ctx, cfg, secretKeeper(s))
 	s.Close()
-	secret, err := sessions.Secret(cfg)
 	if err != nil {
 		return err
 	}
@@ -152,7 +163,12 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 			s.Listener.Close()
 		}
 	}()
-	secret, err := sessions.Secret(cfg)
+	s, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	secret, err := sessions.Secret(ctx, cfg, secretKeeper(s))
 	if err != nil {
 		return err
 	}
@@ -171,11 +187,6 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 		}
 	}()
 
-	s, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
 	users, stopSignal, err := readCache(s, cfg, log)
 	if err != nil {
 		return err

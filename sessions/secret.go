@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -18,13 +19,31 @@ import (
 // SecretFile is where a generated session secret is kept, in the data dir.
 const SecretFile = "session.key"
 
-// Secret returns the configured session secret, or the one kept in the
-// data directory, creating it (32 random bytes, mode 0600) on first use.
-// Several processes may call it at once (cluster workers): one creates the
-// file, the others read it.
-func Secret(cfg config.Config) ([]byte, error) {
+// SecretKeeper keeps a secret every instance sharing a database agrees on
+// (store.Store on PostgreSQL).
+type SecretKeeper interface {
+	SharedSecret(ctx context.Context, name string, fresh []byte) ([]byte, error)
+}
+
+// Secret returns the configured session secret. Without one: with a
+// keeper (PostgreSQL, which instances on several machines share), the one
+// kept in the database, made (32 random bytes) by the first instance to
+// start; otherwise (SQLite, one machine) the one kept in the data
+// directory, creating it (mode 0600) on first use. Several processes may
+// call it at once (cluster workers, instances): one creates the secret,
+// the others read it.
+func Secret(ctx context.Context, cfg config.Config, keeper SecretKeeper) ([]byte, error) {
 	if cfg.Session.Secret != "" {
 		return []byte(cfg.Session.Secret), nil
+	}
+	if keeper != nil {
+		fresh := make([]byte, 32)
+		_, _ = rand.Read(fresh)
+		secret, err := keeper.SharedSecret(ctx, "session", fresh)
+		if err != nil {
+			return nil, fmt.Errorf("the session secret kept in the database (set session.secret to use one of your own): %w", err)
+		}
+		return secret, nil
 	}
 	path := filepath.Join(cfg.DataDir, SecretFile)
 	for range 2 {

@@ -1,10 +1,12 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,5 +119,39 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not within 10 s", what)
 		}
+	}
+}
+
+// TestSharedSecret: instances sharing a PostgreSQL database that start at
+// once agree on one secret, the first stored; it stays.
+func TestSharedSecret(t *testing.T) {
+	opt := store.PostgresTestOptions(t)
+	ctx := context.Background()
+	var stores []*store.Store
+	for range 4 {
+		s, err := store.Open(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, s)
+	}
+	got := make([][]byte, len(stores))
+	errs := make([]error, len(stores))
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() { got[i], errs[i] = s.SharedSecret(ctx, "session", []byte{byte(i + 1), 2, 3}) })
+	}
+	wg.Wait()
+	for i := range stores {
+		if errs[i] != nil || !bytes.Equal(got[i], got[0]) || len(got[i]) != 3 {
+			t.Fatalf("instance %d: %x, %v; instance 0: %x", i, got[i], errs[i], got[0])
+		}
+	}
+	if again, err := stores[0].SharedSecret(ctx, "session", []byte("another")); err != nil || !bytes.Equal(again, got[0]) {
+		t.Errorf("asked again: %x, %v; want %x", again, err, got[0])
 	}
 }

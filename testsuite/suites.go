@@ -16,6 +16,8 @@ var optionalSuites = []suite{
 	{"TestMigrateIsIdempotent/PostgreSQL", "PostgreSQL"},
 	{"TestDataSurvivesRestart/PostgreSQL", "PostgreSQL"},
 	{"TestChangesReachOtherInstances", "PostgreSQL"},
+	{"TestSharedSecret", "PostgreSQL"},
+	{"TestInstancesShareTheSessionSecret", "PostgreSQL"},
 	{"TestRedisCounterContract", "Redis"},
 	{"TestSessionsEnd/redis", "Redis"},
 	{"TestLoginThrottling/redis", "Redis"},
