@@ -10,6 +10,7 @@ import (
 
 	"userhub/auth"
 	"userhub/locale"
+	"userhub/middleware"
 	"userhub/models"
 )
 
@@ -163,7 +164,7 @@ func (h *Handlers) setLanguage(c *gin.Context) error {
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, Secure: c.Request.TLS != nil, SameSite: http.SameSiteLaxMode,
+		HttpOnly: true, Secure: middleware.IsHTTPS(c.Request), SameSite: http.SameSiteLaxMode,
 	})
 	c.Redirect(http.StatusSeeOther, localPath(c.PostForm("next")))
 	return nil

@@ -705,3 +705,36 @@ func FuzzSessionCookie(f *testing.F) {
 		}
 	})
 }
+
+// TestForwardedProto: behind a TLS-terminating proxy, X-Forwarded-Proto:
+// https makes the session cookie Secure (and __Host-), but only from an
+// address in server.trusted_proxies; from anyone else the header is
+// ignored.
+func TestForwardedProto(t *testing.T) {
+	a := newApp(t, func(c *config.Config) { c.Server.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7"} })
+	users("kim")(t, a)
+	for _, tt := range []struct {
+		name, from, proto string
+		secure            bool
+	}{
+		{"a trusted proxy, over HTTPS", "10.1.2.3:5555", "https", true},
+		{"a trusted proxy by address", "192.0.2.7:5555", "HTTPS", true},
+		{"a trusted proxy, over HTTP", "10.1.2.3:5555", "http", false},
+		{"anyone else, claiming HTTPS", "203.0.113.9:5555", "https", false},
+		{"a trusted proxy, no header", "10.1.2.3:5555", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := jsonReq("POST", "/api/v1/login", `{"name":"kim","password":"`+testPassword+`"}`)
+			req.RemoteAddr = tt.from
+			if tt.proto != "" {
+				req.Header.Set("X-Forwarded-Proto", tt.proto)
+			}
+			rec := a.do(req)
+			wantStatus(t, rec, 200, "login")
+			raw := rec.Header().Get("Set-Cookie")
+			if secure := strings.HasPrefix(raw, "__Host-userhub_session=") && strings.Contains(raw, "; Secure"); secure != tt.secure {
+				t.Errorf("Set-Cookie %q: Secure %v, want %v", raw, secure, tt.secure)
+			}
+		})
+	}
+}

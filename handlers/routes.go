@@ -100,7 +100,12 @@ func New(d Deps) (*gin.Engine, error) {
 		return nil, fmt.Errorf("server.trusted_origins: %w", err)
 	}
 
+	forwarded, err := middleware.ForwardedHTTPS(d.Config.Server.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+	}
 	r.Use(
+		forwarded,
 		middleware.RequestID(),
 		middleware.AccessLog(d.Logger),
 		middleware.Recovery(d.Logger, h.fail),

@@ -25,6 +25,7 @@ import (
 
 	"userhub/auth"
 	"userhub/config"
+	"userhub/middleware"
 	"userhub/models"
 	"userhub/outage"
 )
@@ -109,7 +110,7 @@ func (m *Manager) cookieName(r *http.Request) string {
 
 // secure reports whether the cookie gets the Secure attribute for r.
 func (m *Manager) secure(r *http.Request) bool {
-	return m.cfg.Secure == "true" || (m.cfg.Secure == "auto" && r.TLS != nil)
+	return m.cfg.Secure == "true" || (m.cfg.Secure == "auto" && middleware.IsHTTPS(r))
 }
 
 // options are the cookie attributes for r.

@@ -1,0 +1,67 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// httpsKey marks, in a request's context, a request that reached a trusted
+// proxy over HTTPS.
+type httpsKey struct{}
+
+// ForwardedHTTPS trusts X-Forwarded-Proto: https from the proxies (IP
+// addresses or CIDR ranges, server.trusted_proxies) and from no one else:
+// a request so marked counts as HTTPS for IsHTTPS (Secure cookies with
+// session.secure auto), although it came from the proxy over plain HTTP.
+// Anyone can send the header; only a proxy we trust decides.
+func ForwardedHTTPS(proxies []string) (gin.HandlerFunc, error) {
+	var trusted []netip.Prefix
+	for _, p := range proxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, err2 := netip.ParseAddr(p)
+			if err2 != nil {
+				return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range", p)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		trusted = append(trusted, prefix.Masked())
+	}
+	return func(c *gin.Context) {
+		if len(trusted) > 0 && c.Request.TLS == nil && fromTrusted(c.Request.RemoteAddr, trusted) &&
+			strings.EqualFold(strings.TrimSpace(c.GetHeader("X-Forwarded-Proto")), "https") {
+			c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), httpsKey{}, true))
+		}
+		c.Next()
+	}, nil
+}
+
+func fromTrusted(remoteAddr string, trusted []netip.Prefix) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsHTTPS reports whether r came over HTTPS: to this server, or to a
+// trusted proxy in front of it (ForwardedHTTPS).
+func IsHTTPS(r *http.Request) bool {
+	return r.TLS != nil || r.Context().Value(httpsKey{}) == true
+}
