@@ -27,11 +27,14 @@ test:
 # Then: 1,000,000 users on SQLite (and PostgreSQL, with
 # USERHUB_TEST_POSTGRES_DSN): first page, a deep page, a prefix search;
 # and one render of the user list page.
-# The million-user benchmark runs on PostgreSQL too when one answers on
-# loopback (as make test finds it), or where USERHUB_TEST_POSTGRES_DSN says.
+# With PostgreSQL (and Redis) answering on loopback, as make test finds
+# them, or where USERHUB_TEST_POSTGRES_DSN / USERHUB_TEST_REDIS_ADDR say,
+# the load run measures instances on PostgreSQL too, and the million-user
+# benchmark runs there as well.
 bench: PG_DSN = $(or $(USERHUB_TEST_POSTGRES_DSN),$(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'))
+bench: REDIS_ADDR = $(or $(USERHUB_TEST_REDIS_ADDR),$(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo 127.0.0.1:6379))
 bench: build
-	$(GO) run ./bench -bin $(BIN)
+	$(GO) run ./bench -bin $(BIN) -postgres '$(PG_DSN)' -redis '$(REDIS_ADDR)'
 	USERHUB_TEST_POSTGRES_DSN='$(PG_DSN)' $(GO) test -run '^$$' -bench 'MillionUsers' -benchtime 2000x ./store/
 	$(GO) test -run '^$$' -bench 'HomePage' -benchmem ./handlers/
 

@@ -170,3 +170,17 @@ func TestClusterCost(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestBackendRatios(t *testing.T) {
+	var out bytes.Buffer
+	writeBackendRatios(&out, []result{
+		{path: "/users", target: "userhub", requests: 1000, elapsed: time.Second},
+		{path: "/users", target: "cluster", requests: 900, elapsed: time.Second},
+		{path: "/users", target: "pg-cookie", requests: 850, elapsed: time.Second},
+		{path: "/users", target: "pg-redis", requests: 800, elapsed: time.Second},
+	})
+	want := "pg-cookie on /users: 0.85 × the req/s of SQLite + cookie sessions\npg-redis on /users: 0.80 × the req/s of SQLite + cookie sessions\n"
+	if got := out.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -36,6 +36,9 @@ type target struct {
 	// connection after the first one failed (net/http does so for a GET on
 	// a reused connection): for the reload run, where those are near-misses.
 	countRetries bool
+	// cookie, if set, replaces the scenario's session cookie: an instance
+	// whose sessions live in Redis has a session of its own.
+	cookie string
 }
 
 // newTarget returns a target whose client keeps at most conns keep-alive
@@ -289,7 +292,11 @@ func load(ctx context.Context, t target, sc *scenario, conns, n int, limit time.
 						}
 					}})
 				}
-				if err := get(reqCtx, t.client, address, sc.cookie, sc.body, &buf); err != nil {
+				cookie := sc.cookie
+				if t.cookie != "" && cookie != "" {
+					cookie = t.cookie
+				}
+				if err := get(reqCtx, t.client, address, cookie, sc.body, &buf); err != nil {
 					failed.Add(1)
 					firstErr.Do(func() { res.firstErr = err.Error() })
 					continue
@@ -491,6 +498,25 @@ func parentOf(pid int) int {
 	}
 	ppid, _ := strconv.Atoi(fields[1])
 	return ppid
+}
+
+// writeBackendRatios compares, path by path, the instances on PostgreSQL
+// (pg-redis, pg-cookie) with the embedded default (userhub: SQLite and
+// cookie sessions), measured in the same run.
+func writeBackendRatios(w io.Writer, rows []result) {
+	single := map[string]result{}
+	for _, r := range rows {
+		if r.target == "userhub" {
+			single[r.path] = r
+		}
+	}
+	for _, r := range rows {
+		s, ok := single[r.path]
+		if !strings.HasPrefix(r.target, "pg-") || !ok || s.rps() == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s on %s: %.2f × the req/s of SQLite + cookie sessions\n", r.target, r.path, r.rps()/s.rps())
+	}
 }
 
 // writeClusterCost says what cluster mode costs, path by path: the cluster's

@@ -33,6 +33,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
+
 	"encoding/json"
 	"errors"
 	"flag"
@@ -48,6 +50,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
 // config is the command line of a bench run.
@@ -59,6 +63,9 @@ type config struct {
 	warmup int           // unmeasured requests before each run
 	rounds int           // interleaved rounds; the median is reported
 	users  int           // users seeded before measuring
+	// postgres and redis, when set, add instances on PostgreSQL (a schema
+	// of their own) with Redis sessions and with cookie sessions.
+	postgres, redis string
 }
 
 func main() {
@@ -70,6 +77,8 @@ func main() {
 	flag.DurationVar(&cfg.d, "d", 10*time.Second, "duration of a measured run, at most")
 	flag.IntVar(&cfg.warmup, "warmup", 1000, "unmeasured warm-up requests before each run")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds; the median round by req/s is reported")
+	flag.StringVar(&cfg.postgres, "postgres", "", "a PostgreSQL DSN: also measure instances on PostgreSQL (in a schema of their own)")
+	flag.StringVar(&cfg.redis, "redis", "", "a Redis address: with -postgres, also measure an instance with its sessions in Redis")
 	flag.BoolVar(&base.serve, "baseline-serve", false, "internal: serve the baseline (started by bench itself)")
 	flag.StringVar(&base.addr, "baseline-addr", "", "internal: the baseline's listen address")
 	flag.StringVar(&base.routes, "baseline-routes", "", "internal: the file of captured responses the baseline serves")
@@ -176,6 +185,26 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	// Instances on PostgreSQL, alike but for the database (and, for
+	// pg-redis, the session store): they read /users only.
+	pgTargets, err := startPostgresTargets(ctx, cfg, tmp)
+	if err != nil {
+		return err
+	}
+	for i := range pgTargets {
+		t := &pgTargets[i]
+		defer t.stop()
+		own, err := setupAdmin(ctx, t.target)
+		if err != nil {
+			return err
+		}
+		if err := seedUsers(ctx, t.target, own, cfg.users-1); err != nil {
+			return err
+		}
+		if t.redis {
+			t.target.cookie = own // a Redis session is good only where it was made
+		}
+	}
 	scenarios := []*scenario{{path: "/about"}, {path: "/users", cookie: session + "; " + tlsSession}}
 	for _, sc := range scenarios {
 		if err := capture(ctx, userhub, sc); err != nil {
@@ -196,6 +225,9 @@ func run(ctx context.Context, cfg config) error {
 	baseline := newTarget("baseline", bl.baseURL, cfg.conns)
 	baseline.pid = bl.cmd.Process.Pid
 	targets := []target{baseline, userhub, cluster, overTLS, overH2}
+	for _, t := range pgTargets {
+		targets = append(targets, t.target)
+	}
 
 	results, err := measure(ctx, cfg, scenarios, targets)
 	if err != nil {
@@ -224,6 +256,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	writeClusterCost(os.Stdout, results)
+	writeBackendRatios(os.Stdout, results)
 	return reloadUnderLoad(ctx, cfg, cluster, scenarios[1], filepath.Join(tmp, "cluster.log"))
 }
 
@@ -448,6 +481,78 @@ func startUserhub(ctx context.Context, bin, tmp, name string, extraEnv ...string
 	}
 	c.dataDir, c.tlsURL = filepath.Join(dir, "data"), "https://"+tlsAddr
 	return c, nil
+}
+
+// pgTarget is an instance on PostgreSQL.
+type pgTarget struct {
+	target target
+	child  *child
+	redis  bool
+	drop   func()
+}
+
+func (t pgTarget) stop() {
+	t.child.stop()
+	t.drop()
+}
+
+// startPostgresTargets starts pg-cookie (PostgreSQL, cookie sessions) and,
+// with cfg.redis, pg-redis (PostgreSQL, sessions in Redis), each on a
+// schema of its own, dropped at the end.
+func startPostgresTargets(ctx context.Context, cfg config, tmp string) ([]pgTarget, error) {
+	if cfg.postgres == "" {
+		return nil, nil
+	}
+	kinds := []string{"pg-cookie"}
+	if cfg.redis != "" {
+		kinds = append(kinds, "pg-redis")
+	}
+	var started []pgTarget
+	for _, name := range kinds {
+		dsn, drop, err := benchSchema(ctx, cfg.postgres)
+		if err != nil {
+			return started, err
+		}
+		env := []string{"USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN=" + dsn}
+		if name == "pg-redis" {
+			env = append(env, "USERHUB_SESSION_STORE=redis", "USERHUB_SESSION_REDIS_ADDR="+cfg.redis,
+				"USERHUB_SESSION_REDIS_PREFIX=userhub-bench-"+strings.ToLower(rand.Text()[:8])+":")
+		}
+		c, err := startUserhub(ctx, cfg.bin, tmp, name, env...)
+		if err != nil {
+			drop()
+			return started, err
+		}
+		t := newTarget(name, c.baseURL, cfg.conns)
+		t.pid, t.only = c.cmd.Process.Pid, "/users"
+		started = append(started, pgTarget{target: t, child: c, redis: name == "pg-redis", drop: drop})
+	}
+	return started, nil
+}
+
+// benchSchema makes a schema in the database at dsn and returns a DSN that
+// uses it, and how to drop it.
+func benchSchema(ctx context.Context, dsn string) (string, func(), error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	defer db.Close()
+	schema := "bench_" + strings.ToLower(rand.Text()[:10])
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("-postgres: %w", err)
+	}
+	drop := func() {
+		if db, err := sql.Open("pgx", dsn); err == nil {
+			db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema, drop, nil
 }
 
 // benchSecret is the session secret of every instance the bench starts.
