@@ -3,6 +3,7 @@ module userhub
 go 1.26.0
 
 require (
+	github.com/boj/redistore v1.4.1
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1
 	github.com/gin-contrib/gzip v1.2.5
@@ -20,7 +21,6 @@ require (
 )
 
 require (
-	github.com/boj/redistore v1.4.1 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
 	github.com/bytedance/sonic/loader v0.5.0 // indirect

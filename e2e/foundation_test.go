@@ -130,36 +130,49 @@ func TestDataSurvivesRestart(t *testing.T) {
 
 // TestInstancesShareTheSessionSecret: two instances on one PostgreSQL
 // database, each with a data directory of its own and no session.secret,
-// accept each other's session cookies (issue 11).
+// accept each other's sessions, and a logout on one ends the session on
+// the other; with cookie sessions, and with sessions in Redis when one
+// answers (issue 11).
 func TestInstancesShareTheSessionSecret(t *testing.T) {
 	dsn := os.Getenv("USERHUB_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		t.Skip("PostgreSQL instance test skipped: set USERHUB_TEST_POSTGRES_DSN")
 	}
-	db := pgSchema(t, dsn)
-	instance := func() *proc {
-		return start(t, "USERHUB_DATA_DIR="+t.TempDir(), "USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN="+db)
-	}
-	one, two := instance(), instance()
-	admin := one.setup(t)
-	step{name: "a write on one", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"lee"}`, status: 201}.run(t, admin, one.base)
-	// The cookie jar holds one's cookie for 127.0.0.1; two listens there too.
-	step{name: "the same session on two", method: "GET", path: "/users", status: 200, contains: []string{`"2":"lee"`}}.run(t, admin, two.base)
-	// A copy of the cookie, kept past the logout on two, no longer works on
-	// one, once the revocation's notification has arrived there.
-	var cookie string
-	for _, c := range admin.Jar.Cookies(mustParse(one.base)) {
-		cookie += c.Name + "=" + c.Value + "; "
-	}
-	step{name: "logged out on two", method: "POST", path: "/api/v1/logout", status: 204}.run(t, admin, two.base)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		resp, _ := do(t, "GET", one.base+"/users", "", "", "Cookie", cookie)
-		if resp.StatusCode == http.StatusUnauthorized {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the session logged out on two still works on one after 5 s: %s", resp.Status)
-		}
+	redisAddr := os.Getenv("USERHUB_TEST_REDIS_ADDR")
+	stores := map[string][]string{"cookie": nil, "redis": {"USERHUB_SESSION_STORE=redis", "USERHUB_SESSION_REDIS_ADDR=" + redisAddr,
+		"USERHUB_SESSION_REDIS_PREFIX=e2e-" + strings.ToLower(rand.Text()[:8]) + ":"}}
+	for name, sessionEnv := range stores {
+		t.Run(name, func(t *testing.T) {
+			if name == "redis" && redisAddr == "" {
+				t.Skip("Redis sessions skipped: set USERHUB_TEST_REDIS_ADDR")
+			}
+			db := pgSchema(t, dsn)
+			instance := func() *proc {
+				return start(t, append([]string{"USERHUB_DATA_DIR=" + t.TempDir(), "USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN=" + db}, sessionEnv...)...)
+			}
+			one, two := instance(), instance()
+			admin := one.setup(t)
+			step{name: "a write on one", method: "POST", path: "/user", contentType: jsonCT, body: `{"name":"lee"}`, status: 201}.run(t, admin, one.base)
+			// The cookie jar holds one's cookie for 127.0.0.1; two listens there too.
+			step{name: "the same session on two", method: "GET", path: "/users", status: 200, contains: []string{`"2":"lee"`}}.run(t, admin, two.base)
+			// A copy of the cookie, kept past the logout on two, no longer
+			// works on one, once the revocation's notification has arrived.
+			var cookie string
+			for _, c := range admin.Jar.Cookies(mustParse(one.base)) {
+				cookie += c.Name + "=" + c.Value + "; "
+			}
+			step{name: "the copy works on one", method: "GET", path: "/users", header: []string{"Cookie", cookie}, status: 200}.run(t, newClient(), one.base)
+			step{name: "logged out on two", method: "POST", path: "/api/v1/logout", status: 204}.run(t, admin, two.base)
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				resp, _ := do(t, "GET", one.base+"/users", "", "", "Cookie", cookie)
+				if resp.StatusCode == http.StatusUnauthorized {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the session logged out on two still works on one after 5 s: %s", resp.Status)
+				}
+			}
+		})
 	}
 }
 

@@ -98,7 +98,7 @@ func Open(cfg config.Session, secret []byte, log *slog.Logger) (*Backend, error)
 		watch.Observe(err)
 		return err
 	}
-	return &Backend{Store: store, Counter: redisCounter{pool, cfg.RedisPrefix + "attempts:", watch}, Ping: readiness, Watch: watch, close: pool.Close}, nil
+	return &Backend{Store: newRecentSessions(store, rs), Counter: redisCounter{pool, cfg.RedisPrefix + "attempts:", watch}, Ping: readiness, Watch: watch, close: pool.Close}, nil
 }
 
 // checkRedisVersion refuses a Redis older than 7, at start-up rather than
