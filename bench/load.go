@@ -504,12 +504,7 @@ func parentOf(pid int) int {
 // (pg-redis, pg-cookie) with the embedded default (userhub: SQLite and
 // cookie sessions), measured in the same run.
 func writeBackendRatios(w io.Writer, rows []result) {
-	single := map[string]result{}
-	for _, r := range rows {
-		if r.target == "userhub" {
-			single[r.path] = r
-		}
-	}
+	single := resultsOf(rows, "userhub")
 	for _, r := range rows {
 		s, ok := single[r.path]
 		if !strings.HasPrefix(r.target, "pg-") || !ok || s.rps() == 0 {
@@ -522,12 +517,7 @@ func writeBackendRatios(w io.Writer, rows []result) {
 // writeClusterCost says what cluster mode costs, path by path: the cluster's
 // req/s and CPU per request against the single process's, same run.
 func writeClusterCost(w io.Writer, rows []result) {
-	single := map[string]result{}
-	for _, r := range rows {
-		if r.target == "userhub" {
-			single[r.path] = r
-		}
-	}
+	single := resultsOf(rows, "userhub")
 	for _, r := range rows {
 		s, ok := single[r.path]
 		if r.target != "cluster" || !ok || s.rps() == 0 {
@@ -540,4 +530,15 @@ func writeClusterCost(w io.Writer, rows []result) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// resultsOf returns target's results, by path.
+func resultsOf(rows []result, target string) map[string]result {
+	byPath := map[string]result{}
+	for _, r := range rows {
+		if r.target == target {
+			byPath[r.path] = r
+		}
+	}
+	return byPath
 }
