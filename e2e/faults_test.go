@@ -944,8 +944,13 @@ func TestRedisDown(t *testing.T) {
 	}
 	wantStatus(t, "me", me(), http.StatusOK)
 	stopped := func() int { return len(logLines(p, "stopped answering")) }
+	// A session read from Redis in the last second is answered from memory
+	// (sessions/recent.go), Redis or not: wait that out before each outage,
+	// so that the requests below need Redis.
+	outlastRecent := func() { time.Sleep(1100 * time.Millisecond) }
 
 	// (a) Redis frozen.
+	outlastRecent()
 	rs.signal(syscall.SIGSTOP)
 	r = login()
 	unavailable(t, "login, Redis frozen", r, false)
@@ -970,6 +975,7 @@ func TestRedisDown(t *testing.T) {
 	}
 
 	// (b) Redis killed.
+	outlastRecent()
 	rs.crash()
 	r = login()
 	unavailable(t, "login, Redis killed", r, false)
