@@ -178,6 +178,16 @@ func TestBrowserBulkActions(t *testing.T) {
 	if strings.Join(suspended, " ") != "a3 a2 a1" {
 		t.Errorf("rows marked suspended: %q, want a3 a2 a1", suspended)
 	}
+	b.do("restore two of them, without a confirmation",
+		sel("a1"), sel("a2"),
+		chromedp.Click(chromedp.CSS(`#bulk button[data-bulk="restore"]`)),
+		waitText("#status", "Restored 2 users."),
+		chromedp.WaitNotVisible(chromedp.CSS(`tr[data-name="a1"] [data-badge="suspended"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-name="a3"] [data-badge="suspended"]`)),
+	)
+	if d := b.dialogsSeen(); len(d) != 0 {
+		t.Errorf("restoring asked %q", d)
+	}
 	b.do("select all, then delete two of them",
 		chromedp.Click(chromedp.ID("select-all")),
 		waitText("#bulk-count", "5 selected"),
@@ -198,7 +208,7 @@ func TestBrowserBulkActions(t *testing.T) {
 	)
 	// On the server too.
 	resp, body := doWith(t, admin, "GET", p.base+"/api/v1/users?q=a", "", "")
-	if resp.StatusCode != http.StatusOK || strings.Count(body, `"suspended":true`) != 3 {
+	if resp.StatusCode != http.StatusOK || strings.Count(body, `"suspended":true`) != 1 {
 		t.Errorf("the server's a-users: %s %s", resp.Status, body)
 	}
 }

@@ -33,8 +33,7 @@ type homePage struct {
 	FirstURL  string // "" on the first page
 	PrevURL   string
 	NextURL   string
-	Empty     bool
-	EmptyText string // why the page is empty
+	EmptyText string // why the page is empty; "" when it is not
 	MinLength int    // of a password, for the forms' hints
 }
 
@@ -65,20 +64,18 @@ func (h *Handlers) home(c *gin.Context) error {
 	}
 	me, lang := principal(c).User, language(c)
 	rows, labels := homeRows(page.Users(), me.ID, lang)
-	fromCursor := q.After != 0 || q.AfterName != ""
 	data := homePage{
 		Rows:      userRowsHTML(rows, labels, me.IsAdmin()),
 		Query:     q,
 		Count:     countText(lang, total, q.Prefix != ""),
 		PageSizes: homePageSizes,
-		Empty:     page.Len() == 0,
 		MinLength: h.accounts.MinPasswordLength(),
 	}
 	if !slices.Contains(data.PageSizes, q.Limit) { // ?limit=7, by hand: offered as it is
 		data.PageSizes = slices.Sorted(slices.Values(append(slices.Clone(homePageSizes), q.Limit)))
 	}
 	switch {
-	case page.Len() == 0 && fromCursor:
+	case page.Len() == 0 && q.FromCursor():
 		data.EmptyText = locale.T(lang, "users.page_empty") // its users were deleted meanwhile
 	case page.Len() == 0 && (q.Prefix != "" || q.Role != ""):
 		data.EmptyText = locale.T(lang, "users.no_match")
@@ -86,7 +83,7 @@ func (h *Handlers) home(c *gin.Context) error {
 		data.EmptyText = locale.T(lang, "users.empty")
 	}
 	prev, next := pageCursors(q, page)
-	if fromCursor {
+	if q.FromCursor() {
 		data.FirstURL = pageURL("")
 	}
 	if prev != "" {

@@ -151,8 +151,7 @@ func pageCursors(q models.ListQuery, p models.Page) (prev, next string) {
 	if p.Len() == 0 {
 		return "", ""
 	}
-	fromCursor := q.After != 0 || q.AfterName != ""
-	if (!q.Backward && fromCursor) || (q.Backward && p.More) {
+	if (!q.Backward && q.FromCursor()) || (q.Backward && p.More) {
 		prev = encodeCursor(q, p.First(), true)
 	}
 	if q.Backward || p.More {

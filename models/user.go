@@ -170,6 +170,10 @@ type ListQuery struct {
 	Limit     int
 }
 
+// FromCursor reports whether the page starts at a cursor (not at the
+// list's start).
+func (q ListQuery) FromCursor() bool { return q.After != 0 || q.AfterName != "" }
+
 // ByName reports whether the page comes in name order (and its cursor is
 // a name key).
 func (q ListQuery) ByName() bool { return q.Prefix != "" || q.Order == OrderName }

@@ -27,14 +27,7 @@ func TestChangesReachOtherInstances(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	instance := func() (*store.Store, *store.ChangeSignal, *cachedstore.Store) {
-		s, err := store.Open(ctx, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if _, err := s.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		s := open(t, opt)
 		signal, err := s.ListenForChanges(log)
 		if err != nil {
 			t.Fatal(err)
@@ -129,15 +122,7 @@ func TestSharedSecret(t *testing.T) {
 	ctx := context.Background()
 	var stores []*store.Store
 	for range 4 {
-		s, err := store.Open(ctx, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if _, err := s.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		stores = append(stores, s)
+		stores = append(stores, open(t, opt))
 	}
 	got := make([][]byte, len(stores))
 	errs := make([]error, len(stores))

@@ -106,7 +106,7 @@ func (s *Store) ListUsers(ctx context.Context, q models.ListQuery) (p models.Pag
 	if q.Backward {
 		ascending = !ascending
 	}
-	if q.After != 0 || q.AfterName != "" {
+	if q.FromCursor() {
 		op := "<"
 		if ascending {
 			op = ">"
