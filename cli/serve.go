@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"userhub/accounts"
@@ -29,10 +32,8 @@ import (
 // cluster.workers, this process is the master: it binds the sockets and
 // supervises worker processes (started with workerArgs and env) that serve.
 func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	// After the first signal, a second one kills at once (default behaviour).
-	go func() { <-ctx.Done(); stop() }()
+	stop := onSignals(true)
+	defer stop.close()
 	// SIGHUP reloads (the workers, or the certificate files); taken from
 	// the start, so that one sent early does not kill the process.
 	hup := make(chan os.Signal, 1)
@@ -49,9 +50,9 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 		return err
 	}
 	if n := cfg.Cluster.WorkerCount(); n > 0 {
-		return master(ctx, cfg, log.With("role", "master"), sockets, n, workerArgs, env, hup)
+		return master(stop, cfg, log.With("role", "master"), sockets, n, workerArgs, env, hup)
 	}
-	return runServer(ctx, cfg, assets, log, sockets, hup, nil)
+	return runServer(stop, cfg, assets, log, sockets, hup, nil)
 }
 
 // secretKeeper is where instances sharing s agree on a session secret
@@ -67,7 +68,8 @@ func secretKeeper(s *store.Store) sessions.SecretKeeper {
 // master prepares what the workers share (the database schema, the session
 // secret, a development certificate), so that they do not race to create
 // it, then runs the cluster master.
-func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []server.Socket, n int, workerArgs, env []string, hup <-chan os.Signal) error {
+func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []server.Socket, n int, workerArgs, env []string, hup <-chan os.Signal) error {
+	ctx := stop.ctx
 	defer func() {
 		for _, s := range sockets {
 			s.Listener.Close()
@@ -97,7 +99,7 @@ func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []
 	}
 	defer devNull.Close()
 	spec := cluster.Spec{Path: exe, Args: workerArgs, Env: env, Sockets: sockets, Stdin: devNull, Stdout: os.Stdout, Stderr: os.Stderr}
-	return cluster.New(spec, n, cfg.Server.ShutdownTimeout, log).Run(ctx, hup)
+	return cluster.New(spec, n, cfg.Server.ShutdownTimeout, cfg.Server.DrainDelay, log).Run(ctx, hup, stop.hurry)
 }
 
 // worker serves, as one of a cluster's workers, on the sockets its master
@@ -105,8 +107,8 @@ func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []
 // on the ready pipe; it drains and exits when the master closes the life
 // pipe (or dies), or on SIGTERM.
 func worker(cfg config.Config, assets Assets, log *slog.Logger, sockets []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	stop := onSignals(false)
+	defer stop.close()
 	var inherited []server.Socket
 	for i, name := range sockets {
 		f := os.NewFile(uintptr(3+i), name)
@@ -135,12 +137,84 @@ func worker(cfg config.Config, assets Assets, log *slog.Logger, sockets []string
 	defer signal.Stop(hup)
 	go func() {
 		io.Copy(io.Discard, life) // returns when the master closes its end, or dies
-		stop()
+		stop.end(errRetired)
+		stop.hurryUp()
 	}()
-	return runServer(ctx, cfg, assets, log, inherited, hup, func() {
+	return runServer(stop, cfg, assets, log, inherited, hup, func() {
 		ready.WriteString("ready\n")
 		ready.Close()
 	})
+}
+
+// errInterrupted and errRetired are the causes of a stop that does not
+// lame-duck (see server.ErrTerminated): Ctrl-C at a terminal, and a worker
+// that its master replaces or stops while its sockets stay open.
+var (
+	errInterrupted = errors.New("SIGINT received")
+	errRetired     = errors.New("the master asked this worker to stop")
+)
+
+// stopping is how a process is asked to stop. ctx ends at the first
+// SIGTERM (cause server.ErrTerminated: the server lame-ducks first) or
+// SIGINT (cause errInterrupted), or when end is called; hurry closes when
+// the lame-duck period should end early (see signals).
+type stopping struct {
+	ctx   context.Context
+	end   context.CancelCauseFunc
+	hurry chan struct{}
+	once  sync.Once
+	quit  func() // stops taking the signals
+}
+
+// hurryUp ends the lame-duck period now, if there is one.
+func (s *stopping) hurryUp() { s.once.Do(func() { close(s.hurry) }) }
+
+// onSignals takes SIGINT and SIGTERM for s. When operator is true (the
+// process an operator signals: a lone server, a cluster master), a second
+// signal after SIGTERM ends the lame-duck period at once (the requests in
+// flight still finish), and a next one, or a second after SIGINT, kills
+// (the default action). A worker (operator false) takes one signal and
+// swallows the rest: with the whole process group signalled, it may get
+// SIGTERM from the service manager and from its master; its master ends
+// its lame-duck period by closing the life pipe.
+func onSignals(operator bool) *stopping {
+	ctx, end := context.WithCancelCause(context.Background())
+	s := &stopping{ctx: ctx, end: end, hurry: make(chan struct{})}
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	s.quit = func() { signal.Stop(signals) }
+	go func() {
+		select {
+		case sig := <-signals:
+			if sig == syscall.SIGTERM {
+				end(server.ErrTerminated)
+			} else {
+				end(errInterrupted)
+				if operator {
+					s.quit()
+					return
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+		if !operator {
+			return
+		}
+		select {
+		case <-signals:
+			s.hurryUp()
+			s.quit()
+		case <-s.hurry:
+		}
+	}()
+	return s
+}
+
+// close stops taking the signals and ends the context, if it has not ended.
+func (s *stopping) close() {
+	s.quit()
+	s.end(nil)
 }
 
 // sameAddr reports whether a configured listen address (":8080") names the
@@ -154,10 +228,11 @@ func sameAddr(configured string, addr net.Addr) bool {
 	return host == "" || net.ParseIP(host).Equal(tcp.IP) || host == "localhost"
 }
 
-// runServer serves on sockets until ctx ends; ready, if given, is called
+// runServer serves on sockets until stop.ctx ends; ready, if given, is called
 // once the servers are about to accept. SIGHUP (on hup) reads static
 // certificate files again, and is otherwise noted and ignored.
-func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket, hup <-chan os.Signal, ready func()) error {
+func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket, hup <-chan os.Signal, ready func()) error {
+	ctx := stop.ctx
 	defer func() {
 		for _, s := range sockets {
 			s.Listener.Close()
@@ -197,6 +272,7 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 		return err
 	}
 	defer backend.Close()
+	draining := new(atomic.Bool)   // set by server.Serve when it begins to stop; /readyz reads it
 	var counter models.Counter = s // login counts in the database, unless Redis keeps them
 	checks := map[string]func(context.Context) error{}
 	if backend.Counter != nil {
@@ -212,6 +288,7 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 		Templates: assets.Templates,
 		Static:    assets.Static,
 		Ready:     checks,
+		Draining:  draining.Load,
 	})
 	if err != nil {
 		return err
@@ -221,11 +298,11 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 	if n, err := users.CountUsers(ctx, models.Filter{}); err == nil && n == 0 {
 		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets))
 	}
-	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, log)
+	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, draining, log)
 	if ready != nil {
 		ready() // the sockets are bound already: connections wait in the backlog until Serve accepts
 	}
-	err = server.Serve(ctx, log, cfg.Server.ShutdownTimeout, listeners...)
+	err = server.Serve(ctx, stop.hurry, log, cfg.Server, listeners...)
 	if err == nil {
 		log.Info("stopped")
 	}

@@ -67,6 +67,7 @@ type Master struct {
 	n               int
 	log             *slog.Logger
 	shutdownTimeout time.Duration
+	drainDelay      time.Duration // server.drain_delay, for a stop by SIGTERM
 
 	slots      []*worker            // the serving worker of each slot, nil while it restarts
 	live       map[*worker]struct{} // every running worker: serving, starting, retiring
@@ -102,9 +103,9 @@ func (w *worker) isReady() bool {
 }
 
 // New returns a master that keeps n workers running.
-func New(spec Spec, n int, shutdownTimeout time.Duration, log *slog.Logger) *Master {
+func New(spec Spec, n int, shutdownTimeout, drainDelay time.Duration, log *slog.Logger) *Master {
 	return &Master{
-		spec: spec, n: n, log: log, shutdownTimeout: shutdownTimeout,
+		spec: spec, n: n, log: log, shutdownTimeout: shutdownTimeout, drainDelay: drainDelay,
 		slots:    make([]*worker, n),
 		live:     map[*worker]struct{}{},
 		exits:    make(chan *worker, 4*n+4),
@@ -117,8 +118,11 @@ var ErrCrashLoop = errors.New("workers keep failing at start-up")
 
 // Run starts the workers and supervises them until ctx ends (SIGTERM or
 // SIGINT: the workers drain, and Run returns nil) or they keep crashing
-// (ErrCrashLoop). A value on reload replaces them one by one.
-func (m *Master) Run(ctx context.Context, reload <-chan os.Signal) error {
+// (ErrCrashLoop). A value on reload replaces them one by one. When ctx
+// ended with server.ErrTerminated, the workers get SIGTERM too, and
+// lame-duck together before they stop (server.drain_delay); hurry closing
+// meanwhile ends that (the master closes their life pipes).
+func (m *Master) Run(ctx context.Context, reload <-chan os.Signal, hurry <-chan struct{}) error {
 	m.log.Info("cluster master starting", "workers", m.n, "binary", m.spec.Path)
 	for i := range m.n {
 		if err := m.startSlot(i); err != nil {
@@ -129,7 +133,11 @@ func (m *Master) Run(ctx context.Context, reload <-chan os.Signal) error {
 	for {
 		select {
 		case <-ctx.Done():
-			m.stopAll()
+			if errors.Is(context.Cause(ctx), server.ErrTerminated) {
+				m.terminateAll(hurry)
+			} else {
+				m.stopAll()
+			}
 			return nil
 		case w := <-m.exits:
 			if err := m.exited(w); err != nil {
@@ -232,6 +240,7 @@ func (m *Master) workerEnv() []string {
 // to recover from by starting a replacement.
 func (m *Master) exited(w *worker) error {
 	delete(m.live, w)
+	w.life.Close() // nothing more to say to it (closed already unless it died)
 	code, signal := exitStatus(w.state)
 	uptime := time.Since(w.started).Round(time.Millisecond)
 	attrs := []any{"slot", w.slot, "worker_pid", w.pid(), "code", code, "uptime", uptime}
@@ -406,7 +415,16 @@ func (m *Master) retire(ctx context.Context, w *worker) error {
 
 // stopAll asks every worker to finish its requests and exit, and waits up
 // to the shutdown timeout (and a little) before killing the rest.
-func (m *Master) stopAll() {
+func (m *Master) stopAll() { m.stopWorkers(false, nil) }
+
+// terminateAll sends every worker SIGTERM, so that they lame-duck for
+// drain_delay (their /readyz answers 503 while they go on serving) before
+// they stop; it waits for that too. A worker that gets SIGTERM from a
+// service manager as well (the whole process group) takes it the same way.
+// When hurry closes, it closes their life pipes: they stop draining.
+func (m *Master) terminateAll(hurry <-chan struct{}) { m.stopWorkers(true, hurry) }
+
+func (m *Master) stopWorkers(terminate bool, hurry <-chan struct{}) {
 	m.stopping = true
 	// Close the master's copies of the sockets first: when the last worker
 	// closes its own, the sockets are gone, and connections that reach
@@ -416,28 +434,47 @@ func (m *Master) stopAll() {
 		s.Listener.Close()
 	}
 	// Every running worker: serving, starting, or finishing after a reload.
+	// A worker told to stop by SIGTERM keeps its life pipe open until it
+	// exits: closing it would stop it without the lame-duck period.
 	var live []*worker
 	for w := range m.live {
+		if terminate && !w.retiring {
+			w.proc.Signal(syscall.SIGTERM)
+		} else {
+			w.life.Close()
+		}
 		w.retiring = true
-		w.life.Close()
 		live = append(live, w)
 	}
+	limit := m.shutdownTimeout + 5*time.Second
+	if terminate {
+		limit += m.drainDelay
+	}
 	m.log.Info("stopping the workers", "workers", len(live), "timeout", m.shutdownTimeout)
-	deadline := time.NewTimer(m.shutdownTimeout + 5*time.Second)
+	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	for _, w := range live {
-		select {
-		case <-w.exited:
-		case <-deadline.C:
-			for _, x := range live {
-				select {
-				case <-x.exited:
-				default:
-					m.log.Warn("worker did not finish in time; killing it", "worker_pid", x.pid())
-					x.proc.Kill()
+		for waiting := true; waiting; {
+			select {
+			case <-w.exited:
+				waiting = false
+			case <-hurry:
+				hurry = nil // closed: take it once
+				for _, x := range live {
+					x.life.Close()
 				}
+			case <-deadline.C: // fires once: the others are killed too
+				for _, x := range live {
+					select {
+					case <-x.exited:
+					default:
+						m.log.Warn("worker did not finish in time; killing it", "worker_pid", x.pid())
+						x.proc.Kill()
+					}
+				}
+				<-w.exited
+				waiting = false
 			}
-			<-w.exited
 		}
 	}
 	for {

@@ -12,7 +12,7 @@ import (
 )
 
 func testMaster(n int) *Master {
-	return New(Spec{}, n, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(Spec{}, n, time.Second, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // fakeWorker is a worker record for process pid (no process is started).

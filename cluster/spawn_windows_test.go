@@ -12,7 +12,7 @@ func TestClusterModeRefusedOnWindows(t *testing.T) {
 	if err := Available(); !errors.Is(err, errUnavailable) {
 		t.Fatalf("Available() = %v, want %v", err, errUnavailable)
 	}
-	if err := testMaster(1).Run(context.Background(), nil); !errors.Is(err, errUnavailable) {
+	if err := testMaster(1).Run(context.Background(), nil, nil); !errors.Is(err, errUnavailable) {
 		t.Fatalf("Run() = %v, want %v", err, errUnavailable)
 	}
 }

@@ -62,6 +62,7 @@ type Server struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	DrainDelay        time.Duration `yaml:"drain_delay"`
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
 	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
 	TrustedProxies    []string      `yaml:"trusted_proxies"`
@@ -149,6 +150,7 @@ func Default() Config {
 			WriteTimeout:      30 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   15 * time.Second,
+			DrainDelay:        5 * time.Second,
 			MaxHeaderBytes:    64 << 10,
 			MaxBodyBytes:      1 << 20,
 			TrustedProxies:    []string{},

@@ -39,6 +39,9 @@ func (c Config) Validate() Problems {
 			bad(t.key, t.d, "use a duration between 100ms and 24h, e.g. 30s")
 		}
 	}
+	if d := c.Server.DrainDelay; d < 0 || d > 10*time.Minute {
+		bad("server.drain_delay", d, "use a duration between 0s (no lame-duck period) and 10m, e.g. 5s")
+	}
 	if n := c.Server.MaxHeaderBytes; n < 4<<10 || n > 1<<20 {
 		bad("server.max_header_bytes", n, "use a size between 4096 and 1048576 bytes")
 	}

@@ -277,3 +277,82 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("log:\n%s", out)
 	}
 }
+
+// TestDrain: on SIGTERM an instance lame-ducks for server.drain_delay:
+// /readyz answers 503 "draining" (so a load balancer's health checks take
+// it out of rotation) while every other request is still served, HTTP/1.1
+// answers closing their connections; then it stops and exits 0. In cluster
+// mode the master passes SIGTERM on and every worker does the same. A
+// second signal ends the lame-duck period (the stop is still graceful),
+// and SIGINT alone (Ctrl-C at a terminal) skips it. The delay is long (30
+// s) so that a stalled machine cannot end it before the checks run; once
+// they have, the test cuts it short with a second signal.
+func TestDrain(t *testing.T) {
+	const delay = "USERHUB_SERVER_DRAIN_DELAY=30s"
+	for _, tt := range []struct {
+		name string
+		env  []string
+	}{
+		{"single", nil},
+		{"cluster", []string{"USERHUB_CLUSTER_WORKERS=2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := start(t, append([]string{delay}, tt.env...)...)
+			if tt.env != nil {
+				p.waitWorkers(t, 2)
+			}
+			admin := p.setup(t)
+			wantStatus(t, "/readyz before SIGTERM", send(newClient(), 10*time.Second, "GET", p.base+"/readyz", "", ""), http.StatusOK)
+			p.signal(syscall.SIGTERM)
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				r := send(newClient(), 10*time.Second, "GET", p.base+"/readyz", "", "")
+				if r.status == http.StatusServiceUnavailable {
+					if !strings.Contains(r.body, `"code":"draining"`) || r.header.Get("Retry-After") == "" {
+						t.Errorf("/readyz while draining: %v, want problem+json code draining with Retry-After", r)
+					}
+					break
+				}
+				if r.err != nil || r.status != http.StatusOK || time.Now().After(deadline) {
+					t.Fatalf("/readyz after SIGTERM: %v, want 200 until it turns 503 draining", r)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if tt.env != nil {
+				// Both workers drain: every /readyz answer is 503 now.
+				for i := range 10 {
+					if r := send(newClient(), 10*time.Second, "GET", p.base+"/readyz", "", ""); r.status != http.StatusServiceUnavailable {
+						t.Errorf("/readyz #%d while the cluster drains: %v, want 503", i, r)
+					}
+				}
+			}
+			resp, err := admin.Get(p.base + "/api/v1/users")
+			if err != nil {
+				t.Fatalf("logged-in GET /api/v1/users while draining: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !resp.Close { // Go's client takes "Connection: close" into Close
+				t.Errorf("logged-in GET /api/v1/users while draining: %d, Connection: close %v; want 200 closing its connection", resp.StatusCode, resp.Close)
+			}
+			created := send(admin, 10*time.Second, "POST", p.base+"/api/v1/users", jsonCT, `{"name":"drained"}`)
+			wantStatus(t, "POST /api/v1/users while draining", created, http.StatusCreated)
+			// A second signal ends the lame-duck period; the stop stays graceful.
+			p.signal(syscall.SIGINT)
+			if code := p.wait(20 * time.Second); code != 0 {
+				t.Fatalf("exit code %d", code)
+			}
+			p.waitLog(t, "draining ends now")
+		})
+	}
+	t.Run("SIGINT stops at once", func(t *testing.T) {
+		p := start(t, delay)
+		p.setup(t)
+		p.signal(syscall.SIGINT)
+		if code := p.wait(20 * time.Second); code != 0 {
+			t.Fatalf("exit code %d", code)
+		}
+		if strings.Contains(p.output(), "draining") {
+			t.Errorf("SIGINT lame-ducked:\n%s", p.output())
+		}
+	})
+}

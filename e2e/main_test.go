@@ -113,6 +113,10 @@ func launch(t testing.TB, env ...string) *proc {
 		p.dataDir = t.TempDir()
 		vars = append(vars, "USERHUB_DATA_DIR="+p.dataDir)
 	}
+	if !has("USERHUB_SERVER_DRAIN_DELAY") {
+		// Nothing balances load here: stop at once (TestDrain sets one).
+		vars = append(vars, "USERHUB_SERVER_DRAIN_DELAY=0s")
+	}
 	vars = append(vars, env...)
 	for _, kv := range vars {
 		if v, ok := strings.CutPrefix(kv, "USERHUB_SERVER_ADDR="); ok {

@@ -107,7 +107,7 @@ func problemFor(err error) problem {
 	case errors.As(err, &forbidden):
 		p.Status, p.Code, p.Detail = http.StatusForbidden, "forbidden", forbidden.Reason
 	case errors.As(err, &unready):
-		p.Status, p.Code, p.Detail, p.retryAfter = http.StatusServiceUnavailable, "not_ready", unready.Error(), 5
+		p.Status, p.Code, p.Detail, p.retryAfter = http.StatusServiceUnavailable, unready.code, unready.Error(), 5
 	case errors.As(err, &throttled):
 		p.Status, p.Code, p.Detail = http.StatusTooManyRequests, "too_many_attempts", throttled.Error()
 		p.retryAfter = int(math.Ceil(throttled.RetryAfter.Seconds()))

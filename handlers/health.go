@@ -29,6 +29,9 @@ func (h *Handlers) healthz(c *gin.Context) error {
 // does not, and why, otherwise (readiness: take the instance out of
 // rotation).
 func (h *Handlers) readyz(c *gin.Context) error {
+	if h.draining != nil && h.draining() {
+		return errDraining
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 	defer cancel()
 	for _, name := range slices.Sorted(maps.Keys(h.ready)) {
@@ -38,7 +41,7 @@ func (h *Handlers) readyz(c *gin.Context) error {
 			if errors.Is(err, models.ErrStorageFull) {
 				why = "has no room left: writes are refused until there is"
 			}
-			return &notReady{service: name, why: why}
+			return &notReady{code: "not_ready", service: name, why: why}
 		}
 	}
 	c.Header("Cache-Control", "no-store")
@@ -47,6 +50,10 @@ func (h *Handlers) readyz(c *gin.Context) error {
 }
 
 // notReady says which service the instance is waiting for, and why.
-type notReady struct{ service, why string }
+type notReady struct{ code, service, why string }
 
 func (e *notReady) Error() string { return "not ready: the " + e.service + " " + e.why }
+
+// errDraining is /readyz's answer while the server lame-ducks before it
+// stops (server.drain_delay): the balancer should send elsewhere.
+var errDraining = &notReady{code: "draining", service: "instance", why: "is shutting down: send requests to the other instances"}

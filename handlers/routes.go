@@ -39,6 +39,9 @@ type Deps struct {
 	// Ready are readiness checks by service ("redis"), beside the
 	// database's (the store's Ping).
 	Ready map[string]func(context.Context) error
+	// Draining reports that the server is stopping (server.drain_delay):
+	// /readyz then answers 503. Nil: never.
+	Draining func() bool
 }
 
 // Handlers serves every route; New wires it into the engine.
@@ -50,6 +53,7 @@ type Handlers struct {
 	pages    *pages
 	assets   *assets
 	ready    map[string]func(context.Context) error
+	draining func() bool
 	// challenge is the WWW-Authenticate header of every 401.
 	challenge string
 	// jsonPrefixes are the paths whose routes answer JSON (see group).
@@ -71,6 +75,7 @@ func New(d Deps) (*gin.Engine, error) {
 		sessions: d.Sessions,
 		log:      d.Logger,
 		ready:    map[string]func(context.Context) error{"database": d.Store.Ping},
+		draining: d.Draining,
 	}
 	maps.Copy(h.ready, d.Ready)
 	authenticator := auth.New(h.fail, d.Sessions)

@@ -200,10 +200,10 @@ func RedirectToHTTPS(tlsAddr string, hosts []string) http.Handler {
 // Listeners puts a server on each bound socket: the application over
 // HTTPS, and over HTTP either a redirect to HTTPS (tls.redirect) or the
 // application too. HTTP/2 is on over TLS unless server.http2 is false; h2c
-// on the HTTP listener when server.h2c is true.
-func Listeners(cfg config.Config, app http.Handler, t *TLS, sockets []Socket, log *slog.Logger) []Listener {
+// on the HTTP listener when server.h2c is true. Serve sets draining when
+// the server begins to stop; the application reads it for /readyz.
+func Listeners(cfg config.Config, app http.Handler, t *TLS, sockets []Socket, draining *atomic.Bool, log *slog.Logger) []Listener {
 	var out []Listener
-	draining := new(atomic.Bool)
 	app = closeWhenDraining(app, draining)
 	for _, s := range sockets {
 		srv := NewHTTPServer(cfg.Server, app, log)

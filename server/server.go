@@ -99,6 +99,13 @@ type Listener struct {
 	draining *atomic.Bool
 }
 
+// ErrTerminated is the cause of a stop that a service manager or an
+// orchestrator asked for (SIGTERM: systemctl stop, a rolling restart): a
+// load balancer may still be sending requests here, so Serve first drains
+// for server.drain_delay. A stop for another cause (Ctrl-C at a terminal,
+// a cluster worker replaced while the others go on serving) does not wait.
+var ErrTerminated = errors.New("SIGTERM received")
+
 // drainGrace is how long a stopping server goes on answering requests on
 // connections it had accepted, each answer closing its connection, before
 // it closes the connections that stayed idle.
@@ -139,16 +146,22 @@ func (l Listener) protocols() string {
 }
 
 // Serve serves every listener until ctx ends, then shuts them all down.
-// They stop accepting at once (in cluster mode the other workers take the
-// new connections). For drainGrace, requests still arriving on accepted
-// HTTP/1.1 connections are answered, each answer closing its connection:
-// closing an idle keep-alive connection at once could cut off a request
-// that is already on its way, which a client may not retry (a POST).
-// HTTP/2 connections get a GOAWAY. Then the idle connections close, and
-// requests in flight get what remains of shutdownTimeout to finish. It
-// returns nil after a clean shutdown, and the first error if a listener
-// fails while serving.
-func Serve(ctx context.Context, log *slog.Logger, shutdownTimeout time.Duration, listeners ...Listener) error {
+// When ctx ended with ErrTerminated and cfg.DrainDelay is set, the server
+// first lame-ducks: for DrainDelay it goes on serving everything, while
+// /readyz answers 503 (the draining flag handed to Listeners is set) and
+// HTTP/1.1 answers close their connections, so that the balancer's health
+// checks take the instance out of rotation before it stops accepting;
+// hurry closing ends that period early. Then the listeners stop accepting at once (in cluster mode the other
+// workers take the new connections). For drainGrace, requests still
+// arriving on accepted HTTP/1.1 connections are answered, each answer
+// closing its connection: closing an idle keep-alive connection at once
+// could cut off a request that is already on its way, which a client may
+// not retry (a POST). HTTP/2 connections get a GOAWAY. Then the idle
+// connections close, and requests in flight get what remains of
+// cfg.ShutdownTimeout to finish. It returns nil after a clean shutdown, and
+// the first error if a listener fails while serving.
+func Serve(ctx context.Context, hurry <-chan struct{}, log *slog.Logger, cfg config.Server, listeners ...Listener) error {
+	shutdownTimeout := cfg.ShutdownTimeout
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		log.Info("listening on "+l.URL()+" ("+l.protocols()+")", "listener", l.Name)
@@ -164,10 +177,29 @@ func Serve(ctx context.Context, log *slog.Logger, shutdownTimeout time.Duration,
 			}
 		}()
 	}
+	setDraining := func() {
+		for _, l := range listeners {
+			if l.draining != nil {
+				l.draining.Store(true)
+			}
+		}
+	}
 
 	var serveErr error
 	select {
 	case <-ctx.Done():
+		if cfg.DrainDelay > 0 && errors.Is(context.Cause(ctx), ErrTerminated) {
+			log.Info("draining: still serving, but /readyz answers 503 so that load balancers stop sending here",
+				"drain_delay", cfg.DrainDelay)
+			setDraining()
+			select {
+			case <-time.After(cfg.DrainDelay):
+			case <-hurry:
+				log.Info("asked again: draining ends now")
+			case serveErr = <-errc:
+				log.Error("listener failed; shutting down", "error", serveErr)
+			}
+		}
 		log.Info("shutting down", "timeout", shutdownTimeout)
 	case serveErr = <-errc:
 		log.Error("listener failed; shutting down", "error", serveErr)
@@ -175,10 +207,8 @@ func Serve(ctx context.Context, log *slog.Logger, shutdownTimeout time.Duration,
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	setDraining()
 	for _, l := range listeners {
-		if l.draining != nil {
-			l.draining.Store(true)
-		}
 		l.Net.Close() // stop accepting; Shutdown below sees it closed
 	}
 	grace := time.NewTimer(min(drainGrace, shutdownTimeout/2))
