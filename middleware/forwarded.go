@@ -15,12 +15,11 @@ import (
 // proxy over HTTPS.
 type httpsKey struct{}
 
-// ForwardedHTTPS trusts X-Forwarded-Proto: https from the proxies (IP
-// addresses or CIDR ranges, server.trusted_proxies) and from no one else:
-// a request so marked counts as HTTPS for IsHTTPS (Secure cookies with
-// session.secure auto), although it came from the proxy over plain HTTP.
-// Anyone can send the header; only a proxy we trust decides.
-func ForwardedHTTPS(proxies []string) (gin.HandlerFunc, error) {
+// ProxiedHTTPS returns a check that a plain-HTTP request reached a trusted
+// proxy (IP addresses or CIDR ranges, server.trusted_proxies) over HTTPS:
+// it came from one of them with X-Forwarded-Proto: https. Anyone can send
+// the header; only a proxy we trust decides. With no proxies, never.
+func ProxiedHTTPS(proxies []string) (func(*http.Request) bool, error) {
 	var trusted []netip.Prefix
 	for _, p := range proxies {
 		prefix, err := netip.ParsePrefix(p)
@@ -33,9 +32,22 @@ func ForwardedHTTPS(proxies []string) (gin.HandlerFunc, error) {
 		}
 		trusted = append(trusted, prefix.Masked())
 	}
+	return func(r *http.Request) bool {
+		return len(trusted) > 0 && r.TLS == nil && fromTrusted(r.RemoteAddr, trusted) &&
+			strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+	}, nil
+}
+
+// ForwardedHTTPS marks the requests that ProxiedHTTPS(proxies) accepts as
+// HTTPS for IsHTTPS (Secure cookies with session.secure auto), although
+// they came from the proxy over plain HTTP.
+func ForwardedHTTPS(proxies []string) (gin.HandlerFunc, error) {
+	proxied, err := ProxiedHTTPS(proxies)
+	if err != nil {
+		return nil, err
+	}
 	return func(c *gin.Context) {
-		if len(trusted) > 0 && c.Request.TLS == nil && fromTrusted(c.Request.RemoteAddr, trusted) &&
-			strings.EqualFold(strings.TrimSpace(c.GetHeader("X-Forwarded-Proto")), "https") {
+		if proxied(c.Request) {
 			c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), httpsKey{}, true))
 		}
 		c.Next()

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 
 	"userhub/config"
+	"userhub/middleware"
 )
 
 // Socket is a bound listening socket.
@@ -64,6 +64,10 @@ type TLS struct {
 	WrapHTTP func(http.Handler) http.Handler
 	// Reload reads static certificate files again (SIGHUP); nil otherwise.
 	Reload func()
+	// Names are the host names (and IP addresses) HTTPS has a certificate
+	// for, the only ones the HTTP listener redirects to; "*.example.com"
+	// covers one label under example.com.
+	Names func() []string
 	stop   chan struct{}
 }
 
@@ -89,6 +93,10 @@ func PrepareTLS(cfg config.Config, secret []byte, log *slog.Logger) (*TLS, error
 		}
 		t.Config = NewTLSConfig(certs.GetCertificate)
 		t.Reload = func() { certs.reloadAndLog("SIGHUP") }
+		t.Names = func() []string {
+			c, _ := certs.GetCertificate(nil)
+			return certNames(c.Leaf) // as now: the files may have been replaced
+		}
 		go certs.Watch(time.Second, t.stop)
 		leaf := certs.cert.Leaf
 		log.Info("certificate loaded", "file", cfg.TLS.CertFile, "names", strings.Join(certNames(leaf), ","),
@@ -100,6 +108,8 @@ func PrepareTLS(cfg config.Config, secret []byte, log *slog.Logger) (*TLS, error
 			return nil, fmt.Errorf("self-signed certificate in %s: %w", dir, err)
 		}
 		t.Config = NewTLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil })
+		names := certNames(cert.Leaf)
+		t.Names = func() []string { return names }
 		log.Info("self-signed certificate (for development; trust "+filepath.Join(dir, CAFile)+" to avoid browser warnings)",
 			"names", strings.Join(certNames(cert.Leaf), ","))
 	case "autocert":
@@ -111,6 +121,7 @@ func PrepareTLS(cfg config.Config, secret []byte, log *slog.Logger) (*TLS, error
 		// TLS-ALPN-01 challenges arrive as handshakes for this protocol.
 		t.Config.NextProtos = []string{acme.ALPNProto}
 		t.WrapHTTP = func(h http.Handler) http.Handler { return withoutPort(m.HTTPHandler(h)) }
+		t.Names = func() []string { return cfg.TLS.Domains } // no other name gets a certificate
 		log.Info("certificates from ACME", "directory", cfg.TLS.ACMEDirectory, "domains", strings.Join(cfg.TLS.Domains, ","))
 	}
 	shareTicketKeys(t.Config, secret, t.stop)
@@ -163,40 +174,6 @@ func withoutPort(h http.Handler) http.Handler {
 	})
 }
 
-// redirectHosts are the names the redirect may send to: with autocert,
-// only tls.domains (no other name has a certificate); otherwise any.
-func redirectHosts(cfg config.Config) []string {
-	if cfg.TLS.Mode == "autocert" {
-		return cfg.TLS.Domains
-	}
-	return nil
-}
-
-// RedirectToHTTPS answers every request with 308 to the same path and
-// query on the HTTPS listener (308 keeps the method and body). With hosts,
-// a request for another host gets 400 instead: the redirect then never
-// sends a browser to a name this server has no certificate for.
-func RedirectToHTTPS(tlsAddr string, hosts []string) http.Handler {
-	_, port, _ := net.SplitHostPort(tlsAddr)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]") // a bare IPv6 address
-		if host == "" || (len(hosts) > 0 && !slices.Contains(hosts, strings.ToLower(host))) {
-			http.Error(w, "no HTTPS site for this host name", http.StatusBadRequest)
-			return
-		}
-		if port != "443" {
-			host = net.JoinHostPort(host, port)
-		} else if strings.Contains(host, ":") {
-			host = "[" + host + "]" // an IPv6 address
-		}
-		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
-	})
-}
-
 // Listeners puts a server on each bound socket: the application over
 // HTTPS, and over HTTP either a redirect to HTTPS (tls.redirect) or the
 // application too. HTTP/2 is on over TLS unless server.http2 is false; h2c
@@ -219,7 +196,10 @@ func Listeners(cfg config.Config, app http.Handler, t *TLS, sockets []Socket, dr
 			if t != nil {
 				handler := app
 				if cfg.TLS.Redirect {
-					handler = closeWhenDraining(RedirectToHTTPS(cfg.TLS.Addr, redirectHosts(cfg)), draining)
+					// Validated with the configuration: cannot fail here.
+					proxied, _ := middleware.ProxiedHTTPS(cfg.Server.TrustedProxies)
+					redirect := closeWhenDraining(RedirectToHTTPS(cfg.TLS.Addr, t.Names), draining)
+					handler = unlessProxiedHTTPS(proxied, app, redirect)
 				}
 				srv.Handler = t.WrapHTTP(handler)
 			}

@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"userhub/config"
+	"userhub/middleware"
 )
 
 // testPKI is a root CA, an intermediate it signs, and leaves the
@@ -371,42 +373,80 @@ func TestCertificateProblems(t *testing.T) {
 	}
 }
 
+// TestRedirectToHTTPS: the redirect keeps the method, path and query, and
+// sends only to a name HTTPS has a certificate for, spelt as configured;
+// any other Host gets 400.
 func TestRedirectToHTTPS(t *testing.T) {
+	names := func() []string {
+		return []string{"App.Example.com", "*.apps.example.com", "localhost", "127.0.0.1", "::1"}
+	}
 	for _, tt := range []struct {
-		tlsAddr, host, target, want string
+		tlsAddr, host, target string
+		want                  string // the Location; "" for 400
 	}{
-		{":8443", "example.com:8080", "/about?x=1", "https://example.com:8443/about?x=1"},
-		{":443", "example.com", "/a/b?c=d&e=f", "https://example.com/a/b?c=d&e=f"},
+		{":8443", "app.example.com:8080", "/about?x=1", "https://app.example.com:8443/about?x=1"},
+		{":443", "APP.EXAMPLE.COM", "/a/b?c=d&e=f", "https://app.example.com/a/b?c=d&e=f"},
+		{":443", "app.example.com.", "/", "https://app.example.com/"},
+		{":443", "one.apps.example.com", "/", "https://one.apps.example.com/"},
+		{":8443", "localhost:8080", "/", "https://localhost:8443/"},
+		{":8443", "127.0.0.1:8080", "/", "https://127.0.0.1:8443/"},
 		{":8443", "[::1]:8080", "/", "https://[::1]:8443/"},
 		{":443", "[::1]:80", "/x", "https://[::1]/x"},
-		{":8443", "[::1]", "/x", "https://[::1]:8443/x"},
+		{":8443", "[0:0::1]", "/x", "https://[::1]:8443/x"},
+		{":443", "evil.example", "/", ""},
+		{":443", "app.example.com.evil.example", "/", ""},
+		{":443", "apps.example.com", "/", ""},
+		{":443", "a.b.apps.example.com", "/", ""},
+		{":443", "-x.apps.example.com", "/", ""},
+		{":443", "10.0.0.1", "/", ""},
+		{":443", "", "/", ""},
 	} {
-		req, _ := http.NewRequest("POST", "http://"+tt.host+tt.target, nil)
-		rec := &recorder{header: http.Header{}}
-		RedirectToHTTPS(tt.tlsAddr, nil).ServeHTTP(rec, req)
-		if rec.status != http.StatusPermanentRedirect || rec.header.Get("Location") != tt.want {
-			t.Errorf("%s%s: %d to %q, want 308 to %q", tt.host, tt.target, rec.status, rec.header.Get("Location"), tt.want)
+		req := httptest.NewRequest("POST", "http://placeholder"+tt.target, nil)
+		req.Host = tt.host
+		rec := httptest.NewRecorder()
+		RedirectToHTTPS(tt.tlsAddr, names).ServeHTTP(rec, req)
+		want := http.StatusPermanentRedirect
+		if tt.want == "" {
+			want = http.StatusBadRequest
 		}
-	}
-	// With autocert's allow-list, other names are not redirected.
-	for host, want := range map[string]int{"app.example.com": 308, "evil.example": 400} {
-		req, _ := http.NewRequest("GET", "http://"+host+"/", nil)
-		rec := &recorder{header: http.Header{}}
-		RedirectToHTTPS(":443", []string{"app.example.com"}).ServeHTTP(rec, req)
-		if rec.status != want {
-			t.Errorf("host %s: %d, want %d", host, rec.status, want)
+		if rec.Code != want || rec.Header().Get("Location") != tt.want {
+			t.Errorf("Host %q %s: %d to %q, want %d to %q", tt.host, tt.target, rec.Code, rec.Header().Get("Location"), want, tt.want)
 		}
 	}
 }
 
-type recorder struct {
-	header http.Header
-	status int
+// TestRedirectBehindAProxy: a request that a trusted proxy received over
+// HTTPS (X-Forwarded-Proto: https) is served, not redirected again (that
+// would loop); the same header from anyone else changes nothing.
+func TestRedirectBehindAProxy(t *testing.T) {
+	proxied, err := middleware.ProxiedHTTPS([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	h := unlessProxiedHTTPS(proxied, app, RedirectToHTTPS(":443", func() []string { return []string{"app.example.com"} }))
+	for _, tt := range []struct {
+		remote, proto string
+		want          int
+	}{
+		{"10.1.2.3:5000", "https", http.StatusTeapot},
+		{"10.1.2.3:5000", "HTTPS", http.StatusTeapot},
+		{"10.1.2.3:5000", "http", http.StatusPermanentRedirect},
+		{"10.1.2.3:5000", "", http.StatusPermanentRedirect},
+		{"192.0.2.7:5000", "https", http.StatusPermanentRedirect},
+	} {
+		req := httptest.NewRequest("GET", "http://app.example.com/", nil)
+		req.RemoteAddr = tt.remote
+		if tt.proto != "" {
+			req.Header.Set("X-Forwarded-Proto", tt.proto)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("from %s with X-Forwarded-Proto %q: %d, want %d", tt.remote, tt.proto, rec.Code, tt.want)
+		}
+	}
 }
-
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
-func (r *recorder) WriteHeader(s int)           { r.status = s }
 
 // TestDevCertificate: made once and kept; made again when a name is added.
 func TestDevCertificate(t *testing.T) {
