@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -574,7 +575,10 @@ func startOnPostgres(t *testing.T, pg *pgServer) (*proc, *http.Client) {
 // API, the login and the pages answer 503 with Retry-After (problem+json,
 // or the HTML error page), never 500; the log says so once, with no
 // ERROR line; once PostgreSQL is back, the same requests work, without
-// restarting userhub, and the log says the database answers again.
+// restarting userhub, and the log says the database answers again. /readyz
+// names the database meanwhile; afterwards the instance listens for
+// changes again: a change another instance makes in the database reaches
+// its cache (it was read before the outage).
 func TestPostgresDown(t *testing.T) {
 	pg := newPostgres(t)
 	p, admin := startOnPostgres(t, pg)
@@ -599,11 +603,26 @@ func TestPostgresDown(t *testing.T) {
 	for _, r := range requests() {
 		wantStatus(t, "before the outage: "+r.what, send(r.client, wait, r.method, p.base+r.path, r.ct, r.body), r.status)
 	}
+	// lee, read through the cache before the outage: after it, a change made
+	// in the database by someone else (another instance) must be seen, so
+	// the instance listens for changes again and its cache was dropped.
+	created := send(admin, wait, "POST", p.base+"/api/v1/users", jsonCT, `{"name":"lee"}`)
+	wantStatus(t, "create lee", created, http.StatusCreated)
+	var lee struct {
+		ID   int64  `json:"id"`
+		Role string `json:"role"`
+	}
+	json.Unmarshal([]byte(created.body), &lee)
+	leeURL := fmt.Sprintf("%s/api/v1/users/%d", p.base, lee.ID)
+	wantStatus(t, "GET lee", send(admin, wait, "GET", leeURL, "", ""), http.StatusOK)
 	if t.Failed() {
 		t.FailNow()
 	}
 
 	pg.stop()
+	if r := send(newClient(), wait, "GET", p.base+"/readyz", "", ""); r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "the database does not answer") {
+		t.Errorf("/readyz, PostgreSQL down: %v, want 503 naming the database", r)
+	}
 	for _, r := range requests() {
 		got := send(r.client, wait, r.method, p.base+r.path, r.ct, r.body)
 		unavailable(t, "PostgreSQL down: "+r.what, got, r.page)
@@ -622,6 +641,27 @@ func TestPostgresDown(t *testing.T) {
 		wantStatus(t, "PostgreSQL back: "+r.what, send(r.client, wait, r.method, p.base+r.path, r.ct, r.body), r.status)
 	}
 	waitBack(t, p, 1)
+	p.waitLog(t, "listening to the database's change notifications again")
+	db, err := sql.Open("pgx", pg.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE users SET role = 'admin' WHERE id = $1", lee.ID); err != nil {
+		t.Fatalf("another instance's change: %v", err)
+	}
+	changed := time.Now()
+	for {
+		r := send(admin, wait, "GET", leeURL, "", "")
+		if strings.Contains(r.body, `"role":"admin"`) {
+			t.Logf("a change made elsewhere after the outage was seen in %v", time.Since(changed).Round(time.Millisecond))
+			break
+		}
+		if r.status != http.StatusOK || time.Since(changed) > 5*time.Second {
+			t.Fatalf("GET lee after another instance made lee an admin: %v; the cache did not hear of it", r)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	settleLog()
 	if lines := logLines(p, "stopped answering"); len(lines) != 1 {
 		t.Errorf("%d \"stopped answering\" lines for one outage, want 1:\n%s", len(lines), strings.Join(lines, "\n"))
@@ -952,6 +992,9 @@ func TestRedisDown(t *testing.T) {
 	// (a) Redis frozen.
 	outlastRecent()
 	rs.signal(syscall.SIGSTOP)
+	if r := send(newClient(), wait, "GET", p.base+"/readyz", "", ""); r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "the redis does not answer") {
+		t.Errorf("/readyz, Redis frozen: %v, want 503 naming Redis", r)
+	}
 	r = login()
 	unavailable(t, "login, Redis frozen", r, false)
 	if r.took > bound {
