@@ -149,6 +149,9 @@ type Change struct {
 	Role      *models.Role
 	Password  *string // ends the user's sessions
 	Suspended *bool   // true ends the user's sessions and refuses their logins
+	// Check, if set, must accept the account as stored for the change to
+	// be made (an HTTP If-Match); see models.UserChange.
+	Check models.Precondition
 }
 
 // Update applies c to the account with id, for actor: admins change
@@ -180,7 +183,7 @@ func (s *Service) Update(ctx context.Context, actor auth.Principal, id int64, c 
 		c.Suspended = nil // no change: the sessions stay
 	}
 	var verr models.ValidationError
-	change, err := models.UserChange{Name: c.Name, Role: c.Role, Suspended: c.Suspended}.Normalize()
+	change, err := models.UserChange{Name: c.Name, Role: c.Role, Suspended: c.Suspended, Check: c.Check}.Normalize()
 	if err := verr.Collect(err); err != nil {
 		return models.User{}, err
 	}
@@ -197,6 +200,9 @@ func (s *Service) Update(ctx context.Context, actor auth.Principal, id int64, c 
 		return models.User{}, err
 	}
 	if change.Name == nil && change.Role == nil && c.Password == nil && change.Suspended == nil {
+		if c.Check != nil {
+			return target, c.Check(target)
+		}
 		return target, nil
 	}
 	if c.Password != nil {
@@ -251,12 +257,13 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor auth.Principal, c
 	return u, nil
 }
 
-// Delete removes the account with id, for actor.
-func (s *Service) Delete(ctx context.Context, actor auth.Principal, id int64) error {
+// Delete removes the account with id, for actor; check, if not nil, must
+// accept the account as stored (see models.UserChange).
+func (s *Service) Delete(ctx context.Context, actor auth.Principal, id int64, check models.Precondition) error {
 	if err := Authorize(actor, DeleteUser, id); err != nil {
 		return err
 	}
-	if err := s.store.DeleteUser(ctx, id); err != nil {
+	if err := s.store.DeleteUser(ctx, id, check); err != nil {
 		return err
 	}
 	s.log.Info("user deleted", "id", id, "by", actorName(actor))

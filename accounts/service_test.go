@@ -250,13 +250,13 @@ func TestService(t *testing.T) {
 			return err
 		}, want: models.ErrLastAdmin},
 		{name: "the last admin cannot be deleted", do: func(w world) error {
-			return w.svc.Delete(ctx, w.kim, w.kim.User.ID)
+			return w.svc.Delete(ctx, w.kim, w.kim.User.ID, nil)
 		}, want: models.ErrLastAdmin},
 		{name: "member may not delete", do: func(w world) error {
-			return w.svc.Delete(ctx, w.lee, w.lee.User.ID)
+			return w.svc.Delete(ctx, w.lee, w.lee.User.ID, nil)
 		}, want: forbidden},
 		{name: "operator deletes", do: func(w world) error {
-			return w.svc.Delete(ctx, auth.Operator(), w.lee.User.ID)
+			return w.svc.Delete(ctx, auth.Operator(), w.lee.User.ID, nil)
 		}, check: func(t *testing.T, w world) {
 			if _, err := w.db.User(ctx, w.lee.User.ID); !errors.Is(err, models.ErrNotFound) {
 				t.Fatal(err)

@@ -178,9 +178,9 @@ func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time) error {
 }
 
 // DeleteUser implements models.UserStore.
-func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+func (s *Store) DeleteUser(ctx context.Context, id int64, check models.Precondition) error {
 	defer s.signal.Changed()
-	return s.inner.DeleteUser(ctx, id)
+	return s.inner.DeleteUser(ctx, id, check)
 }
 
 // EndSessions implements models.UserStore.

@@ -99,7 +99,7 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		}
 		fmt.Fprintf(e.stdout, "password of %s changed; their sessions have ended\n", u.Name)
 	case "delete":
-		if err := acc.Delete(ctx, operator, u.ID); err != nil {
+		if err := acc.Delete(ctx, operator, u.ID, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "deleted %s\n", u.Name)

@@ -69,6 +69,7 @@ var errorTable = []struct {
 	retryAfter int // seconds
 }{
 	{models.ErrNotFound, http.StatusNotFound, "not_found", "no such user", 0},
+	{models.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", models.ErrPreconditionFailed.Error(), 0},
 	{models.ErrNameTaken, http.StatusConflict, "name_taken", "another user already has this name (names ignore case)", 0},
 	{models.ErrLastAdmin, http.StatusConflict, "last_admin", "this is the only administrator; make another user an administrator first", 0},
 	{models.ErrSuspended, http.StatusForbidden, "suspended", "this account is suspended: an administrator can restore it", 0},

@@ -215,22 +215,24 @@ func (h *Handlers) createUser(c *gin.Context, n accounts.NewAccount) error {
 		return err
 	}
 	c.Header("Location", userLocation(u.ID))
-	writeJSON(c, http.StatusCreated, typeJSON, toJSON(u))
+	writeUser(c, http.StatusCreated, u)
 	return nil
 }
 
 // updateUser applies a change to the user named by :id and answers 200
-// with the user.
+// with the user; with If-Match, only to the user as the client read it
+// (else 412).
 func (h *Handlers) updateUser(c *gin.Context, change accounts.Change) error {
 	id, err := userID(c)
 	if err != nil {
 		return err
 	}
+	change.Check = ifMatch(c)
 	u, err := h.accounts.Update(c.Request.Context(), principal(c), id, change)
 	if err != nil {
 		return err
 	}
-	writeJSON(c, http.StatusOK, typeJSON, toJSON(u))
+	writeUser(c, http.StatusOK, u)
 	return nil
 }
 
@@ -249,13 +251,14 @@ func (h *Handlers) patchUser(c *gin.Context) error {
 	return h.updateUser(c, accounts.Change{Name: in.Name, Role: in.Role, Password: in.Password, Suspended: in.Suspended})
 }
 
-// deleteUser removes the user named by :id: 204 (admins only).
+// deleteUser removes the user named by :id: 204 (admins only); with
+// If-Match, only the user as the client read it (else 412).
 func (h *Handlers) deleteUser(c *gin.Context) error {
 	id, err := userID(c)
 	if err != nil {
 		return err
 	}
-	if err := h.accounts.Delete(c.Request.Context(), principal(c), id); err != nil {
+	if err := h.accounts.Delete(c.Request.Context(), principal(c), id, ifMatch(c)); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"userhub/accounts"
@@ -43,7 +41,7 @@ func (h *Handlers) apiListUsers(c *gin.Context) error {
 		body.Users[i] = toJSON(u)
 	}
 	body.PrevCursor, body.NextCursor = setPageLinks(c, q, page, apiDefaultLimit, models.OrderOldest)
-	writeJSON(c, http.StatusOK, typeJSON, body)
+	writeJSONIfChanged(c, body, true)
 	return nil
 }
 
@@ -60,7 +58,8 @@ func (h *Handlers) apiCreateUser(c *gin.Context) error {
 	return h.createUser(c, accounts.NewAccount{Name: *in.Name, Role: in.Role, Password: in.Password})
 }
 
-// apiGetUser: GET /api/v1/users/:id.
+// apiGetUser: GET /api/v1/users/:id, with a strong ETag (If-None-Match
+// -> 304).
 func (h *Handlers) apiGetUser(c *gin.Context) error {
 	id, err := userID(c)
 	if err != nil {
@@ -70,7 +69,7 @@ func (h *Handlers) apiGetUser(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c, http.StatusOK, typeJSON, toJSON(u))
+	writeJSONIfChanged(c, toJSON(u), false)
 	return nil
 }
 

@@ -14,6 +14,9 @@ var (
 	ErrNotFound = errors.New("no such user")
 	// ErrNameTaken: another user already has this name (compared case-insensitively).
 	ErrNameTaken = errors.New("another user already has this name (names ignore case): choose another")
+	// ErrPreconditionFailed: the user is no longer as the client last read
+	// it (an HTTP If-Match that does not match): the change was not made.
+	ErrPreconditionFailed = errors.New("the user has changed since you read it: read it again, then retry the change")
 	// ErrLastAdmin: the change would leave the system without an administrator.
 	ErrLastAdmin = errors.New("this is the only administrator who can log in: make another user an administrator first")
 	// ErrSuspended: the name and password are right, but an administrator

@@ -90,7 +90,14 @@ type UserChange struct {
 	PasswordHash *string
 	KeepSessions bool
 	Suspended    *bool
+	// Check, if set, is called with the user as stored, in the change's
+	// own transaction (the row locked): an error from it cancels the
+	// change (ErrPreconditionFailed for a lost update).
+	Check Precondition
 }
+
+// Precondition checks a user as stored before a change to it is made.
+type Precondition func(User) error
 
 // Normalize validates c and returns it in canonical form.
 func (c UserChange) Normalize() (UserChange, error) {
@@ -239,8 +246,9 @@ type UserStore interface {
 	UpdateUser(ctx context.Context, id int64, c UserChange) (User, error)
 	// RecordLogin sets the user's LastLoginAt to at (nothing else changes).
 	RecordLogin(ctx context.Context, id int64, at time.Time) error
-	// DeleteUser removes a user. ErrNotFound, or ErrLastAdmin for the only admin.
-	DeleteUser(ctx context.Context, id int64) error
+	// DeleteUser removes a user. ErrNotFound, or ErrLastAdmin for the only
+	// admin; check, if not nil, as in UserChange.
+	DeleteUser(ctx context.Context, id int64, check Precondition) error
 	// EndSessions ends every session of the user ("log out everywhere") by
 	// moving its session version on, and returns the user as it now is.
 	EndSessions(ctx context.Context, id int64) (User, error)

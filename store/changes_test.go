@@ -81,7 +81,7 @@ func TestChangesReachOtherInstances(t *testing.T) {
 		_, err := dbA.UpdateUser(ctx, lee.ID, models.UserChange{Name: &other}) // no cache, no local signal
 		return err
 	}, func() bool { u, _ := b.User(ctx, lee.ID); return u.Name == "jung" })
-	seen("a deletion", func() error { return a.DeleteUser(ctx, lee.ID) },
+	seen("a deletion", func() error { return a.DeleteUser(ctx, lee.ID, nil) },
 		func() bool { _, err := b.User(ctx, lee.ID); return err == models.ErrNotFound })
 	t.Logf("the slowest change reached the other instance in %v", slowest.Round(time.Microsecond))
 

@@ -71,7 +71,10 @@ type dialect struct {
 	// remains"). Both are empty for SQLite, whose write transactions start
 	// IMMEDIATE and so hold the database write lock already.
 	lockMigrations, lockAdmins string
-	isUniqueViolation          func(error) bool
+	// forUpdate locks the rows a SELECT reads until the transaction ends;
+	// empty for SQLite (see above).
+	forUpdate         string
+	isUniqueViolation func(error) bool
 	// unavailable and full classify the driver's errors (see faults.go).
 	unavailable, full func(error) bool
 	// guard is run first in each write transaction with its deadline, to
@@ -100,6 +103,7 @@ var (
 		unavailable: postgresUnavailable,
 		full:        postgresFull,
 		guard:       postgresGuard,
+		forUpdate:   " FOR UPDATE",
 		// Arbitrary constants that name userhub's two locks.
 		lockMigrations: "SELECT pg_advisory_xact_lock(7283105574)",
 		lockAdmins:     "SELECT pg_advisory_xact_lock(7283105575)",

@@ -218,6 +218,9 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 		}
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.precondition(ctx, tx, id, c.Check); err != nil {
+			return err
+		}
 		if (c.Role != nil && *c.Role != models.RoleAdmin) || (c.Suspended != nil && *c.Suspended) {
 			if err := s.checkOtherAdmin(ctx, tx, id); err != nil {
 				return err
@@ -263,10 +266,13 @@ func (s *Store) EndSessions(ctx context.Context, id int64) (u models.User, err e
 }
 
 // DeleteUser implements models.UserStore.
-func (s *Store) DeleteUser(ctx context.Context, id int64) (err error) {
+func (s *Store) DeleteUser(ctx context.Context, id int64, check models.Precondition) (err error) {
 	ctx, end := s.call(ctx, &err, writing)
 	defer end()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.precondition(ctx, tx, id, check); err != nil {
+			return err
+		}
 		if err := s.checkOtherAdmin(ctx, tx, id); err != nil {
 			return err
 		}
@@ -279,6 +285,19 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) (err error) {
 		}
 		return err
 	})
+}
+
+// precondition reads user id in tx, locking its row until tx ends (SQLite's
+// write transactions hold the whole database already), and checks it.
+func (s *Store) precondition(ctx context.Context, tx *sql.Tx, id int64, check models.Precondition) error {
+	if check == nil {
+		return nil
+	}
+	u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1"+s.dialect.forUpdate, id))
+	if err != nil {
+		return err
+	}
+	return check(u)
 }
 
 // lockAdmins takes the dialect's admin lock for the rest of tx (see dialect).

@@ -45,6 +45,8 @@ func Run(t *testing.T, newDB Opener) {
 		{"FirstUserOnlyOnce", testFirstUser},
 		{"SuspensionEndsSessionsAndKeepsAnAdmin", testSuspension},
 		{"RecordLoginChangesOnlyLastLogin", testRecordLogin},
+		{"PreconditionsGuardChanges", testPreconditions},
+		{"ConcurrentChangesFromOneReadMakeOne", testLostUpdate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,7 +156,7 @@ func testNotFound(t *testing.T, open func() models.UserStore) {
 	wantErr(t, err, models.ErrNotFound)
 	_, err = s.UpdateUser(ctx, 999, models.UserChange{Role: &role})
 	wantErr(t, err, models.ErrNotFound)
-	wantErr(t, s.DeleteUser(ctx, 999), models.ErrNotFound)
+	wantErr(t, s.DeleteUser(ctx, 999, nil), models.ErrNotFound)
 }
 
 func testList(t *testing.T, open func() models.UserStore) {
@@ -225,7 +227,7 @@ func testList(t *testing.T, open func() models.UserStore) {
 	if _, err := s.UpdateUser(ctx, all[3].ID, models.UserChange{Role: &member}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteUser(ctx, all[1].ID); err != nil {
+	if err := s.DeleteUser(ctx, all[1].ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	for role, want := range map[models.Role]int{"": 6, models.RoleAdmin: 2, models.RoleMember: 4} {
@@ -333,14 +335,14 @@ func testLastAdmin(t *testing.T, open func() models.UserStore) {
 	member := models.RoleMember
 	_, err := s.UpdateUser(ctx, a.ID, models.UserChange{Role: &member})
 	wantErr(t, err, models.ErrLastAdmin)
-	wantErr(t, s.DeleteUser(ctx, a.ID), models.ErrLastAdmin)
+	wantErr(t, s.DeleteUser(ctx, a.ID, nil), models.ErrLastAdmin)
 
 	b := mustCreate(t, s, "second", models.RoleAdmin)
 	if _, err := s.UpdateUser(ctx, a.ID, models.UserChange{Role: &member}); err != nil {
 		t.Fatalf("demote with another admin present: %v", err)
 	}
-	wantErr(t, s.DeleteUser(ctx, b.ID), models.ErrLastAdmin)
-	if err := s.DeleteUser(ctx, a.ID); err != nil {
+	wantErr(t, s.DeleteUser(ctx, b.ID, nil), models.ErrLastAdmin)
+	if err := s.DeleteUser(ctx, a.ID, nil); err != nil {
 		t.Fatalf("delete a member: %v", err)
 	}
 	if got, _ := s.User(ctx, b.ID); got.Role != models.RoleAdmin {
@@ -353,7 +355,7 @@ func testLastAdmin(t *testing.T, open func() models.UserStore) {
 	}
 	_, err = s.UpdateUser(ctx, b.ID, models.UserChange{Role: &member})
 	wantErr(t, err, models.ErrLastAdmin)
-	if err := s.DeleteUser(ctx, nopass.ID); err != nil {
+	if err := s.DeleteUser(ctx, nopass.ID, nil); err != nil {
 		t.Fatalf("delete an admin without a password: %v", err)
 	}
 }
@@ -373,7 +375,7 @@ func testConcurrentDemotions(t *testing.T, open func() models.UserStore) {
 			if i%2 == 0 {
 				_, errs[i] = s.UpdateUser(ctx, id, models.UserChange{Role: &member})
 			} else {
-				errs[i] = s.DeleteUser(ctx, id)
+				errs[i] = s.DeleteUser(ctx, id, nil)
 			}
 		})
 	}
@@ -427,12 +429,12 @@ func testConcurrentCreates(t *testing.T, open func() models.UserStore) {
 func testDelete(t *testing.T, open func() models.UserStore) {
 	s := open()
 	u := mustCreate(t, s, "kim", "")
-	if err := s.DeleteUser(ctx, u.ID); err != nil {
+	if err := s.DeleteUser(ctx, u.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.User(ctx, u.ID)
 	wantErr(t, err, models.ErrNotFound)
-	wantErr(t, s.DeleteUser(ctx, u.ID), models.ErrNotFound)
+	wantErr(t, s.DeleteUser(ctx, u.ID, nil), models.ErrNotFound)
 	// ids are not reused: a session naming the old id must never match a new user.
 	if again := mustCreate(t, s, "kim", ""); again.ID == u.ID {
 		t.Fatalf("id %d reused", u.ID)
@@ -485,7 +487,7 @@ func testOtherWriters(t *testing.T, open func() models.UserStore) {
 		if n, _ := a.CountUsers(ctx, models.Filter{}); n != round+2 {
 			t.Fatalf("round %d: count %d after another store's insert", round, n)
 		}
-		if err := b.DeleteUser(ctx, added.ID); err != nil {
+		if err := b.DeleteUser(ctx, added.ID, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := a.User(ctx, added.ID); !errors.Is(err, models.ErrNotFound) {
@@ -703,7 +705,7 @@ func testSuspension(t *testing.T, open func() models.UserStore) {
 	memberRole := models.RoleMember
 	_, err = s.UpdateUser(ctx, admin.ID, models.UserChange{Role: &memberRole})
 	wantErr(t, err, models.ErrLastAdmin)
-	wantErr(t, s.DeleteUser(ctx, admin.ID), models.ErrLastAdmin)
+	wantErr(t, s.DeleteUser(ctx, admin.ID, nil), models.ErrLastAdmin)
 	if _, err := s.UpdateUser(ctx, other.ID, models.UserChange{Suspended: &no}); err != nil {
 		t.Fatal(err)
 	}
@@ -728,5 +730,76 @@ func testRecordLogin(t *testing.T, open func() models.UserStore) {
 	}
 	if err := s.RecordLogin(ctx, 9999, at); err != nil {
 		t.Fatalf("RecordLogin of a deleted user: %v, want nil (the login raced a deletion)", err)
+	}
+}
+
+// sameAs is the precondition "the user is still as read" (an HTTP If-Match).
+func sameAs(read models.User) models.Precondition {
+	return func(now models.User) error {
+		if now != read {
+			return models.ErrPreconditionFailed
+		}
+		return nil
+	}
+}
+
+func testPreconditions(t *testing.T, open func() models.UserStore) {
+	s := open()
+	read := mustCreate(t, s, "kim", "")
+	// The check sees the user as stored.
+	var seen models.User
+	look := func(u models.User) error { seen = u; return nil }
+	name := "kim2"
+	renamed, err := s.UpdateUser(ctx, read.ID, models.UserChange{Name: &name, Check: look})
+	if err != nil || seen != read || renamed.Name != "kim2" {
+		t.Fatalf("update with a passing check: %v; it saw %+v, want %+v", err, seen, read)
+	}
+	// A check that fails cancels the change; the stale read fails now.
+	name = "kim3"
+	_, err = s.UpdateUser(ctx, read.ID, models.UserChange{Name: &name, Check: sameAs(read)})
+	wantErr(t, err, models.ErrPreconditionFailed)
+	wantErr(t, s.DeleteUser(ctx, read.ID, sameAs(read)), models.ErrPreconditionFailed)
+	if now, err := s.User(ctx, read.ID); err != nil || now.Name != "kim2" {
+		t.Fatalf("after refused changes: %+v, %v; want kim2 still there", now, err)
+	}
+	// With the current read, both work.
+	if err := s.DeleteUser(ctx, renamed.ID, sameAs(renamed)); err != nil {
+		t.Fatal(err)
+	}
+	// A check on an unknown user: not found, the check is not called.
+	called := false
+	_, err = s.UpdateUser(ctx, 999, models.UserChange{Name: &name, Check: func(models.User) error { called = true; return nil }})
+	wantErr(t, err, models.ErrNotFound)
+	if called {
+		t.Error("the check was called for a user that does not exist")
+	}
+}
+
+// testLostUpdate: clients that read the same user and each change it on
+// condition that it is still as read: exactly one change is made.
+func testLostUpdate(t *testing.T, open func() models.UserStore) {
+	s := open()
+	read := mustCreate(t, s, "kim", "")
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			name := fmt.Sprintf("kim%d", i)
+			_, errs[i] = s.UpdateUser(ctx, read.ID, models.UserChange{Name: &name, Check: sameAs(read)})
+		})
+	}
+	wg.Wait()
+	made := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			made++
+		case !errors.Is(err, models.ErrPreconditionFailed):
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if made != 1 {
+		t.Fatalf("%d of %d changes from one read were made, want 1: %v", made, n, errs)
 	}
 }
