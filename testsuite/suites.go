@@ -45,6 +45,12 @@ var optionalSuites = []suite{
 	{"TestPostgresFrozen", "PostgreSQL's binaries, for a throwaway instance"},
 	{"TestRedisDown", "redis-server, for a throwaway instance"},
 	{"TestDiskFull", "mount, for a small tmpfs"},
+	{"TestHAProxyConfig", "HAProxy"},
+	{"TestSystemdUnit", "nothing: always runs (systemd-analyze verify, where installed)"},
+	{"TestHAProxyInstancesAgree", "HAProxy, PostgreSQL and redis-server"},
+	{"TestHAProxyRollingRestart", "HAProxy, PostgreSQL and redis-server"},
+	{"TestHAProxyInstanceKilled", "HAProxy, PostgreSQL and redis-server"},
+	{"TestHAProxyRedisDown", "HAProxy, PostgreSQL and redis-server"},
 	{"TestAutocert/tls-alpn-01", "Pebble, built from the Go module proxy"},
 	{"TestAutocert/http-01", "Pebble, built from the Go module proxy"},
 }
