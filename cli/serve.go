@@ -282,7 +282,7 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 	handler, err := handlers.New(handlers.Deps{
 		Config:    cfg,
 		Store:     users,
-		Accounts:  accounts.New(accounts.Options{Store: users, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
+		Accounts:  accounts.New(accounts.Options{Store: users, Tokens: s, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
 		Sessions:  sessions.NewManager(backend, cfg.Session, users, users, log),
 		Logger:    log,
 		Templates: assets.Templates,

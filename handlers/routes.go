@@ -78,7 +78,8 @@ func New(d Deps) (*gin.Engine, error) {
 		draining: d.Draining,
 	}
 	maps.Copy(h.ready, d.Ready)
-	authenticator := auth.New(h.fail, d.Sessions)
+	bearer := auth.Bearer{APIPrefix: apiPrefix, Check: d.Accounts.TokenPrincipal}
+	authenticator := auth.New(h.fail, bearer, d.Sessions)
 	h.challenge = authenticator.Challenge()
 	var err error
 	if h.assets, err = loadAssets(d.Static); err != nil {
@@ -100,7 +101,10 @@ func New(d Deps) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(proxies); err != nil {
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
 	}
-	crossOrigin, err := middleware.CrossOrigin(d.Config.Server.TrustedOrigins, h.fail)
+	// A bearer token is not ambient (a browser never adds one by itself), so
+	// requests with one need no cross-origin check: the token decides.
+	hasBearer := func(r *http.Request) bool { _, ok := auth.BearerToken(r, apiPrefix); return ok }
+	crossOrigin, err := middleware.CrossOrigin(d.Config.Server.TrustedOrigins, hasBearer, h.fail)
 	if err != nil {
 		return nil, fmt.Errorf("server.trusted_origins: %w", err)
 	}
@@ -167,7 +171,7 @@ func New(d Deps) (*gin.Engine, error) {
 	// The versioned JSON API.
 	api := h.group(r, "/api", asJSON)
 	api.POST("/v1/login", h.handle(h.apiLogin))
-	v1 := api.Group("/v1", loggedIn)
+	v1 := api.Group("/v1", loggedIn, auth.RequireScopes(h.fail))
 	v1.POST("/logout", h.handle(h.apiLogout))
 	get(v1, "/me", h.handle(h.apiMe))
 	v1.PUT("/me/password", h.handle(h.apiChangePassword))
@@ -177,10 +181,16 @@ func New(d Deps) (*gin.Engine, error) {
 	v1.PUT("/users/:id", h.handle(h.apiReplaceUser))
 	v1.PATCH("/users/:id", h.handle(h.patchUser))
 	v1.DELETE("/users/:id", admin, h.handle(h.deleteUser))
+	v1.POST("/tokens", h.handle(h.apiCreateToken))
+	get(v1, "/tokens", h.handle(h.apiListTokens))
+	v1.DELETE("/tokens/:id", h.handle(h.apiRevokeToken))
 
 	addOptions(r)
 	return r, nil
 }
+
+// apiPrefix is where bearer tokens work; pages ignore them.
+const apiPrefix = "/api/"
 
 // get registers a GET route and its HEAD twin (gin does not answer HEAD
 // for GET routes by itself; net/http drops the body of a HEAD response).

@@ -86,7 +86,7 @@ func testHasher() *accounts.Hasher {
 }
 
 func (a app) newAccounts(s models.UserStore, counter models.Counter) *accounts.Service {
-	return accounts.New(accounts.Options{Store: s, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
+	return accounts.New(accounts.Options{Store: s, Tokens: a.db, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
 }
 
 // testStore is what the handlers read and the sessions check.

@@ -68,7 +68,7 @@ type TLS struct {
 	// for, the only ones the HTTP listener redirects to; "*.example.com"
 	// covers one label under example.com.
 	Names func() []string
-	stop   chan struct{}
+	stop  chan struct{}
 }
 
 // Close stops watching certificate files and rotating ticket keys.

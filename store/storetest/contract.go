@@ -47,6 +47,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"RecordLoginChangesOnlyLastLogin", testRecordLogin},
 		{"PreconditionsGuardChanges", testPreconditions},
 		{"ConcurrentChangesFromOneReadMakeOne", testLostUpdate},
+		{"Tokens", testTokens},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -802,4 +803,75 @@ func testLostUpdate(t *testing.T, open func() models.UserStore) {
 	if made != 1 {
 		t.Fatalf("%d of %d changes from one read were made, want 1: %v", made, n, errs)
 	}
+}
+
+// testTokens: a token is found by its hash with its user, listed newest
+// first, deleted only by its owner (or with user 0), and goes with its user.
+func testTokens(t *testing.T, open func() models.UserStore) {
+	s := open()
+	ts, ok := s.(models.TokenStore)
+	if !ok {
+		t.Log("this store keeps no tokens (the read cache does not cache them)")
+		return
+	}
+	kim := mustCreate(t, s, "kim", models.RoleAdmin)
+	lee := mustCreate(t, s, "lee", "")
+	expires := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	make := func(user models.User, name string, hash byte, scopes ...models.Scope) models.Token {
+		t.Helper()
+		tok, err := ts.CreateToken(ctx, models.Token{UserID: user.ID, Name: name, Prefix: "uh_" + name, Hash: []byte{hash, 1, 2, 3},
+			Scopes: scopes, UserVersion: user.SessionVersion, ExpiresAt: expires})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	first := make(kim, "backup", 1, models.ScopeRead)
+	second := make(kim, "deploy", 2, models.ScopeWrite, models.ScopeAdmin)
+	other := make(lee, "script", 3, models.ScopeRead)
+	if first.ID == 0 || first.CreatedAt.IsZero() || !first.ExpiresAt.Equal(expires) || !first.LastUsedAt.IsZero() {
+		t.Fatalf("created %+v", first)
+	}
+	got, user, err := ts.TokenByHash(ctx, []byte{2, 1, 2, 3})
+	if err != nil || got.ID != second.ID || got.Name != "deploy" || !got.Has(models.ScopeAdmin) || !got.Has(models.ScopeWrite) || got.Has(models.ScopeRead) ||
+		user.ID != kim.ID || user.Name != "kim" || user.Role != models.RoleAdmin || got.UserVersion != kim.SessionVersion {
+		t.Fatalf("by hash: %+v, %+v, %v", got, user, err)
+	}
+	_, _, err = ts.TokenByHash(ctx, []byte{9})
+	wantErr(t, err, models.ErrNoToken)
+	list, err := ts.Tokens(ctx, kim.ID)
+	if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].ID != first.ID {
+		t.Fatalf("kim's tokens: %+v, %v", list, err)
+	}
+	// Used: last used moves, nothing else.
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if err := ts.TokenUsed(ctx, first.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := ts.TokenByHash(ctx, first.Hash); !got.LastUsedAt.Equal(at) {
+		t.Errorf("last used %v, want %v", got.LastUsedAt, at)
+	}
+	// Only its owner deletes it (or anyone, with user 0).
+	wantErr(t, ts.DeleteToken(ctx, other.ID, kim.ID), models.ErrNoToken)
+	if err := ts.DeleteToken(ctx, first.ID, kim.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.DeleteToken(ctx, other.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, ts.DeleteToken(ctx, first.ID, 0), models.ErrNoToken)
+	_, _, err = ts.TokenByHash(ctx, first.Hash)
+	wantErr(t, err, models.ErrNoToken)
+	// A user's tokens go with the user; a token for nobody is refused.
+	if err := s.DeleteUser(ctx, lee.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	leeToken := make(mustCreate(t, s, "park", ""), "x", 4, models.ScopeRead)
+	if err := s.DeleteUser(ctx, leeToken.UserID, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ts.TokenByHash(ctx, leeToken.Hash)
+	wantErr(t, err, models.ErrNoToken)
+	_, err = ts.CreateToken(ctx, models.Token{UserID: 999, Name: "x", Prefix: "uh_x", Hash: []byte{5}, Scopes: []models.Scope{models.ScopeRead}})
+	wantErr(t, err, models.ErrNotFound)
 }
