@@ -66,7 +66,8 @@ func secretKeeper(s *store.Store) sessions.SecretKeeper {
 
 // master prepares what the workers share (the database schema, the session
 // secret, a development certificate), so that they do not race to create
-// it, then runs the cluster master.
+// it, then runs the cluster master. It orders no ACME certificate: the
+// workers do, taking turns (server.CertStore).
 func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []server.Socket, n int, workerArgs, env []string, hup <-chan os.Signal) error {
 	defer func() {
 		for _, s := range sockets {
@@ -82,7 +83,9 @@ func master(ctx context.Context, cfg config.Config, log *slog.Logger, sockets []
 	if err != nil {
 		return err
 	}
-	tlsSetup, err := server.PrepareTLS(cfg, secret, log) // checks certificates, makes a development one
+	// Checks certificates, makes a development one; with autocert, checks
+	// the settings only: the workers serve the handshakes, and order.
+	tlsSetup, err := server.PrepareTLS(cfg, secret, nil, log)
 	if err != nil {
 		return err
 	}
@@ -172,7 +175,7 @@ func runServer(ctx context.Context, cfg config.Config, assets Assets, log *slog.
 	if err != nil {
 		return err
 	}
-	tlsSetup, err := server.PrepareTLS(cfg, secret, log)
+	tlsSetup, err := server.PrepareTLS(cfg, secret, s.CertCache(), log)
 	if err != nil {
 		return err
 	}
