@@ -53,4 +53,12 @@ var optionalSuites = []suite{
 	{"TestHAProxyRedisDown", "HAProxy, PostgreSQL and redis-server"},
 	{"TestAutocert/tls-alpn-01", "Pebble, built from the Go module proxy"},
 	{"TestAutocert/http-01", "Pebble, built from the Go module proxy"},
+	{"TestAutocertAcrossInstances/PostgreSQL/tls-alpn-01", "Pebble, built from the Go module proxy, and PostgreSQL"},
+	{"TestAutocertAcrossInstances/PostgreSQL/http-01", "Pebble, built from the Go module proxy, and PostgreSQL"},
+	{"TestAutocertAcrossInstances/SQLite/tls-alpn-01", "Pebble, built from the Go module proxy"},
+	{"TestAutocertAcrossInstances/SQLite/http-01", "Pebble, built from the Go module proxy"},
+	{"TestAutocertUpgradeFromTheDirectoryCache", "Pebble, built from the Go module proxy"},
+	{"TestAutocertCluster", "Pebble, built from the Go module proxy"},
+	{"TestCertCacheContract/SQLite", "nothing: always runs"},
+	{"TestCertCacheContract/PostgreSQL", "PostgreSQL"},
 }
