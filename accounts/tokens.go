@@ -139,8 +139,12 @@ func (s *Service) CreateToken(ctx context.Context, actor auth.Principal, n NewTo
 	return CreatedToken{Token: t, Secret: secret}, nil
 }
 
-// Tokens lists the tokens of user (0: actor's own), newest first.
+// Tokens lists the tokens of user (0: actor's own; the operator's:
+// everyone's), newest first.
 func (s *Service) Tokens(ctx context.Context, actor auth.Principal, user int64) ([]models.Token, error) {
+	if user == 0 && actor.Method == auth.MethodOperator {
+		return s.tokens.Tokens(ctx, 0)
+	}
 	if user == 0 {
 		user = actor.User.ID
 	}

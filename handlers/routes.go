@@ -158,6 +158,9 @@ func New(d Deps) (*gin.Engine, error) {
 	pages := r.Group("/", h.firstRun, loggedInPage)
 	get(pages, "/", h.handle(h.home))
 	get(pages, "/account", h.handle(h.account))
+	get(pages, "/account/tokens", h.handle(h.tokensPageGet))
+	pages.POST("/account/tokens", h.handle(h.tokensPageCreate))
+	pages.POST("/account/tokens/:id/revoke", h.handle(h.tokensPageRevoke))
 	pages.POST("/logout", h.handle(h.logout))
 
 	// The seed's REST routes. Members may rename themselves (PUT, PATCH).

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -176,3 +178,74 @@ func TestTokens(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestTokensPage: the page makes a token with a plain form and shows its
+// secret once, lists tokens by their prefix, says what is wrong with a
+// form, and revokes; members are not offered the admin scope.
+func TestTokensPage(t *testing.T) {
+	a := newApp(t)
+	users("kim", "lee")(t, a)
+	kim, lee := a.login(t, "kim"), a.login(t, "lee")
+	post := func(path string, values url.Values, cookie *http.Cookie) *httptest.ResponseRecorder {
+		req := form("POST", path, values)
+		req.AddCookie(cookie)
+		return a.do(req)
+	}
+	page := a.do(get("/account/tokens", kim))
+	if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), "You have no tokens yet.") || !strings.Contains(page.Body.String(), `value="admin"`) {
+		t.Fatalf("the empty page: %d\n%s", page.Code, page.Body)
+	}
+	if body := a.do(get("/account/tokens", lee)).Body.String(); strings.Contains(body, `value="admin"`) {
+		t.Error("a member is offered the admin scope")
+	}
+	made := post("/account/tokens", url.Values{"name": {"backup"}, "scopes": {"read", "write"}, "expires_in": {"720h"}}, kim)
+	body := made.Body.String()
+	secret := regexp.MustCompile(`value="(uh_[0-9A-Za-z]{43})"`).FindStringSubmatch(body)
+	if made.Code != http.StatusCreated || secret == nil || !strings.Contains(body, "It is shown only this once") {
+		t.Fatalf("creating a token: %d\n%s", made.Code, body)
+	}
+	// It works, and the page lists it by its prefix only.
+	req := get("/api/v1/me")
+	req.Header.Set("Authorization", "Bearer "+secret[1])
+	if rec := a.do(req); rec.Code != http.StatusOK {
+		t.Fatalf("the token from the page: %d", rec.Code)
+	}
+	listed := a.do(get("/account/tokens", kim)).Body.String()
+	if strings.Contains(listed, secret[1]) || !strings.Contains(listed, secret[1][:9]+"…") || !strings.Contains(listed, "read, write") || !strings.Contains(listed, "backup") {
+		t.Errorf("the list after creating:\n%s", listed)
+	}
+	// What is wrong is said, in the page's language; nothing is made.
+	for _, tt := range []struct {
+		values url.Values
+		cookie *http.Cookie
+		says   string
+	}{
+		{url.Values{"name": {""}, "scopes": {"read"}, "expires_in": {"720h"}}, kim, "Name the token."},
+		{url.Values{"name": {"x"}, "expires_in": {"720h"}}, kim, "Choose at least one scope."},
+		{url.Values{"name": {"x"}, "scopes": {"admin"}, "expires_in": {"720h"}}, lee, "Only an administrator&#39;s token may have the admin scope."},
+		{url.Values{"name": {"x"}, "scopes": {"read"}, "expires_in": {"soon"}}, kim, "Choose when the token expires."},
+	} {
+		rec := post("/account/tokens", tt.values, tt.cookie)
+		if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), tt.says) {
+			t.Errorf("%v: %d, want 422 saying %q\n%s", tt.values, rec.Code, tt.says, rec.Body)
+		}
+	}
+	if n := strings.Count(a.do(get("/account/tokens", kim)).Body.String(), `/revoke"`); n != 1 {
+		t.Errorf("%d tokens listed after the refused forms, want 1", n)
+	}
+	// Revoke: back to the page, which says so; the token stops.
+	id := regexp.MustCompile(`/account/tokens/(\d+)/revoke`).FindStringSubmatch(listed)[1]
+	if rec := post("/account/tokens/99/revoke", nil, lee); rec.Code != http.StatusNotFound {
+		t.Errorf("revoking another's token from the page: %d, want 404", rec.Code)
+	}
+	rec := post("/account/tokens/"+id+"/revoke", nil, kim)
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/account/tokens?revoked=1" {
+		t.Fatalf("revoke: %d to %q", rec.Code, rec.Header().Get("Location"))
+	}
+	if body := a.do(get("/account/tokens?revoked=1", kim)).Body.String(); !strings.Contains(body, "The token was revoked.") || !strings.Contains(body, "You have no tokens yet.") {
+		t.Errorf("after revoking:\n%s", body)
+	}
+	if rec := a.do(req); rec.Code != http.StatusUnauthorized {
+		t.Errorf("the revoked token: %d, want 401", rec.Code)
+	}
+}

@@ -98,7 +98,7 @@ type TokenStore interface {
 	// TokenByHash returns the token with this hash and its user, in one
 	// read; ErrNoToken when there is none.
 	TokenByHash(ctx context.Context, hash []byte) (Token, User, error)
-	// Tokens lists a user's tokens, newest first.
+	// Tokens lists a user's tokens (user 0: everyone's), newest first.
 	Tokens(ctx context.Context, userID int64) ([]Token, error)
 	// DeleteToken removes token id; with userID not 0, only if it is that
 	// user's. ErrNoToken otherwise.

@@ -96,7 +96,11 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (t models.Token, u
 func (s *Store) Tokens(ctx context.Context, userID int64) (ts []models.Token, err error) {
 	ctx, end := s.call(ctx, &err, reading)
 	defer end()
-	rows, err := s.read.QueryContext(ctx, "SELECT "+tokenColumns+" FROM api_tokens WHERE user_id = $1 ORDER BY id DESC", userID)
+	query, args := "SELECT "+tokenColumns+" FROM api_tokens WHERE user_id = $1 ORDER BY id DESC", []any{userID}
+	if userID == 0 {
+		query, args = "SELECT "+tokenColumns+" FROM api_tokens ORDER BY id DESC", nil
+	}
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

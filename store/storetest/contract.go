@@ -843,6 +843,9 @@ func testTokens(t *testing.T, open func() models.UserStore) {
 	if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].ID != first.ID {
 		t.Fatalf("kim's tokens: %+v, %v", list, err)
 	}
+	if all, err := ts.Tokens(ctx, 0); err != nil || len(all) != 3 || all[0].ID != other.ID {
+		t.Fatalf("everyone's tokens: %+v, %v", all, err)
+	}
 	// Used: last used moves, nothing else.
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	if err := ts.TokenUsed(ctx, first.ID, at); err != nil {
