@@ -283,15 +283,17 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		checks["redis"] = backend.Ping
 	}
 	handler, err := handlers.New(handlers.Deps{
-		Config:    cfg,
-		Store:     users,
-		Accounts:  accounts.New(accounts.Options{Store: users, Tokens: s, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
-		Sessions:  sessions.NewManager(backend, cfg.Session, users, users, log),
-		Logger:    log,
-		Templates: assets.Templates,
-		Static:    assets.Static,
-		Ready:     checks,
-		Draining:  draining.Load,
+		Config:      cfg,
+		Store:       users,
+		Accounts:    accounts.New(accounts.Options{Store: users, Tokens: s, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
+		Sessions:    sessions.NewManager(backend, cfg.Session, users, users, log),
+		Logger:      log,
+		Templates:   assets.Templates,
+		Static:      assets.Static,
+		Ready:       checks,
+		Draining:    draining.Load,
+		Counter:     counter,
+		Idempotency: s,
 	})
 	if err != nil {
 		return err

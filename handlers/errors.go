@@ -98,6 +98,7 @@ func problemFor(err error) problem {
 		tooLarge  *http.MaxBytesError
 		forbidden *models.ForbiddenError
 		throttled *models.ThrottledError
+		limited   *models.RateLimitedError
 		unready   *notReady
 	)
 	switch {
@@ -114,6 +115,9 @@ func problemFor(err error) problem {
 		}
 	case errors.As(err, &unready):
 		p.Status, p.Code, p.Detail, p.retryAfter = http.StatusServiceUnavailable, unready.code, unready.Error(), 5
+	case errors.As(err, &limited):
+		p.Status, p.Code, p.Detail = http.StatusTooManyRequests, "rate_limited", limited.Error()
+		p.retryAfter = max(1, int(math.Ceil(limited.RetryAfter.Seconds())))
 	case errors.As(err, &throttled):
 		p.Status, p.Code, p.Detail = http.StatusTooManyRequests, "too_many_attempts", throttled.Error()
 		p.retryAfter = int(math.Ceil(throttled.RetryAfter.Seconds()))

@@ -111,13 +111,15 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 		backend = &sessions.Backend{Store: a.sessions}
 	}
 	h, err := handlers.New(handlers.Deps{
-		Config:    a.cfg,
-		Store:     s,
-		Accounts:  a.newAccounts(s, counter),
-		Sessions:  sessions.NewManager(backend, a.cfg.Session, s, s, a.logger()),
-		Logger:    a.logger(),
-		Templates: os.DirFS("../templates"),
-		Static:    os.DirFS("../static"),
+		Config:      a.cfg,
+		Store:       s,
+		Accounts:    a.newAccounts(s, counter),
+		Sessions:    sessions.NewManager(backend, a.cfg.Session, s, s, a.logger()),
+		Logger:      a.logger(),
+		Templates:   os.DirFS("../templates"),
+		Static:      os.DirFS("../static"),
+		Counter:     counter,
+		Idempotency: a.db,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -58,6 +58,17 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("too many failed logins; try again in %v", e.RetryAfter.Round(time.Second))
 }
 
+// RateLimitedError refuses a request over the API's rate limit; the
+// client may try again after RetryAfter.
+type RateLimitedError struct {
+	Limit      int
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("more than %d requests a minute; try again in %v", e.Limit, e.RetryAfter.Round(time.Second))
+}
+
 // ForbiddenError: the user is logged in but may not do this, and why.
 type ForbiddenError struct {
 	Reason string

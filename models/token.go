@@ -106,3 +106,25 @@ type TokenStore interface {
 	// TokenUsed records that token id was used at at.
 	TokenUsed(ctx context.Context, id int64, at time.Time) error
 }
+
+// StoredAnswer is the first answer to a request sent with an
+// Idempotency-Key, kept to answer its retries.
+type StoredAnswer struct {
+	Request  []byte // SHA-256 of the request: a retry must match it
+	Status   int    // 0 while the first request runs
+	Location string
+	Body     []byte
+}
+
+// IdempotencyStore keeps answers by idempotency key, for every instance.
+type IdempotencyStore interface {
+	// ClaimIdempotencyKey claims key for a request (its hash), unless a
+	// claim younger than ttl holds it: then it returns that claim's answer
+	// (Status 0 while it runs) and claimed false.
+	ClaimIdempotencyKey(ctx context.Context, scope, key string, request []byte, ttl time.Duration) (held StoredAnswer, claimed bool, err error)
+	// SaveIdempotentAnswer records the answer of the request that claimed key.
+	SaveIdempotentAnswer(ctx context.Context, scope, key string, a StoredAnswer) error
+	// ReleaseIdempotencyKey forgets key (its request failed on our side:
+	// a retry should run again).
+	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
+}
