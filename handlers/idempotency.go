@@ -3,8 +3,8 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
