@@ -14,11 +14,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"userhub/buildinfo"
 	"userhub/cachedstore"
 	"userhub/config"
 	"userhub/server"
@@ -180,7 +180,7 @@ func (e env) run(assets Assets) int {
 
 	switch cmd {
 	case "version":
-		fmt.Fprintln(e.stdout, "userhub", version())
+		fmt.Fprintln(e.stdout, "userhub", buildinfo.Get())
 		return exitOK
 	case "help":
 		fmt.Fprint(e.stdout, usage)
@@ -305,21 +305,6 @@ func migrate(cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("database is up to date", "driver", s.Driver())
 	return s.Close()
-}
-
-// version reports the module version and VCS revision the binary was built from.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value[:min(12, len(s.Value))]
-		}
-	}
-	return strings.TrimSpace(v)
 }
 
 // cert writes a development CA and a server certificate signed by it.
