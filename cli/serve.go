@@ -50,6 +50,15 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 	if err != nil {
 		return err
 	}
+	// Tell `userhub restore` that the data directory is in use.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory (data_dir): %w", err)
+	}
+	release, err := store.HoldDataDir(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data directory (data_dir): %w", err)
+	}
+	defer release()
 	if n := cfg.Cluster.WorkerCount(); n > 0 {
 		return master(stop, cfg, log.With("role", "master"), sockets, n, workerArgs, env, hup)
 	}
