@@ -8,7 +8,7 @@ PKGS      := ./...
 # A static binary: no cgo (the SQLite driver is pure Go).
 export CGO_ENABLED := 0
 
-.PHONY: build run test bench lint cross fuzz screenshots clean
+.PHONY: build run test bench lint cross fuzz screenshots deb clean
 
 # -buildvcs=auto stamps the git revision into the binary (userhub version,
 # /healthz), even where GOFLAGS says -buildvcs=false.
@@ -78,5 +78,16 @@ cross:
 	GOOS=darwin $(GO) build $(PKGS)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 	$(GO) clean -testcache
+
+# The Debian package (deploy/debian/nfpm.yaml), in dist/: the static binary
+# for this machine's architecture, without its symbol table (-s -w: half
+# the size; the build information stays), versioned from git.
+NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+DEB_VERSION ?= $(shell git describe --tags --always 2>/dev/null | sed -E 's/^v//; s/^([^0-9])/0~\1/' || echo 0~dev)
+deb:
+	mkdir -p dist
+	$(GO) build -trimpath -buildvcs=auto -ldflags '-s -w' -o bin/userhub-deb .
+	DEB_ARCH=$$($(GO) env GOARCH) DEB_VERSION='$(DEB_VERSION)' \
+	  $(GO) run $(NFPM) package --config deploy/debian/nfpm.yaml --packager deb --target dist/
