@@ -38,6 +38,7 @@ var optionalSuites = []suite{
 	{"TestBrowserConfirmations", "Chromium"},
 	{"TestBrowserEndedSessionSaysSo", "Chromium"},
 	{"TestBrowserPhoneLabels", "Chromium"},
+	{"TestBrowserAPIDocs", "Chromium"},
 	{"TestScreenshots", "Chromium"},
 	{"TestAxe", "Chromium and axe-core (from npm)"},
 	{"TestREADMEExamples", "bash and curl"},
