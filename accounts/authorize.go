@@ -17,6 +17,8 @@ const (
 	DeleteUser  Action = "delete user"
 	SuspendUser Action = "suspend user" // or restore
 	EndSessions Action = "end sessions"
+	// ManageTokens: list or revoke the tokens of an account.
+	ManageTokens Action = "manage tokens"
 )
 
 // who may do an action.
@@ -34,13 +36,14 @@ var rules = map[Action]struct {
 	who    who
 	reason string // told to those refused
 }{
-	CreateUser:  {admins, "only administrators may add users"},
-	EditUser:    {adminsOrSelf, "members may change only their own account"},
-	SetRole:     {admins, "only administrators may change roles"},
-	SetPassword: {adminsNotSelf, "change your own password with PUT /api/v1/me/password, which asks for the current one"},
-	DeleteUser:  {admins, "only administrators may do this"},
-	SuspendUser: {admins, "only administrators may suspend or restore users"},
-	EndSessions: {adminsOrSelf, "members may end only their own sessions"},
+	CreateUser:   {admins, "only administrators may add users"},
+	EditUser:     {adminsOrSelf, "members may change only their own account"},
+	SetRole:      {admins, "only administrators may change roles"},
+	SetPassword:  {adminsNotSelf, "change your own password with PUT /api/v1/me/password, which asks for the current one"},
+	DeleteUser:   {admins, "only administrators may do this"},
+	SuspendUser:  {admins, "only administrators may suspend or restore users"},
+	EndSessions:  {adminsOrSelf, "members may end only their own sessions"},
+	ManageTokens: {adminsOrSelf, "members may see and revoke only their own tokens"},
 }
 
 // Authorize says whether p may do action to the account with id target:
@@ -62,6 +65,9 @@ func Authorize(p auth.Principal, action Action, target int64) error {
 		allowed = p.IsAdmin() || self
 	case adminsNotSelf:
 		allowed = p.IsAdmin() && !self
+	}
+	if !allowed && p.LacksAdminScope() && (rule.who != adminsNotSelf || !self) {
+		return models.ErrNeedsScope(models.ScopeAdmin) // the user may, the token may not
 	}
 	if !allowed {
 		return &models.ForbiddenError{Reason: rule.reason}

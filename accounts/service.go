@@ -22,6 +22,7 @@ import (
 // Service applies the account rules over a store.
 type Service struct {
 	store    models.UserStore
+	tokens   models.TokenStore
 	hasher   *Hasher
 	policy   PasswordPolicy
 	throttle *loginThrottle
@@ -31,6 +32,8 @@ type Service struct {
 // Options are what a Service is built from.
 type Options struct {
 	Store models.UserStore
+	// Tokens keeps the personal access tokens (nil: none can be made).
+	Tokens models.TokenStore
 	// Counter keeps the login-throttling counts (the database, or Redis).
 	Counter models.Counter
 	Hasher  *Hasher
@@ -43,6 +46,7 @@ type Options struct {
 func New(o Options) *Service {
 	return &Service{
 		store:  o.Store,
+		tokens: o.Tokens,
 		hasher: o.Hasher,
 		policy: PasswordPolicy{MinLength: o.Auth.PasswordMinLength},
 		throttle: &loginThrottle{

@@ -64,7 +64,7 @@ func (t *loginThrottle) Check(ctx context.Context, name, ip string) error {
 // Failed counts a failed attempt for name from ip.
 func (t *loginThrottle) Failed(ctx context.Context, name, ip string) error {
 	for _, k := range t.keys(name, ip) {
-		if _, _, err := t.Counter.Add(ctx, k.key, t.Window); err != nil {
+		if _, _, err := t.Counter.Add(ctx, k.key, 1, t.Window); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,6 +30,9 @@ const (
 	// MethodOperator: the `userhub user` commands. Whoever can run them
 	// can write the database already, so they act with every right.
 	MethodOperator Method = "operator"
+	// MethodToken: a personal access token (Authorization: Bearer), on
+	// the API only; it acts within its scopes.
+	MethodToken Method = "token"
 )
 
 // Principal is who makes a request, and how they proved it.
@@ -40,6 +44,14 @@ type Principal struct {
 	// SecondFactorPending: the password was right, but the login still
 	// needs its second factor; until then the principal is not logged in.
 	SecondFactorPending bool
+	// Token is the personal access token of a MethodToken principal.
+	Token models.Token
+}
+
+// HasScope reports whether p may act with scope s: a token principal
+// within its token's scopes, anyone else always.
+func (p Principal) HasScope(s models.Scope) bool {
+	return p.Method != MethodToken || p.Token.Has(s)
 }
 
 // Operator is the principal of the operator's commands.
@@ -48,9 +60,16 @@ func Operator() Principal { return Principal{Method: MethodOperator} }
 // LoggedIn reports whether p has completed a login.
 func (p Principal) LoggedIn() bool { return p.User.ID != 0 && !p.SecondFactorPending }
 
-// IsAdmin reports whether p may do an administrator's work.
+// IsAdmin reports whether p may do an administrator's work: an admin's
+// token needs the admin scope for it.
 func (p Principal) IsAdmin() bool {
-	return p.Method == MethodOperator || (p.LoggedIn() && p.User.IsAdmin())
+	return p.Method == MethodOperator || (p.LoggedIn() && p.User.IsAdmin() && p.HasScope(models.ScopeAdmin))
+}
+
+// LacksAdminScope reports whether p is an administrator's token without
+// the admin scope: what an administrator may do, it may not.
+func (p Principal) LacksAdminScope() bool {
+	return p.Method == MethodToken && p.User.IsAdmin() && !p.Token.Has(models.ScopeAdmin)
 }
 
 // principalKey is where the principal lives in the gin context.
@@ -176,10 +195,80 @@ func RequireLogin(fail middleware.Fail, page bool) gin.HandlerFunc {
 // runs after RequireLogin.
 func RequireAdmin(fail middleware.Fail) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if p, ok := From(c); ok && p.IsAdmin() {
+		p, ok := From(c)
+		switch {
+		case ok && p.IsAdmin():
+			c.Next()
+		case ok && p.LacksAdminScope():
+			fail(c, models.ErrNeedsScope(models.ScopeAdmin))
+		default:
+			fail(c, &models.ForbiddenError{Reason: "only administrators may do this"})
+		}
+	}
+}
+
+// Bearer is the credential of an Authorization: Bearer header on the
+// paths under APIPrefix (pages ignore the header: a page is for a person
+// with a session). Check turns the token into a principal, or fails with
+// models.ErrBadToken. A request that carries a bearer token is judged by
+// it alone: a bad one is refused (401), never passed on to the session
+// cookie the same request may carry.
+type Bearer struct {
+	APIPrefix string
+	Check     func(ctx context.Context, token string) (Principal, error)
+}
+
+// Principal implements Credential.
+func (b Bearer) Principal(c *gin.Context) (Principal, bool, error) {
+	token, ok := BearerToken(c.Request, b.APIPrefix)
+	if !ok {
+		return Principal{}, false, nil
+	}
+	p, err := b.Check(c.Request.Context(), token)
+	if err != nil {
+		return Principal{}, false, err
+	}
+	return p, true, nil
+}
+
+// Challenge implements Credential.
+func (b Bearer) Challenge() string { return `Bearer realm="userhub"` }
+
+// BearerToken returns the token of r's Authorization: Bearer header, if r
+// is for a path under apiPrefix and has one.
+func BearerToken(r *http.Request, apiPrefix string) (string, bool) {
+	if !strings.HasPrefix(r.URL.Path, apiPrefix) {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// RequireScopes refuses a token principal a request its token's scopes do
+// not cover (403 naming the scope): reading (GET, HEAD) needs read or
+// write, any other method write. Others pass.
+func RequireScopes(fail middleware.Fail) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := From(c)
+		if !ok || p.Method != MethodToken {
 			c.Next()
 			return
 		}
-		fail(c, &models.ForbiddenError{Reason: "only administrators may do this"})
+		switch c.Request.Method {
+		case http.MethodGet, http.MethodHead:
+			if !p.Token.Has(models.ScopeRead) && !p.Token.Has(models.ScopeWrite) {
+				fail(c, models.ErrNeedsScope(models.ScopeRead))
+				return
+			}
+		default:
+			if !p.Token.Has(models.ScopeWrite) {
+				fail(c, models.ErrNeedsScope(models.ScopeWrite))
+				return
+			}
+		}
+		c.Next()
 	}
 }

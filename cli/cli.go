@@ -55,6 +55,11 @@ Commands:
                user logout NAME     (ends every session of the user)
                user suspend NAME    (ends their sessions; they cannot log in until restored)
                user restore NAME
+  token      personal access tokens for the API, from the shell:
+               token create NAME -user USER -scopes read,write[,admin] [-expires 720h]
+                                    (prints the token, once)
+               token list [-user USER]
+               token revoke ID
   cert       write a development CA and a certificate for localhost, 127.0.0.1, ::1
              and NAMES to <data_dir>/tls (what tls.mode self-signed serves):
                cert [-out DIR] [NAMES...]
@@ -93,6 +98,9 @@ type options struct {
 	admin         bool   // user add
 	passwordStdin bool   // user add, user passwd
 	out           string // cert
+	tokenUser     string // token create, token list
+	tokenScopes   string // token create
+	tokenExpires  string // token create
 	sockets       string // worker (internal)
 }
 
@@ -120,6 +128,10 @@ func (e env) flags(cmd string, opt *options) *flag.FlagSet {
 	case "user":
 		fl.BoolVar(&opt.admin, "admin", false, "")
 		fl.BoolVar(&opt.passwordStdin, "password-stdin", false, "")
+	case "token":
+		fl.StringVar(&opt.tokenUser, "user", "", "")
+		fl.StringVar(&opt.tokenScopes, "scopes", "", "")
+		fl.StringVar(&opt.tokenExpires, "expires", "", "")
 	case "cert":
 		fl.StringVar(&opt.out, "out", "", "")
 	case "worker":
@@ -160,7 +172,7 @@ func (e env) run(assets Assets) int {
 	if err != nil {
 		return exitUsage
 	}
-	wantArgs := map[string]bool{"user": true, "cert": true}
+	wantArgs := map[string]bool{"user": true, "token": true, "cert": true}
 	if len(args) > 0 && !wantArgs[cmd] {
 		fmt.Fprintf(e.stderr, "userhub %s: unexpected arguments %q\n", cmd, args)
 		return exitUsage
@@ -173,7 +185,7 @@ func (e env) run(assets Assets) int {
 	case "help":
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
-	case "serve", "migrate", "config", "user", "cert", "worker":
+	case "serve", "migrate", "config", "user", "token", "cert", "worker":
 	default:
 		fmt.Fprintf(e.stderr, "userhub: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -203,6 +215,8 @@ func (e env) run(assets Assets) int {
 		err = migrate(cfg, log)
 	case "user":
 		err = e.user(cfg, log, opt, args)
+	case "token":
+		err = e.token(cfg, log, opt, args)
 	case "worker":
 		err = worker(cfg, assets, log.With("role", "worker"), strings.Split(opt.sockets, ","))
 	default:

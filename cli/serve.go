@@ -67,7 +67,8 @@ func secretKeeper(s *store.Store) sessions.SecretKeeper {
 
 // master prepares what the workers share (the database schema, the session
 // secret, a development certificate), so that they do not race to create
-// it, then runs the cluster master.
+// it, then runs the cluster master. It orders no ACME certificate: the
+// workers do, taking turns (server.CertStore).
 func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []server.Socket, n int, workerArgs, env []string, hup <-chan os.Signal) error {
 	ctx := stop.ctx
 	defer func() {
@@ -84,7 +85,9 @@ func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []serve
 	if err != nil {
 		return err
 	}
-	tlsSetup, err := server.PrepareTLS(cfg, secret, log) // checks certificates, makes a development one
+	// Checks certificates, makes a development one; with autocert, checks
+	// the settings only: the workers serve the handshakes, and order.
+	tlsSetup, err := server.PrepareTLS(cfg, secret, nil, log)
 	if err != nil {
 		return err
 	}
@@ -247,7 +250,7 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	tlsSetup, err := server.PrepareTLS(cfg, secret, log)
+	tlsSetup, err := server.PrepareTLS(cfg, secret, s.CertCache(), log)
 	if err != nil {
 		return err
 	}
@@ -280,15 +283,17 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		checks["redis"] = backend.Ping
 	}
 	handler, err := handlers.New(handlers.Deps{
-		Config:    cfg,
-		Store:     users,
-		Accounts:  accounts.New(accounts.Options{Store: users, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
-		Sessions:  sessions.NewManager(backend, cfg.Session, users, users, log),
-		Logger:    log,
-		Templates: assets.Templates,
-		Static:    assets.Static,
-		Ready:     checks,
-		Draining:  draining.Load,
+		Config:      cfg,
+		Store:       users,
+		Accounts:    accounts.New(accounts.Options{Store: users, Tokens: s, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
+		Sessions:    sessions.NewManager(backend, cfg.Session, users, users, log),
+		Logger:      log,
+		Templates:   assets.Templates,
+		Static:      assets.Static,
+		Ready:       checks,
+		Draining:    draining.Load,
+		Counter:     counter,
+		Idempotency: s,
 	})
 	if err != nil {
 		return err

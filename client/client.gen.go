@@ -181,7 +181,7 @@ type Name = string
 
 // NewToken defines model for NewToken.
 type NewToken struct {
-	// ExpiresIn A Go duration, such as `720h`; left out, the token never expires.
+	// ExpiresIn A Go duration, such as `720h`, from 1 hour to 366 days; left out, the token never expires.
 	//
 	// Examples: 720h
 	ExpiresIn *string `json:"expires_in,omitempty"`
@@ -309,6 +309,9 @@ type UserPatch struct {
 // UserPatchRole defines model for UserPatch.Role.
 type UserPatchRole string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // IfMatch defines model for IfMatch.
 type IfMatch = string
 
@@ -342,8 +345,8 @@ type PreconditionFailed = Problem
 // TooLarge RFC 9457 problem details.
 type TooLarge = Problem
 
-// TooManyAttempts RFC 9457 problem details.
-type TooManyAttempts = Problem
+// TooManyRequests RFC 9457 problem details.
+type TooManyRequests = Problem
 
 // Unauthorized RFC 9457 problem details.
 type Unauthorized = Problem
@@ -360,36 +363,8 @@ type UserChanged = User
 // UserCreated defines model for UserCreated.
 type UserCreated = User
 
-// ValidationFailed defines model for ValidationFailed.
-type ValidationFailed struct {
-	// Code A stable word to switch on (`not_found`, `validation_failed`, `insufficient_scope`, ...).
-	//
-	// Examples: validation_failed
-	Code string `json:"code"`
-
-	// Detail What went wrong, in English.
-	Detail *string `json:"detail,omitempty"`
-
-	// Errors With 422, every bad field.
-	Errors []FieldError `json:"errors"`
-
-	// Instance The request's path.
-	Instance *string `json:"instance,omitempty"`
-
-	// RequestId The request's `X-Request-Id`, to find it in the logs.
-	RequestId *string `json:"request_id,omitempty"`
-	Status    int     `json:"status"`
-
-	// Title The status's text.
-	//
-	// Examples: Unprocessable Entity
-	Title string `json:"title"`
-
-	// Type Always `about:blank`; the status says what happened.
-	//
-	// Examples: about:blank
-	Type string `json:"type"`
-}
+// ValidationFailed RFC 9457 problem details.
+type ValidationFailed = Problem
 
 // LoginJSONBody defines parameters for Login.
 type LoginJSONBody struct {
@@ -431,6 +406,17 @@ type ListUsersParams struct {
 // ListUsersParamsSort defines parameters for ListUsers.
 type ListUsersParamsSort string
 
+// CreateUserParams defines parameters for CreateUser.
+type CreateUserParams struct {
+	// IdempotencyKey A key of the client's (a UUID, say: 1 to 255 visible ASCII
+	// characters) that makes the create safe to retry: the same key with
+	// the same request within 24 hours answers the first answer again; with
+	// another request, 422 `idempotency_key_reused`; while the first still
+	// runs, 409 `idempotency_key_in_use`. Keys are the token's own, or the
+	// user's for a session.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // DeleteUserParams defines parameters for DeleteUser.
 type DeleteUserParams struct {
 	// IfMatch The user's ETag as the client read it (or `*`); 412 `precondition_failed`, and nothing changes, when the user is no longer so.
@@ -470,6 +456,17 @@ type Readyz200JSONResponseBodyDatabase string
 
 // Readyz200JSONResponseBodyStatus defines parameters for Readyz.
 type Readyz200JSONResponseBodyStatus string
+
+// SeedCreateUserParams defines parameters for SeedCreateUser.
+type SeedCreateUserParams struct {
+	// IdempotencyKey A key of the client's (a UUID, say: 1 to 255 visible ASCII
+	// characters) that makes the create safe to retry: the same key with
+	// the same request within 24 hours answers the first answer again; with
+	// another request, 422 `idempotency_key_reused`; while the first still
+	// runs, 409 `idempotency_key_in_use`. Keys are the token's own, or the
+	// user's for a session.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // SeedDeleteUserParams defines parameters for SeedDeleteUser.
 type SeedDeleteUserParams struct {
@@ -701,21 +698,27 @@ type ClientInterface interface {
 
 	// CreateUserWithBody Add a user (administrators)
 	//
-	// Without a password, the user cannot log in until an administrator sets one.
+	// Without a password, the user cannot log in until an administrator
+	// sets one. With `Idempotency-Key`, a retry of the same request within
+	// 24 hours gets the first answer again (`Idempotent-Replayed: true`)
+	// and adds no one.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/users (the `CreateUser` operationId).
-	CreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateUserWithBody(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateUser Add a user (administrators)
 	//
-	// Without a password, the user cannot log in until an administrator sets one.
+	// Without a password, the user cannot log in until an administrator
+	// sets one. With `Idempotency-Key`, a retry of the same request within
+	// 24 hours gets the first answer again (`Idempotent-Replayed: true`)
+	// and adds no one.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/users (the `CreateUser` operationId).
-	CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateUser(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteUser Delete a user (administrators)
 	//
@@ -732,8 +735,8 @@ type ClientInterface interface {
 	// PatchUserWithBody Change some of a user's fields
 	//
 	// Administrators change any field (`password` and `suspended` of others
-	// only); a member changes their own name. A field left out or `null` is
-	// kept. `"suspended": true` ends the user's sessions at once and refuses
+	// only; a token needs `admin` too); a member changes their own name. A
+	// field left out or `null` is kept. `"suspended": true` ends the user's sessions at once and refuses
 	// their logins until `false`.
 	//
 	// Takes any type of body and a specified content type.
@@ -744,8 +747,8 @@ type ClientInterface interface {
 	// PatchUser Change some of a user's fields
 	//
 	// Administrators change any field (`password` and `suspended` of others
-	// only); a member changes their own name. A field left out or `null` is
-	// kept. `"suspended": true` ends the user's sessions at once and refuses
+	// only; a token needs `admin` too); a member changes their own name. A
+	// field left out or `null` is kept. `"suspended": true` ends the user's sessions at once and refuses
 	// their logins until `false`.
 	//
 	// Takes a body of the `application/json` content type.
@@ -755,7 +758,7 @@ type ClientInterface interface {
 
 	// ReplaceUserWithBody Set a user's name and role
 	//
-	// Administrators, or oneself keeping one's role.
+	// Administrators, or oneself keeping one's role (a token changing someone else needs `admin` too).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -764,7 +767,7 @@ type ClientInterface interface {
 
 	// ReplaceUser Set a user's name and role
 	//
-	// Administrators, or oneself keeping one's role.
+	// Administrators, or oneself keeping one's role (a token changing someone else needs `admin` too).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -787,17 +790,21 @@ type ClientInterface interface {
 
 	// SeedCreateUserWithBody Add a member (administrators)
 	//
+	// With `Idempotency-Key`, as `POST /api/v1/users`.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /user (the `SeedCreateUser` operationId).
-	SeedCreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	SeedCreateUserWithBody(ctx context.Context, params *SeedCreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SeedCreateUser Add a member (administrators)
+	//
+	// With `Idempotency-Key`, as `POST /api/v1/users`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /user (the `SeedCreateUser` operationId).
-	SeedCreateUser(ctx context.Context, body SeedCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	SeedCreateUser(ctx context.Context, params *SeedCreateUserParams, body SeedCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SeedDeleteUser Delete a user (administrators)
 	//
@@ -1067,13 +1074,16 @@ func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEdit
 
 // CreateUserWithBody Add a user (administrators)
 //
-// Without a password, the user cannot log in until an administrator sets one.
+// Without a password, the user cannot log in until an administrator
+// sets one. With `Idempotency-Key`, a retry of the same request within
+// 24 hours gets the first answer again (`Idempotent-Replayed: true`)
+// and adds no one.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/v1/users (the `CreateUser` operationId).
-func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateUserRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateUserWithBody(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1086,13 +1096,16 @@ func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, bod
 
 // CreateUser Add a user (administrators)
 //
-// Without a password, the user cannot log in until an administrator sets one.
+// Without a password, the user cannot log in until an administrator
+// sets one. With `Idempotency-Key`, a retry of the same request within
+// 24 hours gets the first answer again (`Idempotent-Replayed: true`)
+// and adds no one.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/users (the `CreateUser` operationId).
-func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateUserRequest(c.Server, body)
+func (c *Client) CreateUser(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1138,8 +1151,8 @@ func (c *Client) GetUser(ctx context.Context, id UserID, params *GetUserParams, 
 // PatchUserWithBody Change some of a user's fields
 //
 // Administrators change any field (`password` and `suspended` of others
-// only); a member changes their own name. A field left out or `null` is
-// kept. `"suspended": true` ends the user's sessions at once and refuses
+// only; a token needs `admin` too); a member changes their own name. A
+// field left out or `null` is kept. `"suspended": true` ends the user's sessions at once and refuses
 // their logins until `false`.
 //
 // Takes any type of body and a specified content type.
@@ -1160,8 +1173,8 @@ func (c *Client) PatchUserWithBody(ctx context.Context, id UserID, params *Patch
 // PatchUser Change some of a user's fields
 //
 // Administrators change any field (`password` and `suspended` of others
-// only); a member changes their own name. A field left out or `null` is
-// kept. `"suspended": true` ends the user's sessions at once and refuses
+// only; a token needs `admin` too); a member changes their own name. A
+// field left out or `null` is kept. `"suspended": true` ends the user's sessions at once and refuses
 // their logins until `false`.
 //
 // Takes a body of the `application/json` content type.
@@ -1181,7 +1194,7 @@ func (c *Client) PatchUser(ctx context.Context, id UserID, params *PatchUserPara
 
 // ReplaceUserWithBody Set a user's name and role
 //
-// Administrators, or oneself keeping one's role.
+// Administrators, or oneself keeping one's role (a token changing someone else needs `admin` too).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1200,7 +1213,7 @@ func (c *Client) ReplaceUserWithBody(ctx context.Context, id UserID, params *Rep
 
 // ReplaceUser Set a user's name and role
 //
-// Administrators, or oneself keeping one's role.
+// Administrators, or oneself keeping one's role (a token changing someone else needs `admin` too).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1253,11 +1266,13 @@ func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 
 // SeedCreateUserWithBody Add a member (administrators)
 //
+// With `Idempotency-Key`, as `POST /api/v1/users`.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /user (the `SeedCreateUser` operationId).
-func (c *Client) SeedCreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSeedCreateUserRequestWithBody(c.Server, contentType, body)
+func (c *Client) SeedCreateUserWithBody(ctx context.Context, params *SeedCreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSeedCreateUserRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1270,11 +1285,13 @@ func (c *Client) SeedCreateUserWithBody(ctx context.Context, contentType string,
 
 // SeedCreateUser Add a member (administrators)
 //
+// With `Idempotency-Key`, as `POST /api/v1/users`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /user (the `SeedCreateUser` operationId).
-func (c *Client) SeedCreateUser(ctx context.Context, body SeedCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSeedCreateUserRequest(c.Server, body)
+func (c *Client) SeedCreateUser(ctx context.Context, params *SeedCreateUserParams, body SeedCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSeedCreateUserRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1796,18 +1813,18 @@ func NewListUsersRequest(server string, params *ListUsersParams) (*http.Request,
 }
 
 // NewCreateUserRequest calls the generic CreateUser builder with application/json body
-func NewCreateUserRequest(server string, body CreateUserJSONRequestBody) (*http.Request, error) {
+func NewCreateUserRequest(server string, params *CreateUserParams, body CreateUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateUserRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateUserRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateUserRequestWithBody constructs an http.Request for the CreateUser method, with any body, and a specified content type
-func NewCreateUserRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateUserRequestWithBody(server string, params *CreateUserParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1831,6 +1848,21 @@ func NewCreateUserRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -2112,18 +2144,18 @@ func NewReadyzRequest(server string) (*http.Request, error) {
 }
 
 // NewSeedCreateUserRequest calls the generic SeedCreateUser builder with application/json body
-func NewSeedCreateUserRequest(server string, body SeedCreateUserJSONRequestBody) (*http.Request, error) {
+func NewSeedCreateUserRequest(server string, params *SeedCreateUserParams, body SeedCreateUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewSeedCreateUserRequestWithBody(server, "application/json", bodyReader)
+	return NewSeedCreateUserRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewSeedCreateUserRequestWithBody constructs an http.Request for the SeedCreateUser method, with any body, and a specified content type
-func NewSeedCreateUserRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewSeedCreateUserRequestWithBody(server string, params *SeedCreateUserParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2147,6 +2179,21 @@ func NewSeedCreateUserRequestWithBody(server string, contentType string, body io
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -2549,21 +2596,27 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUserWithBodyWithResponse Add a user (administrators)
 	//
-	// Without a password, the user cannot log in until an administrator sets one.
+	// Without a password, the user cannot log in until an administrator
+	// sets one. With `Idempotency-Key`, a retry of the same request within
+	// 24 hours gets the first answer again (`Idempotent-Replayed: true`)
+	// and adds no one.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/users (the `CreateUser` operationId).
-	CreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+	CreateUserWithBodyWithResponse(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
 
 	// CreateUserWithResponse Add a user (administrators)
 	//
-	// Without a password, the user cannot log in until an administrator sets one.
+	// Without a password, the user cannot log in until an administrator
+	// sets one. With `Idempotency-Key`, a retry of the same request within
+	// 24 hours gets the first answer again (`Idempotent-Replayed: true`)
+	// and adds no one.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/users (the `CreateUser` operationId).
-	CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
+	CreateUserWithResponse(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
 
 	// DeleteUserWithResponse Delete a user (administrators)
 	//
@@ -2584,8 +2637,8 @@ type ClientWithResponsesInterface interface {
 	// PatchUserWithBodyWithResponse Change some of a user's fields
 	//
 	// Administrators change any field (`password` and `suspended` of others
-	// only); a member changes their own name. A field left out or `null` is
-	// kept. `"suspended": true` ends the user's sessions at once and refuses
+	// only; a token needs `admin` too); a member changes their own name. A
+	// field left out or `null` is kept. `"suspended": true` ends the user's sessions at once and refuses
 	// their logins until `false`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -2596,8 +2649,8 @@ type ClientWithResponsesInterface interface {
 	// PatchUserWithResponse Change some of a user's fields
 	//
 	// Administrators change any field (`password` and `suspended` of others
-	// only); a member changes their own name. A field left out or `null` is
-	// kept. `"suspended": true` ends the user's sessions at once and refuses
+	// only; a token needs `admin` too); a member changes their own name. A
+	// field left out or `null` is kept. `"suspended": true` ends the user's sessions at once and refuses
 	// their logins until `false`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -2607,7 +2660,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReplaceUserWithBodyWithResponse Set a user's name and role
 	//
-	// Administrators, or oneself keeping one's role.
+	// Administrators, or oneself keeping one's role (a token changing someone else needs `admin` too).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2616,7 +2669,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReplaceUserWithResponse Set a user's name and role
 	//
-	// Administrators, or oneself keeping one's role.
+	// Administrators, or oneself keeping one's role (a token changing someone else needs `admin` too).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2643,17 +2696,21 @@ type ClientWithResponsesInterface interface {
 
 	// SeedCreateUserWithBodyWithResponse Add a member (administrators)
 	//
+	// With `Idempotency-Key`, as `POST /api/v1/users`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /user (the `SeedCreateUser` operationId).
-	SeedCreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SeedCreateUserResponse, error)
+	SeedCreateUserWithBodyWithResponse(ctx context.Context, params *SeedCreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SeedCreateUserResponse, error)
 
 	// SeedCreateUserWithResponse Add a member (administrators)
+	//
+	// With `Idempotency-Key`, as `POST /api/v1/users`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /user (the `SeedCreateUser` operationId).
-	SeedCreateUserWithResponse(ctx context.Context, body SeedCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*SeedCreateUserResponse, error)
+	SeedCreateUserWithResponse(ctx context.Context, params *SeedCreateUserParams, body SeedCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*SeedCreateUserResponse, error)
 
 	// SeedDeleteUserWithResponse Delete a user (administrators)
 	//
@@ -2742,7 +2799,7 @@ type LoginResponse struct {
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ValidationFailed
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyAttempts
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -2793,7 +2850,7 @@ func (r LoginResponse) GetApplicationproblemJSON422() *ValidationFailed {
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r LoginResponse) GetApplicationproblemJSON429() *TooManyAttempts {
+func (r LoginResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
 }
 
@@ -2841,6 +2898,11 @@ type LogoutResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// LogoutResponse429Headers the declared response headers of an HTTP 429 response for Logout
+type LogoutResponse429Headers struct {
+	RetryAfter int
+}
+
 // LogoutResponse503Headers the declared response headers of an HTTP 503 response for Logout
 type LogoutResponse503Headers struct {
 	RetryAfter *int
@@ -2853,12 +2915,16 @@ type LogoutResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LogoutResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LogoutResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LogoutResponse503Headers
 }
@@ -2871,6 +2937,11 @@ func (r LogoutResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r LogoutResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r LogoutResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -2917,6 +2988,11 @@ type GetMeResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// GetMeResponse429Headers the declared response headers of an HTTP 429 response for GetMe
+type GetMeResponse429Headers struct {
+	RetryAfter int
+}
+
 // GetMeResponse503Headers the declared response headers of an HTTP 503 response for GetMe
 type GetMeResponse503Headers struct {
 	RetryAfter *int
@@ -2931,12 +3007,16 @@ type GetMeResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetMeResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetMeResponse503Headers
 }
@@ -2954,6 +3034,11 @@ func (r GetMeResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r GetMeResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -3031,7 +3116,7 @@ type ChangeOwnPasswordResponse struct {
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ValidationFailed
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyAttempts
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -3077,7 +3162,7 @@ func (r ChangeOwnPasswordResponse) GetApplicationproblemJSON422() *ValidationFai
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r ChangeOwnPasswordResponse) GetApplicationproblemJSON429() *TooManyAttempts {
+func (r ChangeOwnPasswordResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
 }
 
@@ -3180,6 +3265,11 @@ type ListTokensResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// ListTokensResponse429Headers the declared response headers of an HTTP 429 response for ListTokens
+type ListTokensResponse429Headers struct {
+	RetryAfter int
+}
+
 // ListTokensResponse503Headers the declared response headers of an HTTP 503 response for ListTokens
 type ListTokensResponse503Headers struct {
 	RetryAfter *int
@@ -3200,12 +3290,16 @@ type ListTokensResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ValidationFailed
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListTokensResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListTokensResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListTokensResponse503Headers
 }
@@ -3235,6 +3329,11 @@ func (r ListTokensResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r ListTokensResponse) GetApplicationproblemJSON422() *ValidationFailed {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListTokensResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -3286,6 +3385,11 @@ type CreateTokenResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// CreateTokenResponse429Headers the declared response headers of an HTTP 429 response for CreateToken
+type CreateTokenResponse429Headers struct {
+	RetryAfter int
+}
+
 // CreateTokenResponse503Headers the declared response headers of an HTTP 503 response for CreateToken
 type CreateTokenResponse503Headers struct {
 	RetryAfter *int
@@ -3308,6 +3412,8 @@ type CreateTokenResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ValidationFailed
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -3316,6 +3422,8 @@ type CreateTokenResponse struct {
 	Headers201 *CreateTokenResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateTokenResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateTokenResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateTokenResponse503Headers
 }
@@ -3353,6 +3461,11 @@ func (r CreateTokenResponse) GetApplicationproblemJSON415() *UnsupportedMediaTyp
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r CreateTokenResponse) GetApplicationproblemJSON422() *ValidationFailed {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateTokenResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -3399,6 +3512,11 @@ type DeleteTokenResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// DeleteTokenResponse429Headers the declared response headers of an HTTP 429 response for DeleteToken
+type DeleteTokenResponse429Headers struct {
+	RetryAfter int
+}
+
 // DeleteTokenResponse503Headers the declared response headers of an HTTP 503 response for DeleteToken
 type DeleteTokenResponse503Headers struct {
 	RetryAfter *int
@@ -3413,12 +3531,16 @@ type DeleteTokenResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteTokenResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteTokenResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteTokenResponse503Headers
 }
@@ -3436,6 +3558,11 @@ func (r DeleteTokenResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteTokenResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteTokenResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -3493,6 +3620,11 @@ type ListUsersResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// ListUsersResponse429Headers the declared response headers of an HTTP 429 response for ListUsers
+type ListUsersResponse429Headers struct {
+	RetryAfter int
+}
+
 // ListUsersResponse503Headers the declared response headers of an HTTP 503 response for ListUsers
 type ListUsersResponse503Headers struct {
 	RetryAfter *int
@@ -3509,6 +3641,8 @@ type ListUsersResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ValidationFailed
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -3519,6 +3653,8 @@ type ListUsersResponse struct {
 	Headers304 *ListUsersResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListUsersResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListUsersResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListUsersResponse503Headers
 }
@@ -3541,6 +3677,11 @@ func (r ListUsersResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r ListUsersResponse) GetApplicationproblemJSON422() *ValidationFailed {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListUsersResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -3584,13 +3725,25 @@ func (r ListUsersResponse) ContentType() string {
 
 // CreateUserResponse201Headers the declared response headers of an HTTP 201 response for CreateUser
 type CreateUserResponse201Headers struct {
-	ETag     string
-	Location string
+	ETag               *string
+	IdempotentReplayed *string
+	Location           string
 }
 
 // CreateUserResponse401Headers the declared response headers of an HTTP 401 response for CreateUser
 type CreateUserResponse401Headers struct {
 	WWWAuthenticate string
+}
+
+// CreateUserResponse409Headers the declared response headers of an HTTP 409 response for CreateUser
+type CreateUserResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int
+}
+
+// CreateUserResponse429Headers the declared response headers of an HTTP 429 response for CreateUser
+type CreateUserResponse429Headers struct {
+	RetryAfter int
 }
 
 // CreateUserResponse503Headers the declared response headers of an HTTP 503 response for CreateUser
@@ -3617,6 +3770,8 @@ type CreateUserResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ValidationFailed
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -3625,6 +3780,10 @@ type CreateUserResponse struct {
 	Headers201 *CreateUserResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateUserResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateUserResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateUserResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateUserResponse503Headers
 }
@@ -3667,6 +3826,11 @@ func (r CreateUserResponse) GetApplicationproblemJSON415() *UnsupportedMediaType
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r CreateUserResponse) GetApplicationproblemJSON422() *ValidationFailed {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -3713,6 +3877,17 @@ type DeleteUserResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// DeleteUserResponse409Headers the declared response headers of an HTTP 409 response for DeleteUser
+type DeleteUserResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int
+}
+
+// DeleteUserResponse429Headers the declared response headers of an HTTP 429 response for DeleteUser
+type DeleteUserResponse429Headers struct {
+	RetryAfter int
+}
+
 // DeleteUserResponse503Headers the declared response headers of an HTTP 503 response for DeleteUser
 type DeleteUserResponse503Headers struct {
 	RetryAfter *int
@@ -3731,12 +3906,18 @@ type DeleteUserResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteUserResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeleteUserResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteUserResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteUserResponse503Headers
 }
@@ -3764,6 +3945,11 @@ func (r DeleteUserResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r DeleteUserResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -3820,6 +4006,11 @@ type GetUserResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// GetUserResponse429Headers the declared response headers of an HTTP 429 response for GetUser
+type GetUserResponse429Headers struct {
+	RetryAfter int
+}
+
 // GetUserResponse503Headers the declared response headers of an HTTP 503 response for GetUser
 type GetUserResponse503Headers struct {
 	RetryAfter *int
@@ -3836,6 +4027,8 @@ type GetUserResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -3846,6 +4039,8 @@ type GetUserResponse struct {
 	Headers304 *GetUserResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUserResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetUserResponse503Headers
 }
@@ -3868,6 +4063,11 @@ func (r GetUserResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetUserResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -3919,6 +4119,17 @@ type PatchUserResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// PatchUserResponse409Headers the declared response headers of an HTTP 409 response for PatchUser
+type PatchUserResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int
+}
+
+// PatchUserResponse429Headers the declared response headers of an HTTP 429 response for PatchUser
+type PatchUserResponse429Headers struct {
+	RetryAfter int
+}
+
 // PatchUserResponse503Headers the declared response headers of an HTTP 503 response for PatchUser
 type PatchUserResponse503Headers struct {
 	RetryAfter *int
@@ -3947,6 +4158,8 @@ type PatchUserResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ValidationFailed
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -3955,6 +4168,10 @@ type PatchUserResponse struct {
 	Headers200 *PatchUserResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PatchUserResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PatchUserResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PatchUserResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *PatchUserResponse503Headers
 }
@@ -4009,6 +4226,11 @@ func (r PatchUserResponse) GetApplicationproblemJSON422() *ValidationFailed {
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PatchUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r PatchUserResponse) GetApplicationproblemJSON503() *Unavailable {
 	return r.ApplicationproblemJSON503
@@ -4058,6 +4280,17 @@ type ReplaceUserResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// ReplaceUserResponse409Headers the declared response headers of an HTTP 409 response for ReplaceUser
+type ReplaceUserResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int
+}
+
+// ReplaceUserResponse429Headers the declared response headers of an HTTP 429 response for ReplaceUser
+type ReplaceUserResponse429Headers struct {
+	RetryAfter int
+}
+
 // ReplaceUserResponse503Headers the declared response headers of an HTTP 503 response for ReplaceUser
 type ReplaceUserResponse503Headers struct {
 	RetryAfter *int
@@ -4086,6 +4319,8 @@ type ReplaceUserResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ValidationFailed
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -4094,6 +4329,10 @@ type ReplaceUserResponse struct {
 	Headers200 *ReplaceUserResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ReplaceUserResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ReplaceUserResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReplaceUserResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ReplaceUserResponse503Headers
 }
@@ -4146,6 +4385,11 @@ func (r ReplaceUserResponse) GetApplicationproblemJSON415() *UnsupportedMediaTyp
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r ReplaceUserResponse) GetApplicationproblemJSON422() *ValidationFailed {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ReplaceUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -4311,13 +4555,20 @@ func (r ReadyzResponse) ContentType() string {
 
 // SeedCreateUserResponse201Headers the declared response headers of an HTTP 201 response for SeedCreateUser
 type SeedCreateUserResponse201Headers struct {
-	ETag     string
-	Location string
+	ETag               *string
+	IdempotentReplayed *string
+	Location           string
 }
 
 // SeedCreateUserResponse401Headers the declared response headers of an HTTP 401 response for SeedCreateUser
 type SeedCreateUserResponse401Headers struct {
 	WWWAuthenticate string
+}
+
+// SeedCreateUserResponse409Headers the declared response headers of an HTTP 409 response for SeedCreateUser
+type SeedCreateUserResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int
 }
 
 // SeedCreateUserResponse503Headers the declared response headers of an HTTP 503 response for SeedCreateUser
@@ -4352,6 +4603,8 @@ type SeedCreateUserResponse struct {
 	Headers201 *SeedCreateUserResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SeedCreateUserResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *SeedCreateUserResponse409Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SeedCreateUserResponse503Headers
 }
@@ -4440,6 +4693,12 @@ type SeedDeleteUserResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// SeedDeleteUserResponse409Headers the declared response headers of an HTTP 409 response for SeedDeleteUser
+type SeedDeleteUserResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int
+}
+
 // SeedDeleteUserResponse503Headers the declared response headers of an HTTP 503 response for SeedDeleteUser
 type SeedDeleteUserResponse503Headers struct {
 	RetryAfter *int
@@ -4464,6 +4723,8 @@ type SeedDeleteUserResponse struct {
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SeedDeleteUserResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *SeedDeleteUserResponse409Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SeedDeleteUserResponse503Headers
 }
@@ -4542,6 +4803,12 @@ type SeedPatchUserResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// SeedPatchUserResponse409Headers the declared response headers of an HTTP 409 response for SeedPatchUser
+type SeedPatchUserResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int
+}
+
 // SeedPatchUserResponse503Headers the declared response headers of an HTTP 503 response for SeedPatchUser
 type SeedPatchUserResponse503Headers struct {
 	RetryAfter *int
@@ -4578,6 +4845,8 @@ type SeedPatchUserResponse struct {
 	Headers200 *SeedPatchUserResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SeedPatchUserResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *SeedPatchUserResponse409Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SeedPatchUserResponse503Headers
 }
@@ -4681,6 +4950,12 @@ type SeedReplaceUserResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// SeedReplaceUserResponse409Headers the declared response headers of an HTTP 409 response for SeedReplaceUser
+type SeedReplaceUserResponse409Headers struct {
+	IdempotentReplayed *string
+	RetryAfter         *int
+}
+
 // SeedReplaceUserResponse503Headers the declared response headers of an HTTP 503 response for SeedReplaceUser
 type SeedReplaceUserResponse503Headers struct {
 	RetryAfter *int
@@ -4717,6 +4992,8 @@ type SeedReplaceUserResponse struct {
 	Headers200 *SeedReplaceUserResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SeedReplaceUserResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *SeedReplaceUserResponse409Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SeedReplaceUserResponse503Headers
 }
@@ -5087,13 +5364,16 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, params 
 
 // CreateUserWithBodyWithResponse Add a user (administrators)
 //
-// Without a password, the user cannot log in until an administrator sets one.
+// Without a password, the user cannot log in until an administrator
+// sets one. With `Idempotency-Key`, a retry of the same request within
+// 24 hours gets the first answer again (`Idempotent-Replayed: true`)
+// and adds no one.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/users (the `CreateUser` operationId).
-func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
-	rsp, err := c.CreateUserWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context, params *CreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
+	rsp, err := c.CreateUserWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5102,13 +5382,16 @@ func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context
 
 // CreateUserWithResponse Add a user (administrators)
 //
-// Without a password, the user cannot log in until an administrator sets one.
+// Without a password, the user cannot log in until an administrator
+// sets one. With `Idempotency-Key`, a retry of the same request within
+// 24 hours gets the first answer again (`Idempotent-Replayed: true`)
+// and adds no one.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/users (the `CreateUser` operationId).
-func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
-	rsp, err := c.CreateUser(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, params *CreateUserParams, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error) {
+	rsp, err := c.CreateUser(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5146,8 +5429,8 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, id UserID
 // PatchUserWithBodyWithResponse Change some of a user's fields
 //
 // Administrators change any field (`password` and `suspended` of others
-// only); a member changes their own name. A field left out or `null` is
-// kept. `"suspended": true` ends the user's sessions at once and refuses
+// only; a token needs `admin` too); a member changes their own name. A
+// field left out or `null` is kept. `"suspended": true` ends the user's sessions at once and refuses
 // their logins until `false`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5164,8 +5447,8 @@ func (c *ClientWithResponses) PatchUserWithBodyWithResponse(ctx context.Context,
 // PatchUserWithResponse Change some of a user's fields
 //
 // Administrators change any field (`password` and `suspended` of others
-// only); a member changes their own name. A field left out or `null` is
-// kept. `"suspended": true` ends the user's sessions at once and refuses
+// only; a token needs `admin` too); a member changes their own name. A
+// field left out or `null` is kept. `"suspended": true` ends the user's sessions at once and refuses
 // their logins until `false`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -5181,7 +5464,7 @@ func (c *ClientWithResponses) PatchUserWithResponse(ctx context.Context, id User
 
 // ReplaceUserWithBodyWithResponse Set a user's name and role
 //
-// Administrators, or oneself keeping one's role.
+// Administrators, or oneself keeping one's role (a token changing someone else needs `admin` too).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5196,7 +5479,7 @@ func (c *ClientWithResponses) ReplaceUserWithBodyWithResponse(ctx context.Contex
 
 // ReplaceUserWithResponse Set a user's name and role
 //
-// Administrators, or oneself keeping one's role.
+// Administrators, or oneself keeping one's role (a token changing someone else needs `admin` too).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5241,11 +5524,13 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 
 // SeedCreateUserWithBodyWithResponse Add a member (administrators)
 //
+// With `Idempotency-Key`, as `POST /api/v1/users`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /user (the `SeedCreateUser` operationId).
-func (c *ClientWithResponses) SeedCreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SeedCreateUserResponse, error) {
-	rsp, err := c.SeedCreateUserWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) SeedCreateUserWithBodyWithResponse(ctx context.Context, params *SeedCreateUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SeedCreateUserResponse, error) {
+	rsp, err := c.SeedCreateUserWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5254,11 +5539,13 @@ func (c *ClientWithResponses) SeedCreateUserWithBodyWithResponse(ctx context.Con
 
 // SeedCreateUserWithResponse Add a member (administrators)
 //
+// With `Idempotency-Key`, as `POST /api/v1/users`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /user (the `SeedCreateUser` operationId).
-func (c *ClientWithResponses) SeedCreateUserWithResponse(ctx context.Context, body SeedCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*SeedCreateUserResponse, error) {
-	rsp, err := c.SeedCreateUser(ctx, body, reqEditors...)
+func (c *ClientWithResponses) SeedCreateUserWithResponse(ctx context.Context, params *SeedCreateUserParams, body SeedCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*SeedCreateUserResponse, error) {
+	rsp, err := c.SeedCreateUser(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5413,7 +5700,7 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyAttempts
+		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5512,6 +5799,13 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5539,6 +5833,16 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers LogoutResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers LogoutResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5589,6 +5893,13 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5616,6 +5927,16 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetMeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetMeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5691,7 +6012,7 @@ func ParseChangeOwnPasswordResponse(rsp *http.Response) (*ChangeOwnPasswordRespo
 		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyAttempts
+		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5862,6 +6183,13 @@ func ParseListTokensResponse(rsp *http.Response) (*ListTokensResponse, error) {
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5889,6 +6217,16 @@ func ParseListTokensResponse(rsp *http.Response) (*ListTokensResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListTokensResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListTokensResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5967,6 +6305,13 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6004,6 +6349,16 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateTokenResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6057,6 +6412,13 @@ func ParseDeleteTokenResponse(rsp *http.Response) (*DeleteTokenResponse, error) 
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6084,6 +6446,16 @@ func ParseDeleteTokenResponse(rsp *http.Response) (*DeleteTokenResponse, error) 
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteTokenResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6144,6 +6516,13 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6198,6 +6577,16 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListUsersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListUsersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6283,6 +6672,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6304,10 +6700,17 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		var headers CreateUserResponse201Headers
 		if values := rsp.Header.Values("ETag"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.ETag = value
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
@@ -6327,6 +6730,33 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateUserResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateUserResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6394,6 +6824,13 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6421,6 +6858,33 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers DeleteUserResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteUserResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6481,6 +6945,13 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6528,6 +6999,16 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetUserResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6627,6 +7108,13 @@ func ParsePatchUserResponse(rsp *http.Response) (*PatchUserResponse, error) {
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6664,6 +7152,33 @@ func ParsePatchUserResponse(rsp *http.Response) (*PatchUserResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers PatchUserResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers PatchUserResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers PatchUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6763,6 +7278,13 @@ func ParseReplaceUserResponse(rsp *http.Response) (*ReplaceUserResponse, error) 
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6800,6 +7322,33 @@ func ParseReplaceUserResponse(rsp *http.Response) (*ReplaceUserResponse, error) 
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers ReplaceUserResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers ReplaceUserResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplaceUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6998,10 +7547,17 @@ func ParseSeedCreateUserResponse(rsp *http.Response) (*SeedCreateUserResponse, e
 		var headers SeedCreateUserResponse201Headers
 		if values := rsp.Header.Values("ETag"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.ETag = value
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
@@ -7021,6 +7577,23 @@ func ParseSeedCreateUserResponse(rsp *http.Response) (*SeedCreateUserResponse, e
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers SeedCreateUserResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 503:
 		var headers SeedCreateUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7115,6 +7688,23 @@ func ParseSeedDeleteUserResponse(rsp *http.Response) (*SeedDeleteUserResponse, e
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers SeedDeleteUserResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 503:
 		var headers SeedDeleteUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7251,6 +7841,23 @@ func ParseSeedPatchUserResponse(rsp *http.Response) (*SeedPatchUserResponse, err
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers SeedPatchUserResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 503:
 		var headers SeedPatchUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7387,6 +7994,23 @@ func ParseSeedReplaceUserResponse(rsp *http.Response) (*SeedReplaceUserResponse,
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers SeedReplaceUserResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 503:
 		var headers SeedReplaceUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

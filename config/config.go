@@ -29,9 +29,18 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Session  Session  `yaml:"session"`
 	Auth     Auth     `yaml:"auth"`
+	API      API      `yaml:"api"`
 	TLS      TLS      `yaml:"tls"`
 	Cluster  Cluster  `yaml:"cluster"`
 	Log      Log      `yaml:"log"`
+}
+
+// API configures the JSON API's rate limits: requests per minute per
+// principal (each token, each session), and per client address for
+// anonymous requests; 0 turns a limit off.
+type API struct {
+	RateLimit          int `yaml:"rate_limit"`
+	AnonymousRateLimit int `yaml:"anonymous_rate_limit"`
 }
 
 // Cluster configures cluster mode: a master process that owns the
@@ -181,6 +190,7 @@ func Default() Config {
 			LoginLimitPerIP:   20,
 			LoginWindow:       time.Minute,
 		},
+		API: API{RateLimit: 600, AnonymousRateLimit: 60},
 		TLS: TLS{
 			Mode:          "off",
 			Addr:          ":8443",

@@ -153,6 +153,12 @@ func (c Config) Validate() Problems {
 	if n := c.Auth.LoginLimitPerIP; n < 1 || n > 100000 {
 		bad("auth.login_limit_per_ip", n, "use 1 to 100000 failed logins per window")
 	}
+	if n := c.API.RateLimit; n < 0 || n > 1000000 {
+		bad("api.rate_limit", n, "use a number of requests per minute from 0 (no limit) to 1000000")
+	}
+	if n := c.API.AnonymousRateLimit; n < 0 || n > 1000000 {
+		bad("api.anonymous_rate_limit", n, "use a number of requests per minute from 0 (no limit) to 1000000")
+	}
 	if d := c.Auth.LoginWindow; d < time.Second || d > 24*time.Hour {
 		bad("auth.login_window", d, "use a duration between 1s and 24h")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,9 +13,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"userhub/store"
 )
 
 // Autocert end to end, against Pebble: Let's Encrypt's own test ACME
@@ -165,9 +170,74 @@ func (a *acmeServer) roots(t *testing.T) *x509.CertPool {
 	return pool
 }
 
+// env is the environment of a userhub on httpAddr and tlsAddr getting
+// certificates from this Pebble for domains (comma-separated). A handshake
+// may wait for an order (its own, or another process's): the handshake
+// timeout (the smallest of the server timeouts) is raised from 5 s to
+// 30 s, so that a slow order on a busy machine does not fail the test.
+func (a *acmeServer) env(httpAddr, tlsAddr, domains string) []string {
+	return []string{"USERHUB_SERVER_ADDR=" + httpAddr, "USERHUB_TLS_ADDR=" + tlsAddr, "USERHUB_TLS_MODE=autocert",
+		"USERHUB_TLS_DOMAINS=" + domains, "USERHUB_TLS_EMAIL=ops@example.test",
+		"USERHUB_TLS_ACME_DIRECTORY=" + a.directory, "USERHUB_TLS_ACME_CA_FILE=" + a.caFile,
+		"USERHUB_SERVER_READ_HEADER_TIMEOUT=30s"}
+}
+
+var issuedLine = regexp.MustCompile(`Issued certificate serial ([0-9a-f]+) for order`)
+
+// issued returns the serials (hex) of the certificates Pebble issued, in
+// order.
+func (a *acmeServer) issued() []string {
+	var serials []string
+	for _, m := range issuedLine.FindAllStringSubmatch(a.log.String(), -1) {
+		serials = append(serials, m[1])
+	}
+	return serials
+}
+
+// waitIssued waits until Pebble has logged n certificates, then a moment
+// more (its log comes through a pipe), and returns every serial logged:
+// an order too many, made before the certificates were served, shows.
+func (a *acmeServer) waitIssued(t *testing.T, n int) []string {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); len(a.issued()) < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Pebble issued %d certificates, not %d:\n%s", len(a.issued()), n, a.log)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	return a.issued()
+}
+
+// accounts says how many ACME accounts Pebble made.
+func (a *acmeServer) accounts() int {
+	return len(regexp.MustCompile(`There are now \d+ accounts`).FindAllString(a.log.String(), -1))
+}
+
+// serial is the serial (hex, as Pebble logs it) of the certificate served.
+func serial(resp *http.Response) string {
+	return hex.EncodeToString(resp.TLS.PeerCertificates[0].SerialNumber.Bytes())
+}
+
+// sqliteCertCache opens the autocert cache in the SQLite database of a
+// data directory.
+func sqliteCertCache(t *testing.T, dataDir string) *store.CertCache {
+	s, err := store.Open(context.Background(), store.Options{Driver: "sqlite", DSN: filepath.Join(dataDir, "userhub.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s.CertCache()
+}
+
 // getAs fetches path from the HTTPS listener at addr under the host name
 // host (SNI and Host), trusting roots.
 func getAs(t *testing.T, addr, host, path string, roots *x509.CertPool) (*http.Response, error) {
+	resp, _, err := fetchAs(addr, host, path, roots)
+	return resp, err
+}
+
+// fetchAs is getAs, with the body.
+func fetchAs(addr, host, path string, roots *x509.CertPool) (*http.Response, []byte, error) {
 	tr := &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: host},
 		ForceAttemptHTTP2: true,
@@ -180,11 +250,12 @@ func getAs(t *testing.T, addr, host, path string, roots *x509.CertPool) (*http.R
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+host+path, nil)
 	resp, err := tr.RoundTrip(req)
-	if err == nil {
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+	if err != nil {
+		return nil, nil, err
 	}
-	return resp, err
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, body, err
 }
 
 // TestAutocert obtains a certificate from Pebble through each challenge
@@ -210,9 +281,7 @@ func TestAutocert(t *testing.T) {
 				tlsPort = port(freeAddr(t))
 			}
 			acme := startPebble(t, httpPort, tlsPort)
-			p := start(t, "USERHUB_SERVER_ADDR="+httpAddr, "USERHUB_TLS_ADDR="+tlsAddr, "USERHUB_TLS_MODE=autocert",
-				"USERHUB_TLS_DOMAINS=app.example.test", "USERHUB_TLS_EMAIL=ops@example.test",
-				"USERHUB_TLS_ACME_DIRECTORY="+acme.directory, "USERHUB_TLS_ACME_CA_FILE="+acme.caFile)
+			p := start(t, acme.env(httpAddr, tlsAddr, "app.example.test")...)
 			roots := acme.roots(t)
 
 			resp, err := getAs(t, tlsAddr, "app.example.test", "/healthz", roots)
@@ -226,9 +295,17 @@ func TestAutocert(t *testing.T) {
 			if httpTried := strings.Contains(acme.log.String(), "Attempting to validate w/ HTTP"); httpTried != (tt.challenge == "http-01") {
 				t.Errorf("%s: Pebble validated over HTTP: %v\n%s", tt.challenge, httpTried, acme.log)
 			}
-			// The certificate and account are kept, for restarts and other workers.
-			if entries, _ := os.ReadDir(filepath.Join(p.dataDir, "autocert")); len(entries) < 2 {
-				t.Errorf("autocert cache holds %d files", len(entries))
+			// The certificate and account are kept in the database, for
+			// restarts and other processes; nothing in the directory
+			// earlier versions used.
+			cache := sqliteCertCache(t, p.dataDir)
+			for _, key := range []string{"app.example.test", "acme_account+key"} {
+				if _, err := cache.Get(context.Background(), key); err != nil {
+					t.Errorf("the database's autocert cache: %s: %v", key, err)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(p.dataDir, "autocert")); !os.IsNotExist(err) {
+				t.Errorf("<data_dir>/autocert: %v; want none", err)
 			}
 
 			before := acme.log.String()
@@ -240,5 +317,149 @@ func TestAutocert(t *testing.T) {
 				t.Errorf("a name outside tls.domains caused ACME traffic:\n%s", after[len(before):])
 			}
 		})
+	}
+}
+
+// TestAutocertAcrossInstances: two instances on one database order one
+// certificate between them, and answer each other's challenges: on
+// PostgreSQL, and on SQLite (two processes on one data directory, as a
+// cluster's workers are, but each asked directly). Pebble validates at the
+// second instance only: asked at once, both serve the one certificate
+// Pebble issued, whichever ordered it; asked alone, the first orders, the
+// second (which started nothing) answers the challenge, then serves the
+// certificate without an order of its own.
+func TestAutocertAcrossInstances(t *testing.T) {
+	for _, database := range []string{"PostgreSQL", "SQLite"} {
+		for _, challenge := range []string{"tls-alpn-01", "http-01"} {
+			t.Run(database+"/"+challenge, func(t *testing.T) {
+				var shared []string
+				if database == "PostgreSQL" {
+					dsn := os.Getenv("USERHUB_TEST_POSTGRES_DSN")
+					if dsn == "" {
+						t.Skip("autocert across instances on PostgreSQL skipped: set USERHUB_TEST_POSTGRES_DSN")
+					}
+					shared = []string{"USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN=" + pgSchema(t, dsn)}
+				} else {
+					shared = []string{"USERHUB_DATA_DIR=" + t.TempDir()}
+				}
+				autocertAcrossInstances(t, challenge, shared)
+			})
+		}
+	}
+}
+
+func autocertAcrossInstances(t *testing.T, challenge string, shared []string) {
+	type instance struct {
+		p                 *proc
+		httpAddr, tlsAddr string
+	}
+	one := &instance{httpAddr: freeAddr(t), tlsAddr: freeAddr(t)}
+	two := &instance{httpAddr: freeAddr(t), tlsAddr: freeAddr(t)}
+	// The other challenge type is validated where nothing listens.
+	httpPort, tlsPort := port(freeAddr(t)), port(two.tlsAddr)
+	if challenge == "http-01" {
+		httpPort, tlsPort = port(two.httpAddr), port(freeAddr(t))
+	}
+	acme := startPebble(t, httpPort, tlsPort)
+	for _, in := range []*instance{one, two} {
+		in.p = start(t, append(acme.env(in.httpAddr, in.tlsAddr, "both.example.test,one.example.test"), shared...)...)
+	}
+	roots := acme.roots(t)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf(format+"\nPebble:\n%s\none:\n%s\ntwo:\n%s", append(args, acme.log, one.p.output(), two.p.output())...)
+	}
+
+	// Both asked at once.
+	serials := make([]string, 2)
+	var wg sync.WaitGroup
+	for i, in := range []*instance{one, two} {
+		wg.Go(func() {
+			resp, err := getAs(t, in.tlsAddr, "both.example.test", "/healthz", roots)
+			if err != nil {
+				serials[i] = err.Error()
+				return
+			}
+			serials[i] = serial(resp)
+		})
+	}
+	wg.Wait()
+	issued := acme.waitIssued(t, 1)
+	if len(issued) != 1 || serials[0] != issued[0] || serials[1] != issued[0] {
+		fail("asked at once: instances served %v; Pebble issued %v; want one certificate, served by both", serials, issued)
+	}
+
+	// One asked alone: it orders, two answers the challenge.
+	resp, err := getAs(t, one.tlsAddr, "one.example.test", "/healthz", roots)
+	if err != nil {
+		fail("one.example.test on one (the challenge answered by two): %v", err)
+	}
+	issued = acme.waitIssued(t, 2)
+	if len(issued) != 2 || serial(resp) != issued[1] {
+		fail("one.example.test: one served %s; Pebble issued %v", serial(resp), issued)
+	}
+	if resp, err = getAs(t, two.tlsAddr, "one.example.test", "/healthz", roots); err != nil || serial(resp) != issued[1] {
+		fail("one.example.test on two: %v; want the certificate one ordered, %s", err, issued[1])
+	}
+	if n := len(acme.issued()); n != 2 {
+		fail("two ordered again: Pebble issued %d certificates", n)
+	}
+	if challenge == "http-01" && !strings.Contains(acme.log.String(), ":"+port(two.httpAddr)+"/.well-known/acme-challenge/") {
+		fail("Pebble did not validate at two's HTTP listener")
+	}
+	if n := acme.accounts(); n != 1 {
+		fail("%d ACME accounts; want one, shared", n)
+	}
+}
+
+// TestAutocertUpgradeFromTheDirectoryCache: an instance of an earlier
+// version kept its account and certificate in <data_dir>/autocert. After
+// the upgrade they are imported into the database: the same certificate
+// is served without an order, and a new name is ordered with the same
+// ACME account.
+func TestAutocertUpgradeFromTheDirectoryCache(t *testing.T) {
+	httpAddr, tlsAddr := freeAddr(t), freeAddr(t)
+	acme := startPebble(t, port(freeAddr(t)), port(tlsAddr))
+	before := start(t, acme.env(httpAddr, tlsAddr, "app.example.test")...)
+	roots := acme.roots(t)
+	resp, err := getAs(t, tlsAddr, "app.example.test", "/healthz", roots)
+	if err != nil {
+		t.Fatalf("first certificate: %v\nPebble:\n%s", err, acme.log)
+	}
+	first := serial(resp)
+	acme.waitIssued(t, 1)
+	before.stop()
+
+	// What an earlier version left: autocert.DirCache's files, one per
+	// key, in a data directory without a database.
+	cache := sqliteCertCache(t, before.dataDir)
+	dataDir := t.TempDir()
+	dir := filepath.Join(dataDir, "autocert")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"app.example.test", "acme_account+key"} {
+		data, err := cache.Get(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, key), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	after := start(t, append(acme.env(httpAddr, tlsAddr, "app.example.test,new.example.test"), "USERHUB_DATA_DIR="+dataDir)...)
+	if resp, err = getAs(t, tlsAddr, "app.example.test", "/healthz", roots); err != nil || serial(resp) != first {
+		t.Fatalf("after the upgrade: %v; want the certificate from the directory, %s\n%s", err, first, after.output())
+	}
+	if issued := acme.issued(); len(issued) != 1 {
+		t.Fatalf("the upgrade ordered again: Pebble issued %v", issued)
+	}
+	after.waitLog(t, "imported into the database")
+	if _, err := getAs(t, tlsAddr, "new.example.test", "/healthz", roots); err != nil {
+		t.Fatalf("a new name after the upgrade: %v\nPebble:\n%s", err, acme.log)
+	}
+	if n := acme.accounts(); n != 1 {
+		t.Errorf("%d ACME accounts; want the imported one only", n)
 	}
 }

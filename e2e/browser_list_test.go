@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
@@ -316,5 +317,57 @@ func TestBrowserPhoneLabels(t *testing.T) {
 	}
 	if hidden := run(b, "the header", chromedp.Evaluate[bool](`document.querySelector('#users thead').getBoundingClientRect().right <= 0`)); !hidden {
 		t.Error("the table header is visible on the phone, so this test checks nothing")
+	}
+}
+
+// TestBrowserTokens: from the account page, a person makes an API token,
+// sees it once, a program uses it, and the person revokes it; the page
+// says each step in words.
+func TestBrowserTokens(t *testing.T) {
+	p := start(t)
+	p.setup(t)
+	b := newBrowser(t)
+	b.login(p.base, "kim", adminPassword)
+	b.do("the account page links to the tokens", waitURL("/"), chromedp.Navigate(p.base+"/account"),
+		chromedp.Click(chromedp.ID("tokens-link")), waitURL("/account/tokens"),
+		waitText("#tokens-empty", "You have no tokens yet."))
+	b.do("create a token",
+		setField("token-name", "nightly backup"),
+		chromedp.Click(chromedp.CSS(`input[name="scopes"][value="write"]`)),
+		chromedp.Click(chromedp.ID("token-submit")),
+		waitText(".token-new .status", "Copy this token now. It is shown only this once"),
+		waitText("#token-new-heading", "Token “nightly backup” created"),
+	)
+	secret := run(b, "the token shown", chromedp.Evaluate[string](`document.getElementById('token-secret').value`))
+	if !strings.HasPrefix(secret, "uh_") {
+		t.Fatalf("the page shows %q as the token", secret)
+	}
+	useToken := func() int {
+		req, _ := http.NewRequest("GET", p.base+"/api/v1/users", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := useToken(); code != http.StatusOK {
+		t.Fatalf("a program with the token from the page: %d", code)
+	}
+	b.do("the list names it by its start, never whole",
+		chromedp.Navigate(p.base+"/account/tokens"),
+		waitText("table.tokens tbody", "nightly backup"),
+		waitText("table.tokens tbody", secret[:9]+"…"),
+		waitText("table.tokens tbody", "read, write"),
+	)
+	if page := run(b, "the page's text", chromedp.Evaluate[string](`document.body.innerText`)); strings.Contains(page, secret) {
+		t.Fatal("the list page shows the whole token")
+	}
+	b.do("revoke it", chromedp.Click(chromedp.CSS(`table.tokens button.danger`)),
+		waitText("#token-revoked", "The token was revoked. It no longer works."),
+		waitText("#tokens-empty", "You have no tokens yet."))
+	if code := useToken(); code != http.StatusUnauthorized {
+		t.Errorf("the revoked token: %d, want 401", code)
 	}
 }

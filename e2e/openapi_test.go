@@ -15,8 +15,9 @@ import (
 )
 
 // TestOpenAPIClient drives the binary with the client generated from the
-// contract (client/): log in, list, create, read with its ETag, change
-// with If-Match (and refused with a stale one), delete. newClient's
+// contract (client/): log in, list, create (and retry the create with its
+// Idempotency-Key), read with its ETag, change with If-Match (and refused
+// with a stale one), delete. newClient's
 // transport checks every exchange against the document as well.
 func TestOpenAPIClient(t *testing.T) {
 	p := start(t)
@@ -39,19 +40,25 @@ func TestOpenAPIClient(t *testing.T) {
 
 	role := client.RoleMember
 	password := "tea at five every day"
-	created, err := api.CreateUserWithResponse(ctx, client.CreateUserJSONRequestBody{Name: "lee", Role: &role, Password: &password})
+	key := "create-lee-1"
+	newLee := client.CreateUserJSONRequestBody{Name: "lee", Role: &role, Password: &password}
+	created, err := api.CreateUserWithResponse(ctx, &client.CreateUserParams{IdempotencyKey: &key}, newLee)
 	if err != nil || created.JSON201 == nil || created.HTTPResponse.Header.Get("Location") != "/api/v1/users/2" {
 		t.Fatalf("create: %v %s", err, body(created))
 	}
 	lee := created.JSON201.Id
-	if dup, err := api.CreateUserWithResponse(ctx, client.CreateUserJSONRequestBody{Name: "LEE"}); err != nil ||
+	if retry, err := api.CreateUserWithResponse(ctx, &client.CreateUserParams{IdempotencyKey: &key}, newLee); err != nil ||
+		retry.JSON201 == nil || retry.JSON201.Id != lee || retry.HTTPResponse.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("the create retried with its Idempotency-Key: %v %s", err, body(retry))
+	}
+	if dup, err := api.CreateUserWithResponse(ctx, nil, client.CreateUserJSONRequestBody{Name: "LEE"}); err != nil ||
 		dup.ApplicationproblemJSON409 == nil || dup.ApplicationproblemJSON409.Code != "name_taken" {
 		t.Fatalf("a taken name: %v %s", err, body(dup))
 	}
 	if short := "short"; true {
-		bad, err := api.CreateUserWithResponse(ctx, client.CreateUserJSONRequestBody{Name: "park", Password: &short})
-		if err != nil || bad.ApplicationproblemJSON422 == nil || len(bad.ApplicationproblemJSON422.Errors) == 0 ||
-			bad.ApplicationproblemJSON422.Errors[0].Field != "password" {
+		bad, err := api.CreateUserWithResponse(ctx, nil, client.CreateUserJSONRequestBody{Name: "park", Password: &short})
+		if err != nil || bad.ApplicationproblemJSON422 == nil || bad.ApplicationproblemJSON422.Errors == nil || len(*bad.ApplicationproblemJSON422.Errors) == 0 ||
+			(*bad.ApplicationproblemJSON422.Errors)[0].Field != "password" {
 			t.Fatalf("a short password: %v %s", err, body(bad))
 		}
 	}

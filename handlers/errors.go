@@ -69,6 +69,8 @@ var errorTable = []struct {
 	retryAfter int // seconds
 }{
 	{models.ErrNotFound, http.StatusNotFound, "not_found", "no such user", 0},
+	{models.ErrNoToken, http.StatusNotFound, "not_found", "no such token", 0},
+	{models.ErrBadToken, http.StatusUnauthorized, "invalid_token", models.ErrBadToken.Error(), 0},
 	{models.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", models.ErrPreconditionFailed.Error(), 0},
 	{models.ErrNameTaken, http.StatusConflict, "name_taken", "another user already has this name (names ignore case)", 0},
 	{models.ErrLastAdmin, http.StatusConflict, "last_admin", "this is the only administrator; make another user an administrator first", 0},
@@ -96,6 +98,7 @@ func problemFor(err error) problem {
 		tooLarge  *http.MaxBytesError
 		forbidden *models.ForbiddenError
 		throttled *models.ThrottledError
+		limited   *models.RateLimitedError
 		unready   *notReady
 	)
 	switch {
@@ -107,8 +110,14 @@ func problemFor(err error) problem {
 		p.Status, p.Code, p.Detail = http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than the limit"
 	case errors.As(err, &forbidden):
 		p.Status, p.Code, p.Detail = http.StatusForbidden, "forbidden", forbidden.Reason
+		if forbidden.Scope != "" {
+			p.Code = "insufficient_scope"
+		}
 	case errors.As(err, &unready):
 		p.Status, p.Code, p.Detail, p.retryAfter = http.StatusServiceUnavailable, unready.code, unready.Error(), 5
+	case errors.As(err, &limited):
+		p.Status, p.Code, p.Detail = http.StatusTooManyRequests, "rate_limited", limited.Error()
+		p.retryAfter = max(1, int(math.Ceil(limited.RetryAfter.Seconds())))
 	case errors.As(err, &throttled):
 		p.Status, p.Code, p.Detail = http.StatusTooManyRequests, "too_many_attempts", throttled.Error()
 		p.retryAfter = int(math.Ceil(throttled.RetryAfter.Seconds()))

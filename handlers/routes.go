@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-contrib/gzip"
 	"github.com/gin-gonic/gin"
@@ -21,6 +22,7 @@ import (
 	"userhub/config"
 	"userhub/middleware"
 	"userhub/models"
+	"userhub/ratelimit"
 	"userhub/sessions"
 )
 
@@ -42,6 +44,12 @@ type Deps struct {
 	// Draining reports that the server is stopping (server.drain_delay):
 	// /readyz then answers 503. Nil: never.
 	Draining func() bool
+	// Counter counts the API's requests for its rate limits (the login
+	// limits' counter: the database or Redis); nil: no limits.
+	Counter models.Counter
+	// Idempotency keeps the answers to creates sent with an
+	// Idempotency-Key; nil: the header is ignored.
+	Idempotency models.IdempotencyStore
 }
 
 // Handlers serves every route; New wires it into the engine.
@@ -54,6 +62,12 @@ type Handlers struct {
 	assets   *assets
 	ready    map[string]func(context.Context) error
 	draining func() bool
+	// limits are the API's rate limits: per principal, per anonymous
+	// client address (nil: none).
+	limits, anonymousLimits *ratelimit.Limiter
+	// idempotency keeps the answers to creates sent with an
+	// Idempotency-Key (nil: the header is ignored).
+	idempotency models.IdempotencyStore
 	// challenge is the WWW-Authenticate header of every 401.
 	challenge string
 	// jsonPrefixes are the paths whose routes answer JSON (see group).
@@ -70,15 +84,23 @@ type Handlers struct {
 // whether it answers JSON; the rest are pages.
 func New(d Deps) (*gin.Engine, error) {
 	h := &Handlers{
-		store:    d.Store,
-		accounts: d.Accounts,
-		sessions: d.Sessions,
-		log:      d.Logger,
-		ready:    map[string]func(context.Context) error{"database": d.Store.Ping},
-		draining: d.Draining,
+		store:       d.Store,
+		accounts:    d.Accounts,
+		sessions:    d.Sessions,
+		log:         d.Logger,
+		ready:       map[string]func(context.Context) error{"database": d.Store.Ping},
+		draining:    d.Draining,
+		idempotency: d.Idempotency,
 	}
 	maps.Copy(h.ready, d.Ready)
-	authenticator := auth.New(h.fail, d.Sessions)
+	if d.Counter != nil && d.Config.API.RateLimit > 0 {
+		h.limits = ratelimit.New(d.Counter, d.Config.API.RateLimit, time.Minute)
+	}
+	if d.Counter != nil && d.Config.API.AnonymousRateLimit > 0 {
+		h.anonymousLimits = ratelimit.New(d.Counter, d.Config.API.AnonymousRateLimit, time.Minute)
+	}
+	bearer := auth.Bearer{APIPrefix: apiPrefix, Check: d.Accounts.TokenPrincipal}
+	authenticator := auth.New(h.fail, bearer, d.Sessions)
 	h.challenge = authenticator.Challenge()
 	var err error
 	if h.assets, err = loadAssets(d.Static); err != nil {
@@ -100,7 +122,10 @@ func New(d Deps) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(proxies); err != nil {
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
 	}
-	crossOrigin, err := middleware.CrossOrigin(d.Config.Server.TrustedOrigins, h.fail)
+	// A bearer token is not ambient (a browser never adds one by itself), so
+	// requests with one need no cross-origin check: the token decides.
+	hasBearer := func(r *http.Request) bool { _, ok := auth.BearerToken(r, apiPrefix); return ok }
+	crossOrigin, err := middleware.CrossOrigin(d.Config.Server.TrustedOrigins, hasBearer, h.fail)
 	if err != nil {
 		return nil, fmt.Errorf("server.trusted_origins: %w", err)
 	}
@@ -156,33 +181,42 @@ func New(d Deps) (*gin.Engine, error) {
 	pages := r.Group("/", h.firstRun, loggedInPage)
 	get(pages, "/", h.handle(h.home))
 	get(pages, "/account", h.handle(h.account))
+	get(pages, "/account/tokens", h.handle(h.tokensPageGet))
+	pages.POST("/account/tokens", h.handle(h.tokensPageCreate))
+	pages.POST("/account/tokens/:id/revoke", h.handle(h.tokensPageRevoke))
 	pages.POST("/logout", h.handle(h.logout))
 
 	// The seed's REST routes. Members may rename themselves (PUT, PATCH).
 	get(h.group(r, "/users", asJSON, loggedIn), "", h.handle(h.seedListUsers))
 	seed := h.group(r, "/user", asJSON, loggedIn)
-	seed.POST("", admin, h.handle(h.seedCreateUser))
+	seed.POST("", admin, h.idempotent, h.handle(h.seedCreateUser))
 	seed.PUT("/:id", h.handle(h.seedReplaceUser))
 	seed.PATCH("/:id", h.handle(h.patchUser))
 	seed.DELETE("/:id", admin, h.handle(h.deleteUser))
 
 	// The versioned JSON API.
-	api := h.group(r, "/api", asJSON)
+	api := h.group(r, "/api", asJSON, h.rateLimit)
 	api.POST("/v1/login", h.handle(h.apiLogin))
-	v1 := api.Group("/v1", loggedIn)
+	v1 := api.Group("/v1", loggedIn, auth.RequireScopes(h.fail))
 	v1.POST("/logout", h.handle(h.apiLogout))
 	get(v1, "/me", h.handle(h.apiMe))
 	v1.PUT("/me/password", h.handle(h.apiChangePassword))
 	get(v1, "/users", h.handle(h.apiListUsers))
-	v1.POST("/users", admin, h.handle(h.apiCreateUser))
+	v1.POST("/users", admin, h.idempotent, h.handle(h.apiCreateUser))
 	get(v1, "/users/:id", h.handle(h.apiGetUser))
 	v1.PUT("/users/:id", h.handle(h.apiReplaceUser))
 	v1.PATCH("/users/:id", h.handle(h.patchUser))
 	v1.DELETE("/users/:id", admin, h.handle(h.deleteUser))
+	v1.POST("/tokens", h.handle(h.apiCreateToken))
+	get(v1, "/tokens", h.handle(h.apiListTokens))
+	v1.DELETE("/tokens/:id", h.handle(h.apiRevokeToken))
 
 	addOptions(r)
 	return r, nil
 }
+
+// apiPrefix is where bearer tokens work; pages ignore them.
+const apiPrefix = "/api/"
 
 // get registers a GET route and its HEAD twin (gin does not answer HEAD
 // for GET routes by itself; net/http drops the body of a HEAD response).

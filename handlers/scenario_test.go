@@ -88,7 +88,7 @@ func testHasher() *accounts.Hasher {
 }
 
 func (a app) newAccounts(s models.UserStore, counter models.Counter) *accounts.Service {
-	return accounts.New(accounts.Options{Store: s, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
+	return accounts.New(accounts.Options{Store: s, Tokens: a.db, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
 }
 
 // testStore is what the handlers read and the sessions check.
@@ -113,13 +113,15 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 		backend = &sessions.Backend{Store: a.sessions}
 	}
 	h, err := handlers.New(handlers.Deps{
-		Config:    a.cfg,
-		Store:     s,
-		Accounts:  a.newAccounts(s, counter),
-		Sessions:  sessions.NewManager(backend, a.cfg.Session, s, s, a.logger()),
-		Logger:    a.logger(),
-		Templates: os.DirFS("../templates"),
-		Static:    os.DirFS("../static"),
+		Config:      a.cfg,
+		Store:       s,
+		Accounts:    a.newAccounts(s, counter),
+		Sessions:    sessions.NewManager(backend, a.cfg.Session, s, s, a.logger()),
+		Logger:      a.logger(),
+		Templates:   os.DirFS("../templates"),
+		Static:      os.DirFS("../static"),
+		Counter:     counter,
+		Idempotency: a.db,
 	})
 	if err != nil {
 		t.Fatal(err)

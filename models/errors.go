@@ -39,6 +39,10 @@ var (
 	// wrapped with ErrUnavailable, and the store's Ping answers it until a
 	// write works again.
 	ErrStorageFull = errors.New("the database's storage is full")
+	// ErrBadToken: a bearer token that is not one, or no longer works
+	// (revoked, expired, its user's password changed, its user deleted,
+	// suspended or no longer an administrator for an admin token).
+	ErrBadToken = errors.New("the token is invalid, expired or revoked")
 	// ErrBadCredentials: no user has this name and password. Which of the
 	// two was wrong is not said, to anyone.
 	ErrBadCredentials = errors.New("wrong name or password")
@@ -54,9 +58,28 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("too many failed logins; try again in %v", e.RetryAfter.Round(time.Second))
 }
 
+// RateLimitedError refuses a request over the API's rate limit; the
+// client may try again after RetryAfter.
+type RateLimitedError struct {
+	Limit      int
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("more than %d requests a minute; try again in %v", e.Limit, e.RetryAfter.Round(time.Second))
+}
+
 // ForbiddenError: the user is logged in but may not do this, and why.
 type ForbiddenError struct {
 	Reason string
+	// Scope, when set, is the token scope the request lacks: the user may
+	// do this, but not with this token.
+	Scope Scope
+}
+
+// ErrNeedsScope refuses a token without scope s.
+func ErrNeedsScope(s Scope) *ForbiddenError {
+	return &ForbiddenError{Reason: fmt.Sprintf("this token lacks the %q scope", s), Scope: s}
 }
 
 func (e *ForbiddenError) Error() string { return e.Reason }

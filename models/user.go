@@ -279,9 +279,9 @@ type Counter interface {
 	// Count returns the events in key's open window and how long until
 	// it closes (0 and 0 when none is open).
 	Count(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error)
-	// Add records an event, opening a window of length window if none is
+	// Add records n events, opening a window of length window if none is
 	// open, and returns the new count and how long until the window closes.
-	Add(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error)
+	Add(ctx context.Context, key string, n int, window time.Duration) (count int, left time.Duration, err error)
 	// Reset forgets key's events.
 	Reset(ctx context.Context, key string) error
 }

@@ -2,20 +2,17 @@ package server
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/acme"
-	"golang.org/x/crypto/acme/autocert"
 
 	"userhub/config"
 	"userhub/middleware"
@@ -68,7 +65,7 @@ type TLS struct {
 	// for, the only ones the HTTP listener redirects to; "*.example.com"
 	// covers one label under example.com.
 	Names func() []string
-	stop   chan struct{}
+	stop  chan struct{}
 }
 
 // Close stops watching certificate files and rotating ticket keys.
@@ -81,7 +78,11 @@ func (t *TLS) Close() {
 // PrepareTLS sets up the certificates tls.mode asks for: it returns nil
 // when TLS is off, and a one-line error when a certificate cannot be used.
 // secret keys the TLS session tickets, shared by every process that has it.
-func PrepareTLS(cfg config.Config, secret []byte, log *slog.Logger) (*TLS, error) {
+// certs keeps autocert's account and certificates and makes the processes
+// sharing it take turns ordering (tls.mode autocert); nil only checks the
+// settings, for a process that serves no handshake (the cluster master):
+// its TLS then gets no certificate from ACME, and orders none.
+func PrepareTLS(cfg config.Config, secret []byte, certs CertStore, log *slog.Logger) (*TLS, error) {
 	t := &TLS{WrapHTTP: func(h http.Handler) http.Handler { return h }, stop: make(chan struct{})}
 	switch cfg.TLS.Mode {
 	case "off":
@@ -113,11 +114,11 @@ func PrepareTLS(cfg config.Config, secret []byte, log *slog.Logger) (*TLS, error
 		log.Info("self-signed certificate (for development; trust "+filepath.Join(dir, CAFile)+" to avoid browser warnings)",
 			"names", strings.Join(certNames(cert.Leaf), ","))
 	case "autocert":
-		m, err := newAutocert(cfg)
+		m, getCertificate, err := newAutocert(cfg, certs, log)
 		if err != nil {
 			return nil, err
 		}
-		t.Config = NewTLSConfig(m.GetCertificate)
+		t.Config = NewTLSConfig(getCertificate)
 		// TLS-ALPN-01 challenges arrive as handshakes for this protocol.
 		t.Config.NextProtos = []string{acme.ALPNProto}
 		t.WrapHTTP = func(h http.Handler) http.Handler { return withoutPort(m.HTTPHandler(h)) }
@@ -126,37 +127,6 @@ func PrepareTLS(cfg config.Config, secret []byte, log *slog.Logger) (*TLS, error
 	}
 	shareTicketKeys(t.Config, secret, t.stop)
 	return t, nil
-}
-
-// newAutocert returns the ACME client for tls.mode autocert. Only the names
-// in tls.domains get certificates: for any other name, no ACME request is
-// made at all. Certificates and the account key are kept under the data
-// directory (mode 0700), shared by every process using it.
-func newAutocert(cfg config.Config) (*autocert.Manager, error) {
-	client := &acme.Client{DirectoryURL: cfg.TLS.ACMEDirectory}
-	if cfg.TLS.ACMECAFile != "" {
-		pemData, err := os.ReadFile(cfg.TLS.ACMECAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.acme_ca_file: %w", fileProblem(cfg.TLS.ACMECAFile, err))
-		}
-		roots, err := x509.SystemCertPool()
-		if err != nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pemData) {
-			return nil, fmt.Errorf("tls.acme_ca_file: %s holds no PEM certificate", cfg.TLS.ACMECAFile)
-		}
-		transport := http.DefaultTransport.(*http.Transport).Clone()
-		transport.TLSClientConfig = &tls.Config{RootCAs: roots}
-		client.HTTPClient = &http.Client{Transport: transport, Timeout: 30 * time.Second}
-	}
-	return &autocert.Manager{
-		Prompt:     autocert.AcceptTOS,
-		HostPolicy: autocert.HostWhitelist(cfg.TLS.Domains...),
-		Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "autocert")),
-		Email:      cfg.TLS.Email,
-		Client:     client,
-	}, nil
 }
 
 // withoutPort drops the port from the Host of ACME HTTP-01 requests:

@@ -226,7 +226,7 @@ func TestRedisCounterDown(t *testing.T) {
 	var log bytes.Buffer
 	counter := redisCounter{pool, "userhub-test:", outage.New("redis", slog.New(slog.NewTextHandler(&log, nil)))}
 	for range 3 {
-		if _, _, err := counter.Add(t.Context(), "ip:1", time.Minute); !errors.Is(err, models.ErrUnavailable) {
+		if _, _, err := counter.Add(t.Context(), "ip:1", 1, time.Minute); !errors.Is(err, models.ErrUnavailable) {
 			t.Fatalf("Add with Redis down: %v", err)
 		}
 	}
@@ -253,7 +253,7 @@ func TestRedisCounterWindowFromAClockAhead(t *testing.T) {
 	if n, _, err := counter.Count(t.Context(), "ip:1", time.Minute); err != nil || n != 0 {
 		t.Fatalf("Count of a day-long window: %d, %v", n, err)
 	}
-	if n, left, err := counter.Add(t.Context(), "ip:1", time.Minute); err != nil || n != 1 || left > time.Minute {
+	if n, left, err := counter.Add(t.Context(), "ip:1", 1, time.Minute); err != nil || n != 1 || left > time.Minute {
 		t.Fatalf("Add to a day-long window: %d, %v left, %v", n, left, err)
 	}
 }

@@ -39,12 +39,12 @@ func (r redisCounter) do(ctx context.Context, fn func(redis.Conn) error) error {
 // running userhub do not matter. A TTL longer than the window plus
 // models.MaxClockSkew (set while Redis's clock ran ahead) counts as closed.
 
-// addScript records an event: a window that counts as closed is dropped,
-// then INCR, and the expiry set by the window's first event only. It
+// addScript records ARGV[3] events: a window that counts as closed is
+// dropped, then INCRBY, and the expiry set by the window's first event only. It
 // answers the count and the milliseconds left.
 var addScript = redis.NewScript(1, `local ttl = redis.call("PTTL", KEYS[1])
 if ttl > tonumber(ARGV[2]) then redis.call("DEL", KEYS[1]) end
-local n = redis.call("INCR", KEYS[1])
+local n = redis.call("INCRBY", KEYS[1], ARGV[3])
 redis.call("PEXPIRE", KEYS[1], ARGV[1], "NX")
 return {n, redis.call("PTTL", KEYS[1])}`)
 
@@ -54,9 +54,9 @@ if ttl <= 0 or ttl > tonumber(ARGV[1]) then return {0, 0} end
 return {tonumber(redis.call("GET", KEYS[1])), ttl}`)
 
 // Add implements models.Counter, atomically (PEXPIRE NX needs Redis 7).
-func (r redisCounter) Add(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error) {
+func (r redisCounter) Add(ctx context.Context, key string, events int, window time.Duration) (n int, left time.Duration, err error) {
 	err = r.do(ctx, func(c redis.Conn) error {
-		n, left, err = countAndTTL(addScript.DoContext(ctx, c, r.prefix+key, window.Milliseconds(), latestTTL(window)))
+		n, left, err = countAndTTL(addScript.DoContext(ctx, c, r.prefix+key, window.Milliseconds(), latestTTL(window), events))
 		return err
 	})
 	return n, left, err

@@ -32,7 +32,7 @@ func (s *Store) Count(ctx context.Context, key string, window time.Duration) (n 
 
 // Add implements models.Counter in one statement, so that concurrent
 // failures from several processes are all counted.
-func (s *Store) Add(ctx context.Context, key string, window time.Duration) (n int, left time.Duration, err error) {
+func (s *Store) Add(ctx context.Context, key string, events int, window time.Duration) (n int, left time.Duration, err error) {
 	ctx, end := s.call(ctx, &err, writing)
 	defer end()
 	now := s.now()
@@ -43,12 +43,12 @@ func (s *Store) Add(ctx context.Context, key string, window time.Duration) (n in
 	}
 	var resets int64
 	err = s.write.QueryRowContext(ctx,
-		`INSERT INTO login_attempts (key, count, resets_at) VALUES ($1, 1, $3)
+		`INSERT INTO login_attempts (key, count, resets_at) VALUES ($1, $5, $3)
 		 ON CONFLICT (key) DO UPDATE SET
-		   count     = CASE WHEN login_attempts.resets_at <= $2 OR login_attempts.resets_at > $4 THEN 1  ELSE login_attempts.count + 1 END,
+		   count     = CASE WHEN login_attempts.resets_at <= $2 OR login_attempts.resets_at > $4 THEN $5 ELSE login_attempts.count + $5 END,
 		   resets_at = CASE WHEN login_attempts.resets_at <= $2 OR login_attempts.resets_at > $4 THEN $3 ELSE login_attempts.resets_at END
 		 RETURNING count, resets_at`,
-		key, now.UnixMicro(), now.Add(window).UnixMicro(), latestEnd(now, window)).Scan(&n, &resets)
+		key, now.UnixMicro(), now.Add(window).UnixMicro(), latestEnd(now, window), events).Scan(&n, &resets)
 	return n, time.UnixMicro(resets).Sub(now), err
 }
 

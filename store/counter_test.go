@@ -15,7 +15,7 @@ func TestClosedWindowsAreDropped(t *testing.T) {
 	ctx := context.Background()
 	const keys = 1000 // a cleanup runs once in 64 adds on average
 	for i := range keys {
-		if _, _, err := s.Add(ctx, fmt.Sprintf("ip:%d", i), time.Microsecond); err != nil {
+		if _, _, err := s.Add(ctx, fmt.Sprintf("ip:%d", i), 1, time.Microsecond); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,5 +6,8 @@
 // Schema changes are versioned SQL files embedded in the binary and applied by
 // Migrate, at start-up and by `userhub migrate`.
 //
+// It also keeps autocert's cache, and the lock its processes take turns
+// ordering certificates under (CertCache).
+//
 // It must not know about HTTP; callers get models types and models errors.
 package store

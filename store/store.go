@@ -57,8 +57,12 @@ type Store struct {
 	// full is set by a write refused for want of space, and cleared by a
 	// write that works: Ping says so meanwhile.
 	full atomic.Bool
-	// pgConfig connects to PostgreSQL outside the pool (ListenForChanges).
+	// pgConfig connects to PostgreSQL outside the pool (ListenForChanges,
+	// CertCache.LockOrders).
 	pgConfig *pgx.ConnConfig
+	// path is the SQLite file ("" for PostgreSQL): files beside it are
+	// shared by the processes sharing it (CertCache.LockOrders).
+	path string
 }
 
 // dialect holds what differs between the two databases. Statements use $N
@@ -196,7 +200,7 @@ func openSQLite(opt Options) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
-	return &Store{read: read, write: write, dialect: sqliteDialect}, nil
+	return &Store{read: read, write: write, dialect: sqliteDialect, path: opt.DSN}, nil
 }
 
 // escapeSQLitePath makes a file path safe inside a SQLite URI filename.

@@ -69,6 +69,19 @@ func TestCounterContract(t *testing.T) {
 	}
 }
 
+// TestCertCacheContract runs autocert's cache and order lock contract on
+// every backend; two stores on one database stand for two processes.
+func TestCertCacheContract(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			storetest.RunCertCache(t, func(t *testing.T) (storetest.CertCache, storetest.CertCache) {
+				opt := b.options(t)
+				return open(t, opt).CertCache(), open(t, opt).CertCache()
+			})
+		})
+	}
+}
+
 func open(t *testing.T, opt store.Options) *store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), opt)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,8 @@ func Run(t *testing.T, newDB Opener) {
 		{"RecordLoginChangesOnlyLastLogin", testRecordLogin},
 		{"PreconditionsGuardChanges", testPreconditions},
 		{"ConcurrentChangesFromOneReadMakeOne", testLostUpdate},
+		{"Tokens", testTokens},
+		{"IdempotencyKeys", testIdempotencyKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -569,12 +572,21 @@ func RunCounter(t *testing.T, newCounter func(t *testing.T) (a, b models.Counter
 	}
 	add := func(t *testing.T, c models.Counter, key string, window time.Duration) (int, time.Duration) {
 		t.Helper()
-		n, left, err := c.Add(ctx, key, window)
+		n, left, err := c.Add(ctx, key, 1, window)
 		if err != nil {
 			t.Fatalf("Add(%s): %v", key, err)
 		}
 		return n, left
 	}
+	t.Run("AddsSeveralAtOnce", func(t *testing.T) {
+		a, b := newCounter(t)
+		if n, _, err := a.Add(ctx, "api:s:1", 60, time.Minute); err != nil || n != 60 {
+			t.Fatalf("add 60: %d, %v", n, err)
+		}
+		if n, _, err := b.Add(ctx, "api:s:1", 5, time.Minute); err != nil || n != 65 {
+			t.Fatalf("add 5 more elsewhere: %d, %v", n, err)
+		}
+	})
 	t.Run("CountsWithinAWindow", func(t *testing.T) {
 		a, b := newCounter(t)
 		key := "name:kim"
@@ -635,7 +647,7 @@ func RunCounter(t *testing.T, newCounter func(t *testing.T) (a, b models.Counter
 				c = b
 			}
 			wg.Go(func() {
-				if _, _, err := c.Add(ctx, "name:burst", time.Minute); err != nil {
+				if _, _, err := c.Add(ctx, "name:burst", 1, time.Minute); err != nil {
 					t.Error(err)
 				}
 			})
@@ -801,5 +813,141 @@ func testLostUpdate(t *testing.T, open func() models.UserStore) {
 	}
 	if made != 1 {
 		t.Fatalf("%d of %d changes from one read were made, want 1: %v", made, n, errs)
+	}
+}
+
+// testTokens: a token is found by its hash with its user, listed newest
+// first, deleted only by its owner (or with user 0), and goes with its user.
+func testTokens(t *testing.T, open func() models.UserStore) {
+	s := open()
+	ts, ok := s.(models.TokenStore)
+	if !ok {
+		t.Log("this store keeps no tokens (the read cache does not cache them)")
+		return
+	}
+	kim := mustCreate(t, s, "kim", models.RoleAdmin)
+	lee := mustCreate(t, s, "lee", "")
+	expires := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	make := func(user models.User, name string, hash byte, scopes ...models.Scope) models.Token {
+		t.Helper()
+		tok, err := ts.CreateToken(ctx, models.Token{UserID: user.ID, Name: name, Prefix: "uh_" + name, Hash: []byte{hash, 1, 2, 3},
+			Scopes: scopes, UserVersion: user.SessionVersion, ExpiresAt: expires})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	first := make(kim, "backup", 1, models.ScopeRead)
+	second := make(kim, "deploy", 2, models.ScopeWrite, models.ScopeAdmin)
+	other := make(lee, "script", 3, models.ScopeRead)
+	if first.ID == 0 || first.CreatedAt.IsZero() || !first.ExpiresAt.Equal(expires) || !first.LastUsedAt.IsZero() {
+		t.Fatalf("created %+v", first)
+	}
+	got, user, err := ts.TokenByHash(ctx, []byte{2, 1, 2, 3})
+	if err != nil || got.ID != second.ID || got.Name != "deploy" || !got.Has(models.ScopeAdmin) || !got.Has(models.ScopeWrite) || got.Has(models.ScopeRead) ||
+		user.ID != kim.ID || user.Name != "kim" || user.Role != models.RoleAdmin || got.UserVersion != kim.SessionVersion {
+		t.Fatalf("by hash: %+v, %+v, %v", got, user, err)
+	}
+	_, _, err = ts.TokenByHash(ctx, []byte{9})
+	wantErr(t, err, models.ErrNoToken)
+	list, err := ts.Tokens(ctx, kim.ID)
+	if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].ID != first.ID {
+		t.Fatalf("kim's tokens: %+v, %v", list, err)
+	}
+	if all, err := ts.Tokens(ctx, 0); err != nil || len(all) != 3 || all[0].ID != other.ID {
+		t.Fatalf("everyone's tokens: %+v, %v", all, err)
+	}
+	// Used: last used moves, nothing else.
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if err := ts.TokenUsed(ctx, first.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := ts.TokenByHash(ctx, first.Hash); !got.LastUsedAt.Equal(at) {
+		t.Errorf("last used %v, want %v", got.LastUsedAt, at)
+	}
+	// Only its owner deletes it (or anyone, with user 0).
+	wantErr(t, ts.DeleteToken(ctx, other.ID, kim.ID), models.ErrNoToken)
+	if err := ts.DeleteToken(ctx, first.ID, kim.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.DeleteToken(ctx, other.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, ts.DeleteToken(ctx, first.ID, 0), models.ErrNoToken)
+	_, _, err = ts.TokenByHash(ctx, first.Hash)
+	wantErr(t, err, models.ErrNoToken)
+	// A user's tokens go with the user; a token for nobody is refused.
+	if err := s.DeleteUser(ctx, lee.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	leeToken := make(mustCreate(t, s, "park", ""), "x", 4, models.ScopeRead)
+	if err := s.DeleteUser(ctx, leeToken.UserID, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ts.TokenByHash(ctx, leeToken.Hash)
+	wantErr(t, err, models.ErrNoToken)
+	_, err = ts.CreateToken(ctx, models.Token{UserID: 999, Name: "x", Prefix: "uh_x", Hash: []byte{5}, Scopes: []models.Scope{models.ScopeRead}})
+	wantErr(t, err, models.ErrNotFound)
+}
+
+// testIdempotencyKeys: one request claims a key; the others see it
+// running, then its answer; a released key is claimed again, and so is one
+// whose time is up; scopes do not share keys.
+func testIdempotencyKeys(t *testing.T, open func() models.UserStore) {
+	s, ok := open().(models.IdempotencyStore)
+	if !ok {
+		t.Log("this store keeps no idempotency keys (the read cache does not)")
+		return
+	}
+	req := []byte("POST /api/v1/users {name: park}")
+	claim := func(scope, key string, ttl time.Duration) (models.StoredAnswer, bool) {
+		t.Helper()
+		held, claimed, err := s.ClaimIdempotencyKey(ctx, scope, key, req, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held, claimed
+	}
+	if _, claimed := claim("u:1", "k1", time.Hour); !claimed {
+		t.Fatal("a new key was not claimed")
+	}
+	if held, claimed := claim("u:1", "k1", time.Hour); claimed || held.Status != 0 || string(held.Request) != string(req) {
+		t.Fatalf("a running key: %+v, claimed %v", held, claimed)
+	}
+	if _, claimed := claim("t:1", "k1", time.Hour); !claimed {
+		t.Fatal("another scope's key of the same name was not claimed")
+	}
+	answer := models.StoredAnswer{Status: 201, Location: "/api/v1/users/4", Body: []byte(`{"id":4}`)}
+	if err := s.SaveIdempotentAnswer(ctx, "u:1", "k1", answer); err != nil {
+		t.Fatal(err)
+	}
+	if held, claimed := claim("u:1", "k1", time.Hour); claimed || held.Status != 201 || held.Location != answer.Location || string(held.Body) != string(answer.Body) {
+		t.Fatalf("an answered key: %+v, claimed %v", held, claimed)
+	}
+	if err := s.ReleaseIdempotencyKey(ctx, "u:1", "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, claimed := claim("u:1", "k1", time.Hour); !claimed {
+		t.Fatal("a released key was not claimed again")
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, claimed := claim("u:1", "k1", time.Millisecond); !claimed {
+		t.Fatal("a key whose time is up was not claimed again")
+	}
+	// Of several claims at once, one wins.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			if _, claimed, err := s.ClaimIdempotencyKey(ctx, "u:2", "race", req, time.Hour); err == nil && claimed {
+				wins.Add(1)
+			} else if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("%d of 6 concurrent claims of one key won", n)
 	}
 }
