@@ -294,6 +294,7 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		Draining:    draining.Load,
 		Counter:     counter,
 		Idempotency: s,
+		SetupToken:  sessions.SetupToken(secret),
 	})
 	if err != nil {
 		return err
@@ -301,7 +302,9 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 	log.Info("userhub starting", "version", version(), "database", s.Driver(), "sessions", cfg.Session.Store,
 		"tls", cfg.TLS.Mode, "data_dir", cfg.DataDir)
 	if n, err := users.CountUsers(ctx, models.Filter{}); err == nil && n == 0 {
-		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets))
+		// The link carries the token that opens the page to other machines
+		// (from this one, the page needs none).
+		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets)+"?token="+sessions.SetupToken(secret))
 	}
 	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, draining, log)
 	if ready != nil {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"userhub/accounts"
+	"userhub/locale"
 	"userhub/middleware"
 	"userhub/models"
 )
@@ -188,6 +190,19 @@ func (h *Handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
 // errorPage is what error.html shows.
 type errorPage struct {
 	Problem problem
+}
+
+// Title and Body are the translation keys of the page's words: the
+// error's own (error.<code>.title) when it has some, else its status's.
+func (e errorPage) Title() string { return e.key("title") }
+
+func (e errorPage) Body() string { return e.key("body") }
+
+func (e errorPage) key(part string) string {
+	if k := "error." + e.Problem.Code + "." + part; locale.Has(k) {
+		return k
+	}
+	return fmt.Sprintf("error.%d.%s", e.Problem.Status, part)
 }
 
 // format is how a group of routes answers errors.

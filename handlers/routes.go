@@ -50,6 +50,9 @@ type Deps struct {
 	// Idempotency keeps the answers to creates sent with an
 	// Idempotency-Key; nil: the header is ignored.
 	Idempotency models.IdempotencyStore
+	// SetupToken opens the setup page to visitors from other machines
+	// while no user exists (the link in the log); "": only from loopback.
+	SetupToken string
 }
 
 // Handlers serves every route; New wires it into the engine.
@@ -68,6 +71,7 @@ type Handlers struct {
 	// idempotency keeps the answers to creates sent with an
 	// Idempotency-Key (nil: the header is ignored).
 	idempotency models.IdempotencyStore
+	setupToken  string
 	// challenge is the WWW-Authenticate header of every 401.
 	challenge string
 	// jsonPrefixes are the paths whose routes answer JSON (see group).
@@ -91,6 +95,7 @@ func New(d Deps) (*gin.Engine, error) {
 		ready:       map[string]func(context.Context) error{"database": d.Store.Ping},
 		draining:    d.Draining,
 		idempotency: d.Idempotency,
+		setupToken:  d.SetupToken,
 	}
 	maps.Copy(h.ready, d.Ready)
 	if d.Counter != nil && d.Config.API.RateLimit > 0 {

@@ -44,6 +44,9 @@ type scenario struct {
 	notContains []string          // substrings the body must not contain
 }
 
+// testSetupToken is the setup link's token in these tests.
+const testSetupToken = "test-setup-token"
+
 // testPassword is every fixture user's password.
 const testPassword = "correct horse battery staple"
 
@@ -122,6 +125,7 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 		Static:      os.DirFS("../static"),
 		Counter:     counter,
 		Idempotency: a.db,
+		SetupToken:  testSetupToken,
 	})
 	if err != nil {
 		t.Fatal(err)
