@@ -275,6 +275,8 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		return err
 	}
 	defer backend.Close()
+	manager := sessions.NewManager(backend, cfg.Session, users, users, log)
+	manager.KeepList(s) // each user's list of their sessions, in the database
 	draining := new(atomic.Bool)   // set by server.Serve when it begins to stop; /readyz reads it
 	var counter models.Counter = s // login counts in the database, unless Redis keeps them
 	checks := map[string]func(context.Context) error{}
@@ -286,7 +288,7 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		Config:      cfg,
 		Store:       users,
 		Accounts:    accounts.New(accounts.Options{Store: users, Tokens: s, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
-		Sessions:    sessions.NewManager(backend, cfg.Session, users, users, log),
+		Sessions:    manager,
 		Logger:      log,
 		Templates:   assets.Templates,
 		Static:      assets.Static,

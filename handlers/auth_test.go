@@ -553,7 +553,8 @@ func TestDenyByDefault(t *testing.T) {
 		"GET /about": true, "GET /login": true, "POST /login": true, "GET /setup": true, "POST /setup": true,
 		"POST /lang": true, "POST /api/v1/login": true, "GET /api/v1/openapi.json": true, "GET /api/docs": true,
 	}
-	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true}
+	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true,
+		"/account/sessions": true, "/account/sessions/end-others": true, "/account/sessions/:id/end": true}
 	a := newApp(t)
 	users("kim", "lee")(t, a)
 	engine := a.handler.(*gin.Engine)

@@ -15,6 +15,7 @@ import (
 	"userhub/locale"
 	"userhub/middleware"
 	"userhub/models"
+	"userhub/sessions"
 )
 
 // requestError is a client error found in the HTTP layer itself (malformed
@@ -72,6 +73,7 @@ var errorTable = []struct {
 }{
 	{models.ErrNotFound, http.StatusNotFound, "not_found", "no such user", 0},
 	{models.ErrNoToken, http.StatusNotFound, "not_found", "no such token", 0},
+	{sessions.ErrNoSession, http.StatusNotFound, "not_found", "no such session: it has ended, or is not yours", 0},
 	{models.ErrBadToken, http.StatusUnauthorized, "invalid_token", models.ErrBadToken.Error(), 0},
 	{models.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", models.ErrPreconditionFailed.Error(), 0},
 	{models.ErrNameTaken, http.StatusConflict, "name_taken", "another user already has this name (names ignore case)", 0},

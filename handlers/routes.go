@@ -189,6 +189,9 @@ func New(d Deps) (*gin.Engine, error) {
 	get(pages, "/account/tokens", h.handle(h.tokensPageGet))
 	pages.POST("/account/tokens", h.handle(h.tokensPageCreate))
 	pages.POST("/account/tokens/:id/revoke", h.handle(h.tokensPageRevoke))
+	get(pages, "/account/sessions", h.handle(h.sessionsPageGet))
+	pages.POST("/account/sessions/end-others", h.handle(h.sessionsPageEndOthers))
+	pages.POST("/account/sessions/:id/end", h.handle(h.sessionsPageEnd))
 	pages.POST("/logout", h.handle(h.logout))
 
 	// The seed's REST routes. Members may rename themselves (PUT, PATCH).
@@ -206,6 +209,9 @@ func New(d Deps) (*gin.Engine, error) {
 	v1.POST("/logout", h.handle(h.apiLogout))
 	get(v1, "/me", h.handle(h.apiMe))
 	v1.PUT("/me/password", h.handle(h.apiChangePassword))
+	get(v1, "/me/sessions", h.handle(h.apiMySessions))
+	v1.DELETE("/me/sessions", h.handle(h.apiEndMySessions))
+	v1.DELETE("/me/sessions/:id", h.handle(h.apiEndMySession))
 	get(v1, "/users", h.handle(h.apiListUsers))
 	v1.POST("/users", admin, h.idempotent, h.handle(h.apiCreateUser))
 	get(v1, "/users/:id", h.handle(h.apiGetUser))

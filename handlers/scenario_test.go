@@ -115,11 +115,13 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 	if a.sessions != nil {
 		backend = &sessions.Backend{Store: a.sessions}
 	}
+	manager := sessions.NewManager(backend, a.cfg.Session, s, s, a.logger())
+	manager.KeepList(a.db)
 	h, err := handlers.New(handlers.Deps{
 		Config:      a.cfg,
 		Store:       s,
 		Accounts:    a.newAccounts(s, counter),
-		Sessions:    sessions.NewManager(backend, a.cfg.Session, s, s, a.logger()),
+		Sessions:    manager,
 		Logger:      a.logger(),
 		Templates:   os.DirFS("../templates"),
 		Static:      os.DirFS("../static"),
