@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -394,4 +395,24 @@ func TestSetupLinkFromTheLog(t *testing.T) {
 	if r := remote("POST", "/setup", form); r.status != http.StatusSeeOther {
 		t.Fatalf("setup through the link: %v", r)
 	}
+}
+
+// TestVersionIsStamped: built from a git tree, the binary names its
+// revision: `userhub version`, /healthz and the start-up line.
+func TestVersionIsStamped(t *testing.T) {
+	rev, err := exec.Command("git", "-C", "..", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skip("not built from a git tree: nothing to stamp")
+	}
+	revision := strings.TrimSpace(string(rev))
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !strings.Contains(string(out), revision[:12]) || strings.Contains(string(out), "(devel)") {
+		t.Fatalf("userhub version: %v %q, want the revision %s", err, out, revision[:12])
+	}
+	p := start(t)
+	r := send(newClient(), 10*time.Second, "GET", p.base+"/healthz", "", "")
+	if !strings.Contains(r.body, `"revision":"`+revision+`"`) {
+		t.Errorf("/healthz: %s, want the revision %s", r.body, revision)
+	}
+	p.waitLog(t, "revision="+revision)
 }
