@@ -30,8 +30,13 @@ func (e env) backup(cfg config.Config, log *slog.Logger, args []string) error {
 	if _, err := os.Stat(file); err == nil {
 		return fmt.Errorf("%s exists already: back up into a new file", file)
 	}
+	if _, err := os.Stat(cfg.Database.DSN); err != nil {
+		return fmt.Errorf("no database to back up at %s (database.dsn): %w", cfg.Database.DSN, err)
+	}
+	// Opened as it is: a copy needs no migration, and a newer binary must
+	// not change the schema under the server that runs.
 	ctx := context.Background()
-	s, err := openStore(ctx, cfg, log)
+	s, err := store.Open(ctx, store.Options{Driver: "sqlite", DSN: cfg.Database.DSN, QueryTimeout: time.Minute, Log: log})
 	if err != nil {
 		return err
 	}
@@ -103,6 +108,9 @@ func (e env) restore(cfg config.Config, log *slog.Logger, args []string) error {
 			os.Remove(db + suffix) // the old database's journal: it is replaced
 		}
 	}
+	if err := chownLike(candidate, cfg.DataDir); err != nil { // restored as root, served as the service's user
+		return err
+	}
 	if err := os.Rename(candidate, db); err != nil {
 		return err
 	}
@@ -110,6 +118,7 @@ func (e env) restore(cfg config.Config, log *slog.Logger, args []string) error {
 	if replaced != "" {
 		fmt.Fprintf(e.stdout, "the database it replaced is kept as %s\n", replaced)
 	}
+	fmt.Fprintln(e.stdout, "note: tokens revoked and sessions ended since the backup was made work again; revoke them again (userhub token revoke), or end a user's sessions (userhub user logout NAME)")
 	return nil
 }
 

@@ -29,9 +29,15 @@ import (
 func (e env) doctor(cfg config.Config, log *slog.Logger) error {
 	d := &checkup{out: e.stdout}
 	d.ok("configuration", "valid (defaults, config.yaml, USERHUB_* and -set)")
-	d.listener("server.addr", cfg.Server.Addr)
+	// A port in use may be held by this service: it answers /healthz, on
+	// HTTPS when TLS is on (the HTTP listener then redirects).
+	healthz := []string{localURL("http", cfg.Server.Addr)}
 	if cfg.TLSOn() {
-		d.listener("tls.addr", cfg.TLS.Addr)
+		healthz = append(healthz, localURL("https", cfg.TLS.Addr))
+	}
+	d.listener("server.addr", cfg.Server.Addr, healthz)
+	if cfg.TLSOn() {
+		d.listener("tls.addr", cfg.TLS.Addr, healthz[1:])
 	}
 	d.dataDir(cfg.DataDir)
 	d.database(cfg, log)
@@ -70,8 +76,9 @@ func (d *checkup) fail(what, text string) {
 	d.line("fail", what, text)
 }
 
-// listener: the port is free, or held by a userhub that answers /healthz.
-func (d *checkup) listener(setting, addr string) {
+// listener: the port is free, or held by a userhub that answers /healthz
+// at one of the healthz URLs.
+func (d *checkup) listener(setting, addr string, healthz []string) {
 	ln, err := net.Listen("tcp", addr)
 	if err == nil {
 		ln.Close()
@@ -82,41 +89,47 @@ func (d *checkup) listener(setting, addr string) {
 		d.fail(setting, (&server.ListenError{Addr: addr, Setting: setting, Err: err}).Error())
 		return
 	}
-	if pid, ok := userhubOn(addr, setting == "tls.addr"); ok {
+	if pid, ok := userhubAt(healthz); ok {
 		d.ok(setting, fmt.Sprintf("%s is held by a running userhub (pid %d)", addr, pid))
 		return
 	}
 	d.fail(setting, (&server.ListenError{Addr: addr, Setting: setting, Err: err}).Error())
 }
 
-// userhubOn reports whether a userhub answers /healthz on addr.
-func userhubOn(addr string, tls bool) (pid int, ok bool) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return 0, false
-	}
+// localURL is the /healthz URL of a listen address, on this machine.
+func localURL(scheme, addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	scheme := "http"
-	client := &http.Client{Timeout: 2 * time.Second}
-	if tls {
-		scheme = "https"
-		client.Transport = insecureTransport() // only to recognise the answer, not to trust it
+	return scheme + "://" + net.JoinHostPort(host, port) + "/healthz"
+}
+
+// userhubAt reports whether a userhub answers one of the /healthz URLs
+// (not following redirects; over HTTPS without checking the certificate:
+// doctor only asks whether the program on the port is userhub).
+func userhubAt(urls []string) (pid int, ok bool) {
+	client := &http.Client{
+		Timeout:       2 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	resp, err := client.Get(scheme + "://" + net.JoinHostPort(host, port) + "/healthz")
-	if err != nil {
-		return 0, false
+	for _, u := range urls {
+		resp, err := client.Get(u)
+		if err != nil {
+			continue
+		}
+		var health struct {
+			Status string `json:"status"`
+			PID    int    `json:"pid"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&health)
+		resp.Body.Close()
+		if err == nil && health.Status == "ok" {
+			return health.PID, true
+		}
 	}
-	defer resp.Body.Close()
-	var health struct {
-		Status string `json:"status"`
-		PID    int    `json:"pid"`
-	}
-	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&health) != nil || health.Status != "ok" {
-		return 0, false
-	}
-	return health.PID, true
+	return 0, false
 }
 
 // dataDir: it exists (or can be made), belongs to this user, is private,
@@ -248,10 +261,4 @@ func (d *checkup) certificates(cfg config.Config) {
 	case "self-signed":
 		d.ok("certificate", "self-signed, kept in "+filepath.Join(cfg.DataDir, "tls")+" (for development)")
 	}
-}
-
-// insecureTransport talks TLS without checking the certificate: doctor
-// only asks whether the program on a port is userhub.
-func insecureTransport() *http.Transport {
-	return &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 }

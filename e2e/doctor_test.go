@@ -105,3 +105,14 @@ func expiredCertificate(t *testing.T) (certFile, keyFile string) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 	return certFile, keyFile
 }
+
+// TestDoctorBesideHTTPS: beside a running server with TLS on (whose HTTP
+// listener redirects), doctor still recognises both ports as userhub's.
+func TestDoctorBesideHTTPS(t *testing.T) {
+	httpAddr, tlsAddr := freeAddr(t), freeAddr(t)
+	p := start(t, "USERHUB_SERVER_ADDR="+httpAddr, "USERHUB_TLS_ADDR="+tlsAddr, "USERHUB_TLS_MODE=self-signed")
+	out, code := doctor(t, "USERHUB_DATA_DIR="+p.dataDir, "USERHUB_SERVER_ADDR="+httpAddr, "USERHUB_TLS_ADDR="+tlsAddr, "USERHUB_TLS_MODE=self-signed")
+	if code != 0 || strings.Count(out, "held by a running userhub") != 2 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
