@@ -107,7 +107,7 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 		}
 		return models.User{}, false, models.ErrBadCredentials
 	}
-	if err := s.throttle.Succeeded(ctx, name); err != nil {
+	if err := s.throttle.Succeeded(ctx, name, clientIP); err != nil {
 		return models.User{}, false, err
 	}
 	return user, rehash, nil
