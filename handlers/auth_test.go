@@ -435,6 +435,9 @@ func TestAPILoginInput(t *testing.T) {
 		{name: "extra field", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"kim","password":"x","admin":true}`, status: 422},
 		{name: "wrong password", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"kim","password":"x"}`, fixture: users("kim"),
 			status: 401, wantHeader: map[string]string{"WWW-Authenticate": "Cookie", "Set-Cookie": ""}, contains: []string{`"code":"bad_credentials"`}},
+		{name: "a password over 256 characters is a wrong one", method: "POST", path: "/api/v1/login", header: jsonHeader(),
+			body: `{"name":"kim","password":"` + strings.Repeat("x", 100000) + `"}`, fixture: users("kim"),
+			status: 401, contains: []string{`"code":"bad_credentials"`}},
 		{name: "a user without a password cannot log in", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"nopass","password":""}`,
 			fixture: func(t testing.TB, a app) {
 				a.store.CreateUser(context.Background(), models.NewUser{Name: "nopass"})
