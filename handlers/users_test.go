@@ -215,6 +215,17 @@ func TestAPIUsers(t *testing.T) {
 }
 
 // TestAuthorization: who may do what, on the seed routes and the API alike.
+// TestWeakPasswords: the weak passwords of the security review (issue 13)
+// are refused when an account is made with one.
+func TestWeakPasswords(t *testing.T) {
+	var scenarios []scenario
+	for _, pw := range []string{"aaaaaaaaaaaa", "            ", "abcdefghijkl", "qwertyuiopas", "Password123!", "iloveyou1234", "zyxwvutsrqpo", "abcabcabcabc"} {
+		scenarios = append(scenarios, scenario{name: pw, method: "POST", path: "/api/v1/users", header: jsonHeader(),
+			body: `{"name":"lee","password":"` + pw + `"}`, status: 422, contains: []string{`"field":"password"`}})
+	}
+	run(t, asAdmin(scenarios))
+}
+
 func TestAuthorization(t *testing.T) {
 	two := users("kim", "lee") // kim (1) is an admin, lee (2) a member
 	three := users("kim", "lee", "park")
