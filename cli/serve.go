@@ -80,7 +80,7 @@ func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []serve
 	if err != nil {
 		return err
 	}
-	secret, err := sessions.Secret(ctx, cfg, secretKeeper(s))
+	secret, err := sessions.Secret(ctx, cfg, secretKeeper(s), log)
 	s.Close()
 	if err != nil {
 		return err
@@ -246,7 +246,7 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		return err
 	}
 	defer s.Close()
-	secret, err := sessions.Secret(ctx, cfg, secretKeeper(s))
+	secret, err := sessions.Secret(ctx, cfg, secretKeeper(s), log)
 	if err != nil {
 		return err
 	}
