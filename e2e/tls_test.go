@@ -141,7 +141,7 @@ func TestBothWithoutRedirect(t *testing.T) {
 // then SIGHUP: new connections get the new certificate, without a restart.
 func TestStaticCertificateReload(t *testing.T) {
 	dir := t.TempDir()
-	if err := server.WriteDevCertificate(dir, nil); err != nil {
+	if _, err := server.WriteDevCertificate(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	tlsAddr := freeAddr(t)
@@ -157,7 +157,7 @@ func TestStaticCertificateReload(t *testing.T) {
 		return conn.ConnectionState().PeerCertificates[0].SerialNumber
 	}
 	before := serial()
-	if err := server.WriteDevCertificate(dir, []string{"renewed.example.test"}); err != nil {
+	if _, err := server.WriteDevCertificate(dir, []string{"renewed.example.test"}); err != nil {
 		t.Fatal(err)
 	}
 	p.signal(syscall.SIGHUP)

@@ -599,3 +599,99 @@ func TestTicketKeyRotation(t *testing.T) {
 		t.Fatal("a ticket two days old resumed after the keys rotated")
 	}
 }
+
+// TestDevCAConstraints: the development CA, which people are told to
+// trust system-wide, lives a year, its certificates 90 days, and its name
+// constraints (critical) let it vouch only for its names (localhost, the
+// loopback addresses, tls.domains): a certificate it signs for another
+// site does not verify. When tls.domains grows past them, a new CA is made.
+func TestDevCAConstraints(t *testing.T) {
+	dir := t.TempDir()
+	cert, err := DevCertificate(dir, []string{"dev.example.test", "192.0.2.10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, caPriv, err := loadCA(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if life := ca.NotAfter.Sub(ca.NotBefore); life > 366*24*time.Hour {
+		t.Errorf("the CA lives %v, want at most a year", life)
+	}
+	if life := cert.Leaf.NotAfter.Sub(cert.Leaf.NotBefore); life > 91*24*time.Hour {
+		t.Errorf("the certificate lives %v, want at most 90 days", life)
+	}
+	if !ca.PermittedDNSDomainsCritical {
+		t.Error("the CA's name constraints are not critical")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	// A certificate the CA's key signs for name: does it verify?
+	sign := func(t *testing.T, name string) *x509.Certificate {
+		priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: serial(), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		if ip := net.ParseIP(name); ip != nil {
+			tmpl.IPAddresses = []net.IP{ip}
+		} else {
+			tmpl.DNSNames = []string{name}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &priv.PublicKey, caPriv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, _ := x509.ParseCertificate(der)
+		return leaf
+	}
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{"localhost", true},
+		{"127.0.0.1", true},
+		{"127.0.0.2", true},
+		{"::1", true},
+		{"dev.example.test", true},
+		{"api.dev.example.test", true},
+		{"192.0.2.10", true},
+		{"www.example.com", false},
+		{"accounts.google.com", false},
+		{"example.test", false},
+		{"192.0.2.11", false},
+		{"2001:db8::1", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := sign(t, tt.name).Verify(x509.VerifyOptions{Roots: roots, DNSName: tt.name})
+			if (err == nil) != tt.ok {
+				t.Fatalf("a certificate for %s signed by the CA: %v, want ok %v", tt.name, err, tt.ok)
+			}
+		})
+	}
+	if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: "dev.example.test"}); err != nil {
+		t.Fatalf("the server certificate: %v", err)
+	}
+
+	// Another domain: a new CA that covers it, and a certificate that
+	// verifies against it.
+	more, err := DevCertificate(dir, []string{"dev.example.test", "192.0.2.10", "other.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCA, _, err := loadCA(dir, []string{"other.example.test"})
+	if err != nil {
+		t.Fatalf("the CA was not remade for the new domain: %v", err)
+	}
+	if newCA.SerialNumber.Cmp(ca.SerialNumber) == 0 {
+		t.Fatal("the same CA for a domain outside its constraints")
+	}
+	roots = x509.NewCertPool()
+	roots.AddCert(newCA)
+	if _, err := more.Leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: "other.example.test"}); err != nil {
+		t.Fatalf("the new certificate: %v", err)
+	}
+	// The same names again: nothing is remade.
+	again, _ := DevCertificate(dir, []string{"other.example.test", "dev.example.test", "192.0.2.10"})
+	if again.Leaf.SerialNumber.Cmp(more.Leaf.SerialNumber) != 0 {
+		t.Error("a start with the same names made a new certificate")
+	}
+}
