@@ -526,77 +526,112 @@ func TestSessionResumption(t *testing.T) {
 	}
 }
 
-// TestTicketsAcrossProcesses: two servers with the same secret (two cluster
-// workers) accept each other's session tickets; another secret does not.
+// resumes dials addr with cache and reports whether the session resumed.
+func resumes(t *testing.T, addr string, roots *x509.CertPool, version uint16, cache tls.ClientSessionCache) bool {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "localhost",
+		MinVersion: version, MaxVersion: version, ClientSessionCache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// TLS 1.3 tickets arrive after the handshake: read to receive them.
+	conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+	io.ReadAll(conn)
+	return conn.ConnectionState().DidResume
+}
+
+// TestTicketsAcrossProcesses: two servers with the same ticket seed (two
+// workers of one master) accept each other's session tickets; a server
+// with another seed does not.
 func TestTicketsAcrossProcesses(t *testing.T) {
 	pki := newPKI(t)
 	certFile, keyFile := pki.leaf3(t, "ecdsa")
 	certs := load(t, certFile, keyFile)
 	stop := make(chan struct{})
 	defer close(stop)
-	serverWith := func(secret string) string {
+	serverWith := func(seed []byte) string {
 		cfg := NewTLSConfig(certs.GetCertificate)
-		shareTicketKeys(cfg, []byte(secret), stop)
+		shareTicketKeys(cfg, seed, stop)
 		return serveTLS(t, cfg, false)
 	}
-	a, b, other := serverWith("one secret"), serverWith("one secret"), serverWith("another secret")
+	seed := NewTicketSeed()
+	a, b, other := serverWith(seed), serverWith(seed), serverWith(NewTicketSeed())
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		cache := tls.NewLRUClientSessionCache(4)
-		dial := func(addr string) bool {
-			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.rootPool, ServerName: "localhost",
-				MinVersion: version, MaxVersion: version, ClientSessionCache: cache})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
-			io.ReadAll(conn)
-			return conn.ConnectionState().DidResume
-		}
-		dial(a)
-		if !dial(b) {
+		resumes(t, a, pki.rootPool, version, cache)
+		if !resumes(t, b, pki.rootPool, version, cache) {
 			t.Errorf("%s: a session from one worker does not resume on the other", tls.VersionName(version))
 		}
-		if dial(other) {
-			t.Errorf("%s: a session resumed on a server with another secret", tls.VersionName(version))
+		if resumes(t, other, pki.rootPool, version, cache) {
+			t.Errorf("%s: a session resumed on a server with another seed", tls.VersionName(version))
 		}
 	}
 }
 
-// TestTicketKeyRotation: a server that has been serving for days moves on
-// to new keys; a ticket two days old no longer resumes.
+// TestTicketKeysAreNotTheSessionSecret: the ticket keys no longer come
+// from the session secret. Two processes prepared from one configuration
+// (one session.secret, one data directory) but not by one master do not
+// resume each other's sessions: whoever holds session.key cannot decrypt
+// a recorded resumed session.
+func TestTicketKeysAreNotTheSessionSecret(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.TLS.Mode = "self-signed"
+	cfg.Session.Secret = "one session secret, 32 characters or more"
+	roots := x509.NewCertPool()
+	var addrs []string
+	for range 2 {
+		setup, err := PrepareTLS(cfg, NewTicketSeed(), nil, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(setup.Close)
+		addrs = append(addrs, serveTLS(t, setup.Config, false))
+	}
+	caPEM, _ := os.ReadFile(filepath.Join(cfg.DataDir, "tls", CAFile))
+	roots.AppendCertsFromPEM(caPEM)
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cache := tls.NewLRUClientSessionCache(4)
+		resumes(t, addrs[0], roots, version, cache)
+		if !resumes(t, addrs[0], roots, version, cache) {
+			t.Fatalf("%s: no resumption on the same server", tls.VersionName(version))
+		}
+		if resumes(t, addrs[1], roots, version, cache) {
+			t.Errorf("%s: a session resumed on another process with only the session secret in common", tls.VersionName(version))
+		}
+	}
+	// The keys are the seed's and the hour's alone.
+	seed := NewTicketSeed()
+	if ticketKey(seed, 1) == ticketKey(NewTicketSeed(), 1) || ticketKey(seed, 1) == ticketKey(seed, 2) {
+		t.Error("ticket keys do not depend on the seed and the hour")
+	}
+}
+
+// TestTicketKeyRotation: keys move on every hour; a ticket from the
+// previous hour still resumes, one two hours old does not.
 func TestTicketKeyRotation(t *testing.T) {
 	pki := newPKI(t)
 	certFile, keyFile := pki.leaf3(t, "ecdsa")
 	certs := load(t, certFile, keyFile)
-	secret := []byte("a secret")
+	seed := NewTicketSeed()
 	now := time.Now()
 	stop := make(chan struct{})
 	defer close(stop)
 	cfg := NewTLSConfig(certs.GetCertificate)
-	keys := shareTicketKeys(cfg, secret, stop)
+	keys := shareTicketKeys(cfg, seed, stop)
 	addr := serveTLS(t, cfg, false) // http.Server serves a clone of cfg: rotations must reach it
 	cache := tls.NewLRUClientSessionCache(4)
-	dial := func() bool {
-		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.rootPool, ServerName: "localhost",
-			MaxVersion: tls.VersionTLS12, ClientSessionCache: cache})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
-		io.ReadAll(conn)
-		return conn.ConnectionState().DidResume
-	}
-	dial() // gets a ticket made with today's key
-	setTicketKeys(keys, secret, now.Add(24*time.Hour))
+	dial := func() bool { return resumes(t, addr, pki.rootPool, tls.VersionTLS12, cache) }
+	dial() // gets a ticket made with this hour's key
+	setTicketKeys(keys, seed, now.Add(time.Hour))
 	if !dial() {
-		t.Fatal("a ticket from yesterday does not resume")
+		t.Fatal("a ticket from the previous hour does not resume")
 	}
-	// That resumption renewed the ticket (tomorrow's key); two days later it is refused.
-	setTicketKeys(keys, secret, now.Add(3*24*time.Hour))
+	// That resumption renewed the ticket (the next hour's key); two hours later it is refused.
+	setTicketKeys(keys, seed, now.Add(3*time.Hour))
 	if dial() {
-		t.Fatal("a ticket two days old resumed after the keys rotated")
+		t.Fatal("a ticket two hours old resumed after the keys rotated")
 	}
 }
 
