@@ -261,7 +261,15 @@ func TestService(t *testing.T) {
 			if _, err := w.db.User(ctx, w.lee.User.ID); !errors.Is(err, models.ErrNotFound) {
 				t.Fatal(err)
 			}
-			if !strings.Contains(w.log.String(), `msg="user deleted" id=2 by=(operator)`) {
+			if !strings.Contains(w.log.String(), `msg="user deleted" id=2 by=(operator) by_id=-`) {
+				t.Fatalf("log: %s", w.log)
+			}
+		}},
+		{name: "changes name the actor by id too", do: func(w world) error {
+			return w.svc.Delete(ctx, w.kim, w.lee.User.ID, nil)
+		}, check: func(t *testing.T, w world) {
+			// A name may look like another's; the id says who it was.
+			if !strings.Contains(w.log.String(), `msg="user deleted" id=2 by=kim by_id=1`) {
 				t.Fatalf("log: %s", w.log)
 			}
 		}},
