@@ -50,6 +50,9 @@ type Deps struct {
 	// Idempotency keeps the answers to creates sent with an
 	// Idempotency-Key; nil: the header is ignored.
 	Idempotency models.IdempotencyStore
+	// SetupToken opens the setup page to visitors from other machines
+	// while no user exists (the link in the log); "": only from loopback.
+	SetupToken string
 }
 
 // Handlers serves every route; New wires it into the engine.
@@ -68,6 +71,7 @@ type Handlers struct {
 	// idempotency keeps the answers to creates sent with an
 	// Idempotency-Key (nil: the header is ignored).
 	idempotency models.IdempotencyStore
+	setupToken  string
 	// challenge is the WWW-Authenticate header of every 401.
 	challenge string
 	// jsonPrefixes are the paths whose routes answer JSON (see group).
@@ -91,6 +95,7 @@ func New(d Deps) (*gin.Engine, error) {
 		ready:       map[string]func(context.Context) error{"database": d.Store.Ping},
 		draining:    d.Draining,
 		idempotency: d.Idempotency,
+		setupToken:  d.SetupToken,
 	}
 	maps.Copy(h.ready, d.Ready)
 	if d.Counter != nil && d.Config.API.RateLimit > 0 {
@@ -156,6 +161,7 @@ func New(d Deps) (*gin.Engine, error) {
 	// into a shared cache.
 	get(h.group(r, "/healthz", asJSON), "", h.handle(h.healthz))
 	get(h.group(r, "/readyz", asJSON), "", h.handle(h.readyz))
+	get(r, "/api/v1/openapi.json", h.handle(h.openAPIDocument))
 	get(r, "/static/*path", h.handle(h.static))
 	get(r, "/favicon.ico", h.handle(h.favicon))
 
@@ -171,8 +177,9 @@ func New(d Deps) (*gin.Engine, error) {
 	loggedInPage := auth.RequireLogin(h.fail, true)
 	admin := auth.RequireAdmin(h.fail)
 
-	// Public pages: the about page, and the ways in.
+	// Public pages: the about page, the API reference, and the ways in.
 	get(r, "/about", h.firstRun, h.handle(h.about))
+	get(r, "/api/docs", h.handle(h.apiDocs))
 	get(r, "/login", h.firstRun, h.handle(h.loginPage))
 	r.POST("/login", h.handle(h.loginSubmit))
 	get(r, "/setup", h.handle(h.setupPage))
@@ -186,6 +193,9 @@ func New(d Deps) (*gin.Engine, error) {
 	get(pages, "/account/tokens", h.handle(h.tokensPageGet))
 	pages.POST("/account/tokens", h.handle(h.tokensPageCreate))
 	pages.POST("/account/tokens/:id/revoke", h.handle(h.tokensPageRevoke))
+	get(pages, "/account/sessions", h.handle(h.sessionsPageGet))
+	pages.POST("/account/sessions/end-others", h.handle(h.sessionsPageEndOthers))
+	pages.POST("/account/sessions/:id/end", h.handle(h.sessionsPageEnd))
 	pages.POST("/logout", h.handle(h.logout))
 
 	// The seed's REST routes. Members may rename themselves (PUT, PATCH).
@@ -203,6 +213,9 @@ func New(d Deps) (*gin.Engine, error) {
 	v1.POST("/logout", h.handle(h.apiLogout))
 	get(v1, "/me", h.handle(h.apiMe))
 	v1.PUT("/me/password", h.handle(h.apiChangePassword))
+	get(v1, "/me/sessions", h.handle(h.apiMySessions))
+	v1.DELETE("/me/sessions", h.handle(h.apiEndMySessions))
+	v1.DELETE("/me/sessions/:id", h.handle(h.apiEndMySession))
 	get(v1, "/users", h.handle(h.apiListUsers))
 	v1.POST("/users", admin, h.idempotent, h.handle(h.apiCreateUser))
 	get(v1, "/users/:id", h.handle(h.apiGetUser))

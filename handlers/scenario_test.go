@@ -22,6 +22,7 @@ import (
 	"userhub/config"
 	"userhub/handlers"
 	"userhub/models"
+	"userhub/openapi/openapitest"
 	"userhub/sessions"
 	"userhub/store"
 )
@@ -43,6 +44,9 @@ type scenario struct {
 	notContains []string          // substrings the body must not contain
 }
 
+// testSetupToken is the setup link's token in these tests.
+const testSetupToken = "test-setup-token"
+
 // testPassword is every fixture user's password.
 const testPassword = "correct horse battery staple"
 
@@ -58,6 +62,7 @@ type app struct {
 	cfg      config.Config
 	log      *slog.Logger      // nil: discard
 	sessions ginsessions.Store // nil: the one cfg names
+	t        testing.TB        // fails when an exchange does not match the contract (do)
 }
 
 func newApp(t testing.TB, adjust ...func(*config.Config)) app {
@@ -74,7 +79,7 @@ func newApp(t testing.TB, adjust ...func(*config.Config)) app {
 	for _, f := range adjust {
 		f(&cfg)
 	}
-	a := app{db: db, store: cachedstore.New(db, &cachedstore.LocalSignal{}), cfg: cfg, hasher: testHasher()}
+	a := app{db: db, store: cachedstore.New(db, &cachedstore.LocalSignal{}), cfg: cfg, hasher: testHasher(), t: t}
 	a.accounts = a.newAccounts(a.store, db)
 	a.handler = a.build(t, a.store)
 	return a
@@ -110,16 +115,19 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 	if a.sessions != nil {
 		backend = &sessions.Backend{Store: a.sessions}
 	}
+	manager := sessions.NewManager(backend, a.cfg.Session, s, s, a.logger())
+	manager.KeepList(a.db)
 	h, err := handlers.New(handlers.Deps{
 		Config:      a.cfg,
 		Store:       s,
 		Accounts:    a.newAccounts(s, counter),
-		Sessions:    sessions.NewManager(backend, a.cfg.Session, s, s, a.logger()),
+		Sessions:    manager,
 		Logger:      a.logger(),
 		Templates:   os.DirFS("../templates"),
 		Static:      os.DirFS("../static"),
 		Counter:     counter,
 		Idempotency: a.db,
+		SetupToken:  testSetupToken,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -158,10 +166,27 @@ func onEachSessionStore(t *testing.T, test func(t *testing.T, sessions func(*con
 	}
 }
 
-// do sends req and returns the response.
+// do sends req and returns the response. An exchange the contract speaks
+// of (openapi/openapi.yaml: the API, the seed's routes, the health checks)
+// must match it, or the test fails: the response always, the request when
+// the server accepted it (see openapitest.Checker.Check).
 func (a app) do(req *http.Request) *httptest.ResponseRecorder {
+	a.t.Helper()
+	body, err := openapitest.ReadRequestBody(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, req)
+	if openapitest.InScope(req) {
+		contract, err := openapitest.Contract()
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		if err := contract.Check(req, body, rec.Result()); err != nil {
+			a.t.Error(err)
+		}
+	}
 	return rec
 }
 

@@ -93,6 +93,7 @@ type Manager struct {
 	cfg         config.Session
 	users       models.UserStore
 	revocations models.Revocations
+	list        models.SessionList // nil: sessions are not listed (see KeepList)
 	log         *slog.Logger
 	now         func() time.Time // tests move it
 }
@@ -180,6 +181,12 @@ func (m *Manager) Principal(c *gin.Context) (auth.Principal, bool, error) {
 		rec.write(sess.Values)
 		sess.Options = m.options(c.Request)
 		m.save(c, sess)
+		if m.list != nil {
+			// The list's "last seen" moves with the cookie's, no more often.
+			if err := m.list.SessionSeen(c.Request.Context(), rec.id, now); err != nil {
+				m.log.Debug("session use not listed", "error", err)
+			}
+		}
 	}
 	return auth.Principal{User: user, Method: auth.MethodSession, SessionID: rec.id}, true, nil
 }
@@ -301,6 +308,11 @@ func (m *Manager) start(c *gin.Context, user models.User, login, expires time.Ti
 	if err := m.store.Save(c.Request, c.Writer, sess); err != nil {
 		return m.storeFailed(err)
 	}
+	if m.list != nil {
+		if err := m.list.ListSession(c.Request.Context(), m.listEntry(c, rec)); err != nil {
+			return err
+		}
+	}
 	c.Set(sessionKey, sess)
 	auth.Set(c, auth.Principal{User: user, Method: auth.MethodSession, SessionID: rec.id})
 	return nil
@@ -328,7 +340,13 @@ func (m *Manager) revokeCurrent(c *gin.Context) error {
 	if !ok {
 		return nil
 	}
-	return m.revocations.RevokeSession(c.Request.Context(), rec.id, rec.expires)
+	if err := m.revocations.RevokeSession(c.Request.Context(), rec.id, rec.expires); err != nil {
+		return err
+	}
+	if m.list != nil {
+		return m.list.UnlistSession(c.Request.Context(), rec.id)
+	}
+	return nil
 }
 
 // expire deletes the session: its server-side data (Redis) and the cookie.

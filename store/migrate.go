@@ -166,3 +166,19 @@ func (s *Store) applyMigration(ctx context.Context, m Migration, newest int) (bo
 	})
 	return did, err
 }
+
+// SchemaVersion returns the database's schema version (0 before any
+// migration) and the newest this binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (current, newest int, err error) {
+	all, err := s.dialect.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	newest = all[len(all)-1].Version
+	var v sql.NullInt64
+	err = s.read.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v)
+	if err != nil && (strings.Contains(err.Error(), "no such table") || strings.Contains(err.Error(), "SQLSTATE 42P01")) {
+		return 0, newest, nil // not migrated at all yet
+	}
+	return int(v.Int64), newest, err
+}

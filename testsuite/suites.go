@@ -39,6 +39,8 @@ var optionalSuites = []suite{
 	{"TestBrowserEndedSessionSaysSo", "Chromium"},
 	{"TestBrowserPhoneLabels", "Chromium"},
 	{"TestBrowserTokens", "Chromium"},
+	{"TestBrowserSessions", "Chromium"},
+	{"TestBrowserAPIDocs", "Chromium"},
 	{"TestScreenshots", "Chromium"},
 	{"TestAxe", "Chromium and axe-core (from npm)"},
 	{"TestREADMEExamples", "bash and curl"},
