@@ -848,8 +848,12 @@ func TestNoLockoutFromAfar(t *testing.T) {
 				wantStatus(t, a.do(from(jsonReq("POST", "/api/v1/login", bad), tt.attacker)), 429, fmt.Sprintf("wrong password %d over the address limit", i+1))
 			}
 			good := `{"name":"kim","password":"` + testPassword + `"}`
-			wantStatus(t, a.do(from(jsonReq("POST", "/api/v1/login", good), tt.victim)), 200, "the right password from another address")
+			rec := a.do(from(jsonReq("POST", "/api/v1/login", good), tt.victim))
+			wantStatus(t, rec, 200, "the right password from another address")
 			wantStatus(t, a.do(from(jsonReq("POST", "/api/v1/login", good), tt.attacker)), 429, "the right password from the attacker's address")
+			// And the owner can change the password (it asks for the current one).
+			change := `{"current_password":"` + testPassword + `","new_password":"a brand new password"}`
+			wantStatus(t, a.do(from(jsonReq("PUT", "/api/v1/me/password", change, sessionCookie(t, rec)), tt.victim)), 204, "a password change from another address")
 		})
 	}
 }
