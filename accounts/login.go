@@ -70,6 +70,16 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 	if err := checkThrottle(); err != nil {
 		return models.User{}, false, err
 	}
+	// A password no account can have (longer than the policy allows) is
+	// a wrong one, answered at once: it is neither normalised nor hashed,
+	// so a megabyte costs nothing, but it is counted like any failure.
+	if overlong(password) {
+		s.log.Warn("login failed", "name", logName, "ip", clientIP, "reason", "password too long")
+		if err := s.throttle.Failed(ctx, name, clientIP); err != nil {
+			return models.User{}, false, err
+		}
+		return models.User{}, false, models.ErrBadCredentials
+	}
 	// A name that could not be a user's (not text, too long, control
 	// characters) is not looked up, but checked like any unknown name.
 	if known != nil {
@@ -107,10 +117,22 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 		}
 		return models.User{}, false, models.ErrBadCredentials
 	}
-	if err := s.throttle.Succeeded(ctx, name); err != nil {
+	if err := s.throttle.Succeeded(ctx, name, clientIP); err != nil {
 		return models.User{}, false, err
 	}
 	return user, rehash, nil
+}
+
+// overlong reports whether password is longer than MaxPasswordLength
+// characters, looking at no more of it than that takes.
+func overlong(password string) bool {
+	if len(password) <= MaxPasswordLength {
+		return false
+	}
+	if len(password) > utf8.UTFMax*MaxPasswordLength {
+		return true
+	}
+	return utf8.RuneCountInString(password) > MaxPasswordLength
 }
 
 func truncate(s string, n int) string {

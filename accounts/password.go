@@ -2,6 +2,8 @@ package accounts
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -9,9 +11,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -31,7 +35,7 @@ const (
 	MaxPasswordLength = 256
 )
 
-//go:embed passwords/common.txt
+//go:embed passwords/common.txt passwords/breached.txt.gz
 var commonFile embed.FS
 
 // commonPasswords is the refused list, lower-cased, loaded on first use.
@@ -50,6 +54,65 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 	}
 	return set
 })
+
+// breachedPasswords is the larger list of passwords seen in breaches
+// (passwords/README.md): sorted, lower-cased, one a line, gzipped. It is
+// unpacked on first use into one string and the offsets of its lines
+// (about 7 MB), and searched by halves.
+var breachedPasswords = sync.OnceValue(func() sortedLines {
+	f, err := commonFile.Open("passwords/breached.txt.gz")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		panic(err)
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(zr); err != nil {
+		panic(err)
+	}
+	data := buf.String()
+	lines := sortedLines{data: data, starts: make([]uint32, 0, strings.Count(data, "\n"))}
+	for i := 0; i < len(data); {
+		lines.starts = append(lines.starts, uint32(i))
+		end := strings.IndexByte(data[i:], '\n')
+		if end < 0 {
+			break
+		}
+		i += end + 1
+	}
+	return lines
+})
+
+// sortedLines is a sorted list of lines in one string.
+type sortedLines struct {
+	data   string
+	starts []uint32
+}
+
+func (l sortedLines) line(i int) string {
+	s := l.data[l.starts[i]:]
+	if end := strings.IndexByte(s, '\n'); end >= 0 {
+		return s[:end]
+	}
+	return s
+}
+
+// Has reports whether s is one of the lines.
+func (l sortedLines) Has(s string) bool {
+	i := sort.Search(len(l.starts), func(i int) bool { return l.line(i) >= s })
+	return i < len(l.starts) && l.line(i) == s
+}
+
+// isCommon reports whether the lower-cased password is on either list.
+func isCommon(lower string) bool {
+	if _, ok := commonPasswords()[lower]; ok {
+		return true
+	}
+	return breachedPasswords().Has(lower)
+}
 
 // PasswordPolicy checks new passwords.
 type PasswordPolicy struct {
@@ -72,15 +135,101 @@ func (p PasswordPolicy) Check(field, password, name string) error {
 		verr.Add(field, "password_too_short", fmt.Sprintf("the password must be at least %d characters (got %d)", p.Min(), n))
 	case n > MaxPasswordLength:
 		verr.Add(field, "password_too_long", fmt.Sprintf("the password must be at most %d characters", MaxPasswordLength))
+	case strings.TrimFunc(password, isBlank) == "":
+		verr.Add(field, "password_blank", "the password must not be only spaces")
 	default:
 		lower := strings.ToLower(norm.NFC.String(password))
-		if _, common := commonPasswords()[lower]; common {
-			verr.Add(field, "password_common", "this password is one of the most common ones; choose another")
-		} else if name != "" && strings.Contains(lower, strings.ToLower(strings.TrimSpace(name))) && utf8.RuneCountInString(name) >= 3 {
+		switch {
+		case isCommon(lower) || isCommon(strings.TrimFunc(lower, isDecoration)):
+			verr.Add(field, "password_common", "this password is one of the most common ones, or one with digits or symbols added; choose another")
+		case predictable(lower):
+			verr.Add(field, "password_predictable", "the password must not be a repeated, sequential or keyboard run of characters; choose another")
+		case name != "" && strings.Contains(lower, strings.ToLower(strings.TrimSpace(name))) && utf8.RuneCountInString(name) >= 3:
 			verr.Add(field, "password_contains_name", "the password must not contain the user's name")
 		}
 	}
 	return verr.Err()
+}
+
+// isBlank reports whether r shows as nothing: a space, or a character
+// that is invisible (a format character such as a zero-width space).
+func isBlank(r rune) bool {
+	return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) || r == '\u3164' || r == '\u115f' || r == '\u1160' || r == '\u2800'
+}
+
+// isDecoration reports whether r is what people put around a common
+// password to pass a policy: digits, punctuation, symbols, spaces.
+func isDecoration(r rune) bool {
+	return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r)
+}
+
+// runs are the sequences people type as runs: the alphabet, the digits,
+// the rows of a QWERTY keyboard (row after row) and its columns, and the
+// shifted digit row. A step along one, either way, or a repeat, continues
+// a run.
+var runs = []string{
+	"abcdefghijklmnopqrstuvwxyz",
+	"01234567890",
+	"qwertyuiopasdfghjklzxcvbnm",
+	"1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+	"!@#$%^&*()_+",
+	"`1234567890-=",
+	"qwertyuiop[]\\",
+	"asdfghjkl;'",
+	"zxcvbnm,./",
+}
+
+// linked reports whether b continues a run after a: the same character,
+// or the next or previous one in one of runs, or the next code point
+// (αβγ…), or the Hangul syllable with the next initial, or the one after
+// it (가나다…, where the double consonants are skipped).
+func linked(a, b rune) bool {
+	if a == b || b == a+1 || b == a-1 {
+		return true
+	}
+	const syllables, perInitial = 0xAC00, 21 * 28
+	if a >= syllables && a <= 0xD7A3 && b >= syllables && b <= 0xD7A3 && (b-a == perInitial || a-b == perInitial || b-a == 2*perInitial || a-b == 2*perInitial) {
+		return true
+	}
+	for _, seq := range runs {
+		if i := strings.IndexRune(seq, a); i >= 0 {
+			if (i+1 < len(seq) && rune(seq[i+1]) == b) || (i > 0 && rune(seq[i-1]) == b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// predictable reports whether the lower-cased password is made of runs:
+// repeated, sequential or keyboard runs of characters (aaaaaaaaaaaa,
+// abcdefghijkl, qwertyuiopas, 123456abcdef), or a short piece repeated
+// (abcabcabcabc, passwordpassword). Breaks between runs are allowed only
+// about one per four characters: a phrase has far more.
+func predictable(lower string) bool {
+	rs := []rune(lower)
+	n := len(rs)
+	if n == 0 {
+		return true
+	}
+	// A short piece repeated: the password has a period of at most half
+	// its length.
+	for p := 1; p <= n/2; p++ {
+		periodic := true
+		for i := p; i < n && periodic; i++ {
+			periodic = rs[i] == rs[i-p]
+		}
+		if periodic {
+			return true
+		}
+	}
+	breaks := 0
+	for i := 1; i < n; i++ {
+		if !linked(rs[i-1], rs[i]) {
+			breaks++
+		}
+	}
+	return breaks*4 < n
 }
 
 // Argon2Params are argon2id's cost parameters.

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,11 +19,34 @@ func TestPasswordPolicy(t *testing.T) {
 	}{
 		{"correct horse battery", "kim", ""},
 		{"비밀번호는길어야안전합니다", "kim", ""}, // Korean, 13 characters (39 bytes)
-		{strings.Repeat("가", 12), "kim", ""},
-		{strings.Repeat("x", 256) + "", "kim", ""},
+		{"산책하는고양이와비오는날", "kim", ""},
+		{"tea at five every day", "kim", ""},
+		{"coffee at seven every night", "kim", ""},
+		{"a long secret phrase", "kim", ""},
+		{"839201746352", "kim", ""},
+		{"Tr0ub4dor&3-horse", "kim", ""},
+		{longPhrase(256), "kim", ""},
 		{"short pass", "kim", "password_too_short"},
 		{strings.Repeat("가", 11), "kim", "password_too_short"}, // 33 bytes, but 11 characters
-		{strings.Repeat("x", 257), "kim", "password_too_long"},
+		{longPhrase(257), "kim", "password_too_long"},
+		// The weak passwords of the security review (issue 13).
+		{"aaaaaaaaaaaa", "kim", "password_common"}, // on the breached list, and predictable
+		{strings.Repeat(" ", 12), "kim", "password_blank"},
+		{"\u3164\u3164\u3164\u3164\u3164\u3164\u3164\u3164\u3164\u3164\u3164\u3164", "kim", "password_blank"}, // Hangul fillers
+		{"\u2800\u2800\u2800\u2800\u2800\u2800\u2800\u2800\u2800\u2800\u2800\u2800", "kim", "password_blank"}, // Braille blanks
+		{"abcdefghijkl", "kim", "password_common"},                                                            // on the breached list, and predictable
+		{"qwertyuiopas", "kim", "password_common"},                                                            // on the breached list, and predictable
+		{"Password123!", "kim", "password_common"},
+		{"iloveyou1234", "kim", "password_common"},
+		{"abcabcabcabc", "kim", "password_predictable"},
+		{"1qaz2wsx3edc4rfv", "kim", "password_common"}, // on the breached list, and predictable
+		{"123456abcdefg", "kim", "password_predictable"},
+		{"zyxwvutsrqpo", "kim", "password_predictable"},
+		{strings.Repeat("가", 12), "kim", "password_predictable"},
+		{"가나다라마바사아자차카타", "kim", "password_predictable"},
+		{"sunshine2024!!", "kim", "password_common"},
+		{"trustno1trustno1", "kim", "password_predictable"},
+		{"Baseball2024!", "kim", "password_common"},
 		{"password1234", "kim", "password_common"},
 		{"Qwertyuiop123", "kim", "password_common"}, // case does not matter
 		{"kimberly-is-my-name", "Kimberly", "password_contains_name"},
@@ -41,6 +65,70 @@ func TestPasswordPolicy(t *testing.T) {
 	// The configured minimum never goes below the floor.
 	if err := (PasswordPolicy{MinLength: 4}).Check("password", "abc-def", "kim"); err == nil {
 		t.Error("a 7-character password passed a minimum set below the floor")
+	}
+}
+
+// longPhrase is n characters of text that repeats nothing and runs nowhere.
+func longPhrase(n int) string {
+	words := []string{"tea", "at", "five", "every", "day", "with", "milk", "and", "honey", "on", "the", "porch"}
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		b.WriteString(words[(i*7)%len(words)])
+		b.WriteString(fmt.Sprint(i%10, " "))
+	}
+	return b.String()[:n]
+}
+
+// TestBreachedList: the embedded list unpacks, is sorted, and is found in.
+func TestBreachedList(t *testing.T) {
+	l := breachedPasswords()
+	if len(l.starts) < 400000 {
+		t.Fatalf("%d breached passwords, want the whole list", len(l.starts))
+	}
+	for i := 1; i < len(l.starts); i += 997 {
+		if l.line(i-1) >= l.line(i) {
+			t.Fatalf("not sorted at %d: %q, %q", i, l.line(i-1), l.line(i))
+		}
+	}
+	for _, s := range []string{l.line(0), l.line(len(l.starts) - 1), "iloveyou1234", "qwertyuiopas"} {
+		if !l.Has(s) {
+			t.Errorf("%q not found", s)
+		}
+	}
+	for _, s := range []string{"", "correct horse battery staple", l.line(0) + "\x00"} {
+		if l.Has(s) {
+			t.Errorf("%q found", s)
+		}
+	}
+}
+
+// TestPredictable: runs are found whether or not a list has them.
+func TestPredictable(t *testing.T) {
+	tests := []struct {
+		password    string
+		predictable bool
+	}{
+		{"aaaaaaaaaaaa", true},
+		{"abcdefghijkl", true},
+		{"qwertyuiopas", true},
+		{"1qaz2wsx3edc4rfv", true},
+		{"zyxwvutsrqpo", true},
+		{"mnbvcxzlkjhg", true},
+		{"987654321098", true},
+		{"abcd1234wxyz", true},
+		{"xyzxyzxyzxyz", true},
+		{"가나다라마바사아자차카타", true},
+		{strings.Repeat("한", 12), true},
+		{"correct horse battery staple", false},
+		{"tea at five every day", false},
+		{"산책하는고양이와비오는날", false},
+		{"839201746352", false},
+		{"김철수의비밀번호입니다", false},
+	}
+	for _, tt := range tests {
+		if got := predictable(tt.password); got != tt.predictable {
+			t.Errorf("predictable(%q) = %v, want %v", tt.password, got, tt.predictable)
+		}
 	}
 }
 

@@ -107,7 +107,7 @@ func (s *Service) Create(ctx context.Context, actor auth.Principal, n NewAccount
 	if err != nil {
 		return u, err
 	}
-	s.log.Info("user created", "user", u.Name, "role", u.Role, "by", actorName(actor))
+	s.log.Info("user created", "user", u.Name, "id", u.ID, "role", u.Role, "by", actorName(actor), "by_id", actorID(actor))
 	return u, nil
 }
 
@@ -220,7 +220,7 @@ func (s *Service) Update(ctx context.Context, actor auth.Principal, id int64, c 
 	if err != nil {
 		return models.User{}, err
 	}
-	s.log.Info("user changed", "user", u.Name, "id", u.ID, "by", actorName(actor),
+	s.log.Info("user changed", "user", u.Name, "id", u.ID, "by", actorName(actor), "by_id", actorID(actor),
 		"name_changed", change.Name != nil, "role", u.Role, "password_set", change.PasswordHash != nil, "suspended", u.Suspended)
 	return u, nil
 }
@@ -270,7 +270,7 @@ func (s *Service) Delete(ctx context.Context, actor auth.Principal, id int64, ch
 	if err := s.store.DeleteUser(ctx, id, check); err != nil {
 		return err
 	}
-	s.log.Info("user deleted", "id", id, "by", actorName(actor))
+	s.log.Info("user deleted", "id", id, "by", actorName(actor), "by_id", actorID(actor))
 	return nil
 }
 
@@ -284,11 +284,20 @@ func (s *Service) EndSessions(ctx context.Context, actor auth.Principal, id int6
 	if err != nil {
 		return u, err
 	}
-	s.log.Info("sessions ended", "user", u.Name, "by", actorName(actor))
+	s.log.Info("sessions ended", "user", u.Name, "id", u.ID, "by", actorName(actor), "by_id", actorID(actor))
 	return u, nil
 }
 
 // actorName names who did something, for the log.
+// actorID is the acting user's id, logged beside their name (a name can
+// look like another's; an id cannot): "-" for the operator.
+func actorID(p auth.Principal) any {
+	if p.Method == auth.MethodOperator {
+		return "-"
+	}
+	return p.User.ID
+}
+
 func actorName(p auth.Principal) string {
 	if p.Method == auth.MethodOperator {
 		return "(operator)"

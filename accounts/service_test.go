@@ -261,7 +261,15 @@ func TestService(t *testing.T) {
 			if _, err := w.db.User(ctx, w.lee.User.ID); !errors.Is(err, models.ErrNotFound) {
 				t.Fatal(err)
 			}
-			if !strings.Contains(w.log.String(), `msg="user deleted" id=2 by=(operator)`) {
+			if !strings.Contains(w.log.String(), `msg="user deleted" id=2 by=(operator) by_id=-`) {
+				t.Fatalf("log: %s", w.log)
+			}
+		}},
+		{name: "changes name the actor by id too", do: func(w world) error {
+			return w.svc.Delete(ctx, w.kim, w.lee.User.ID, nil)
+		}, check: func(t *testing.T, w world) {
+			// A name may look like another's; the id says who it was.
+			if !strings.Contains(w.log.String(), `msg="user deleted" id=2 by=kim by_id=1`) {
 				t.Fatalf("log: %s", w.log)
 			}
 		}},
@@ -477,5 +485,39 @@ func TestClockThatRanAhead(t *testing.T) {
 	}
 	if _, err := w.svc.Authenticate(ctx, "kim", password, "192.0.2.1"); err != nil {
 		t.Fatalf("with the clock back: %v", err)
+	}
+}
+
+// TestOverlongPasswordsAtLogin: a password over MaxPasswordLength is
+// refused at login before it is normalised or hashed, like a wrong one
+// (and counted as one). The seam: the hasher's only slot is taken, so an
+// attempt that went on to hash would wait for it (ErrHasherBusy).
+func TestOverlongPasswordsAtLogin(t *testing.T) {
+	tests := []struct {
+		name, password string
+	}{
+		{"257 characters", strings.Repeat("x", accounts.MaxPasswordLength+1)},
+		{"257 Hangul syllables", strings.Repeat("한", accounts.MaxPasswordLength+1)},
+		{"1 MB", strings.Repeat("a", 1<<20)},
+		{"1 MB that is not UTF-8", strings.Repeat("\xff", 1<<20)},
+	}
+	w := newWorldWith(t, accounts.NewHasher(accounts.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 1, 10*time.Second))
+	if err := w.hasher.Acquire(ctx); err != nil { // the only slot
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := w.svc.Authenticate(ctx, "kim", tt.password, "192.0.2.1"); !errors.Is(err, models.ErrBadCredentials) {
+				t.Fatalf("got %v, want ErrBadCredentials without hashing", err)
+			}
+		})
+	}
+	w.hasher.Release()
+	// Four failures counted; the fifth (a wrong password) reaches the limit.
+	if _, err := w.svc.Authenticate(ctx, "kim", "not the password", "192.0.2.1"); !errors.Is(err, models.ErrBadCredentials) {
+		t.Fatalf("a fifth wrong password: %v", err)
+	}
+	if _, err := w.svc.Authenticate(ctx, "kim", password, "192.0.2.1"); !errors.As(err, new(*models.ThrottledError)) {
+		t.Fatalf("the right password after five failures, four of them overlong: %v, want throttled", err)
 	}
 }

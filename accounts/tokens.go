@@ -135,7 +135,7 @@ func (s *Service) CreateToken(ctx context.Context, actor auth.Principal, n NewTo
 	if err != nil {
 		return CreatedToken{}, err
 	}
-	s.log.Info("token created", "user", owner.Name, "token_id", t.ID, "prefix", t.Prefix, "scopes", fmt.Sprint(t.Scopes), "by", actorName(actor))
+	s.log.Info("token created", "user", owner.Name, "token_id", t.ID, "prefix", t.Prefix, "scopes", fmt.Sprint(t.Scopes), "by", actorName(actor), "by_id", actorID(actor))
 	return CreatedToken{Token: t, Secret: secret}, nil
 }
 
@@ -166,7 +166,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor auth.Principal, id int6
 	if err := s.tokens.DeleteToken(ctx, id, owner); err != nil {
 		return err
 	}
-	s.log.Info("token revoked", "token_id", id, "by", actorName(actor))
+	s.log.Info("token revoked", "token_id", id, "by", actorName(actor), "by_id", actorID(actor))
 	return nil
 }
 

@@ -323,14 +323,22 @@ func (e env) cert(cfg config.Config, dir string, names []string) error {
 	if dir == "" {
 		dir = filepath.Join(cfg.DataDir, "tls")
 	}
-	if err := server.WriteDevCertificate(dir, names); err != nil {
+	madeCA, err := server.WriteDevCertificate(dir, names)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, `wrote %[1]s/%[2]s (the CA) and %[1]s/%[3]s, %[1]s/%[4]s (the server certificate and key)
-for %[5]s.
-To make browsers trust it, import %[1]s/%[2]s as a certificate authority
+	all := strings.Join(append(append([]string{}, server.DefaultNames...), names...), ", ")
+	fmt.Fprintf(e.stdout, `wrote %[1]s/%[3]s, %[1]s/%[4]s (the server certificate and key, valid 90 days) for %[5]s,
+signed by the CA %[1]s/%[2]s (valid one year, and only for %[5]s and the loopback addresses).
+`, dir, server.CAFile, server.CertFile, server.KeyFile, all)
+	if madeCA {
+		fmt.Fprintf(e.stdout, `The CA is new: a browser or system that trusted an earlier one must be given this one.
+`)
+	}
+	fmt.Fprintf(e.stdout, `To make browsers trust it, import %[1]s/%[2]s as a certificate authority
 (Debian: cp %[1]s/%[2]s /usr/local/share/ca-certificates/userhub.crt && update-ca-certificates).
+Its name constraints keep it from vouching for any other site, and it is remade when the names change.
 USERHUB_TLS_MODE=self-signed serves this certificate when -out is the default.
-`, dir, server.CAFile, server.CertFile, server.KeyFile, strings.Join(append(append([]string{}, server.DefaultNames...), names...), ", "))
+`, dir, server.CAFile)
 	return nil
 }

@@ -62,7 +62,7 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 	if n := cfg.Cluster.WorkerCount(); n > 0 {
 		return master(stop, cfg, log.With("role", "master"), sockets, n, workerArgs, env, hup)
 	}
-	return runServer(stop, cfg, assets, log, sockets, hup, nil)
+	return runServer(stop, cfg, assets, log, sockets, hup, nil, server.NewTicketSeed())
 }
 
 // secretKeeper is where instances sharing s agree on a session secret
@@ -90,14 +90,18 @@ func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []serve
 	if err != nil {
 		return err
 	}
-	secret, err := sessions.Secret(ctx, cfg, secretKeeper(s))
+	// Made here (if it is to be made) so that the workers only read it.
+	_, err = sessions.Secret(ctx, cfg, secretKeeper(s), log)
 	s.Close()
 	if err != nil {
 		return err
 	}
+	// The TLS ticket seed, random, for this master's workers: in memory,
+	// handed down on a pipe, gone with the master.
+	ticketSeed := server.NewTicketSeed()
 	// Checks certificates, makes a development one; with autocert, checks
 	// the settings only: the workers serve the handshakes, and order.
-	tlsSetup, err := server.PrepareTLS(cfg, secret, nil, log)
+	tlsSetup, err := server.PrepareTLS(cfg, ticketSeed, nil, log)
 	if err != nil {
 		return err
 	}
@@ -111,7 +115,7 @@ func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []serve
 		return err
 	}
 	defer devNull.Close()
-	spec := cluster.Spec{Path: exe, Args: workerArgs, Env: env, Sockets: sockets, Stdin: devNull, Stdout: os.Stdout, Stderr: os.Stderr}
+	spec := cluster.Spec{Path: exe, Args: workerArgs, Env: env, Sockets: sockets, Secret: ticketSeed, Stdin: devNull, Stdout: os.Stdout, Stderr: os.Stderr}
 	return cluster.New(spec, n, cfg.Server.ShutdownTimeout, cfg.Server.DrainDelay, log).Run(ctx, hup, stop.hurry)
 }
 
@@ -134,6 +138,10 @@ func worker(cfg config.Config, assets Assets, log *slog.Logger, sockets []string
 	}
 	ready := os.NewFile(uintptr(3+len(sockets)), "ready")
 	life := os.NewFile(uintptr(4+len(sockets)), "life")
+	ticketSeed, err := readSecret(os.NewFile(uintptr(5+len(sockets)), "secret"))
+	if err != nil {
+		return fmt.Errorf("worker: the TLS ticket seed from the master: %w", err)
+	}
 	if hasHTTPS := slices.Contains(sockets, "https"); hasHTTPS != cfg.TLSOn() {
 		return fmt.Errorf("worker: the configuration now says tls.mode %q, but the master's sockets are %s; restart the master to change listeners",
 			cfg.TLS.Mode, strings.Join(sockets, ", "))
@@ -156,7 +164,21 @@ func worker(cfg config.Config, assets Assets, log *slog.Logger, sockets []string
 	return runServer(stop, cfg, assets, log, inherited, hup, func() {
 		ready.WriteString("ready\n")
 		ready.Close()
-	})
+	}, ticketSeed)
+}
+
+// readSecret reads the master's secret pipe to its end: the TLS ticket
+// seed, shared by the master's workers.
+func readSecret(f *os.File) ([]byte, error) {
+	defer f.Close()
+	seed, err := io.ReadAll(io.LimitReader(f, 1024))
+	if err != nil {
+		return nil, err
+	}
+	if len(seed) != server.TicketSeedSize {
+		return nil, fmt.Errorf("%d bytes, want %d", len(seed), server.TicketSeedSize)
+	}
+	return seed, nil
 }
 
 // errInterrupted and errRetired are the causes of a stop that does not
@@ -242,9 +264,10 @@ func sameAddr(configured string, addr net.Addr) bool {
 }
 
 // runServer serves on sockets until stop.ctx ends; ready, if given, is called
-// once the servers are about to accept. SIGHUP (on hup) reads static
+// once the servers are about to accept. ticketSeed keys the TLS session
+// tickets (server.NewTicketSeed, or a cluster master's). SIGHUP (on hup) reads static
 // certificate files again, and is otherwise noted and ignored.
-func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket, hup <-chan os.Signal, ready func()) error {
+func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket, hup <-chan os.Signal, ready func(), ticketSeed []byte) error {
 	ctx := stop.ctx
 	defer func() {
 		for _, s := range sockets {
@@ -256,11 +279,11 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		return err
 	}
 	defer s.Close()
-	secret, err := sessions.Secret(ctx, cfg, secretKeeper(s))
+	secret, err := sessions.Secret(ctx, cfg, secretKeeper(s), log)
 	if err != nil {
 		return err
 	}
-	tlsSetup, err := server.PrepareTLS(cfg, secret, s.CertCache(), log)
+	tlsSetup, err := server.PrepareTLS(cfg, ticketSeed, s.CertCache(), log)
 	if err != nil {
 		return err
 	}

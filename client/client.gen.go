@@ -191,7 +191,7 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
-// Name Unique, ignoring case; also the login name.
+// Name Unique, ignoring case and look-alike letters (kim, KIM, ｋｉｍ and Cyrillic кім are one name); also the login name. Words of letters, digits and ASCII punctuation separated by spaces (PRECIS UsernameCasePreserved), not mixing Latin, Cyrillic and Greek.
 type Name = string
 
 // NewToken defines model for NewToken.
@@ -206,7 +206,7 @@ type NewToken struct {
 
 // NewUser defines model for NewUser.
 type NewUser struct {
-	// Name Unique, ignoring case; also the login name.
+	// Name Unique, ignoring case and look-alike letters (kim, KIM, ｋｉｍ and Cyrillic кім are one name); also the login name. Words of letters, digits and ASCII punctuation separated by spaces (PRECIS UsernameCasePreserved), not mixing Latin, Cyrillic and Greek.
 	Name Name `json:"name"`
 
 	// Password Left out, the user cannot log in until an administrator sets one.
@@ -216,7 +216,7 @@ type NewUser struct {
 	Role *Role `json:"role,omitempty"`
 }
 
-// Password 12 to 256 characters, and not a common password.
+// Password 12 to 256 characters; not a common or breached password, not only spaces, not a run of repeated, sequential or neighbouring keys.
 type Password = string
 
 // Problem RFC 9457 problem details.
@@ -258,7 +258,7 @@ type Scope string
 
 // SeedName defines model for SeedName.
 type SeedName struct {
-	// Name Unique, ignoring case; also the login name.
+	// Name Unique, ignoring case and look-alike letters (kim, KIM, ｋｉｍ and Cyrillic кім are one name); also the login name. Words of letters, digits and ASCII punctuation separated by spaces (PRECIS UsernameCasePreserved), not mixing Latin, Cyrillic and Greek.
 	Name Name `json:"name"`
 }
 
@@ -312,7 +312,7 @@ type User struct {
 	// LastLoginAt Null until the first login.
 	LastLoginAt *time.Time `json:"last_login_at"`
 
-	// Name Unique, ignoring case; also the login name.
+	// Name Unique, ignoring case and look-alike letters (kim, KIM, ｋｉｍ and Cyrillic кім are one name); also the login name. Words of letters, digits and ASCII punctuation separated by spaces (PRECIS UsernameCasePreserved), not mixing Latin, Cyrillic and Greek.
 	Name      Name      `json:"name"`
 	Role      Role      `json:"role"`
 	Suspended bool      `json:"suspended"`
@@ -410,7 +410,7 @@ type LoginJSONBody struct {
 type ChangeOwnPasswordJSONBody struct {
 	CurrentPassword string `json:"current_password"`
 
-	// NewPassword 12 to 256 characters, and not a common password.
+	// NewPassword 12 to 256 characters; not a common or breached password, not only spaces, not a run of repeated, sequential or neighbouring keys.
 	NewPassword Password `json:"new_password"`
 }
 
@@ -479,7 +479,7 @@ type PatchUserParams struct {
 
 // ReplaceUserJSONBody defines parameters for ReplaceUser.
 type ReplaceUserJSONBody struct {
-	// Name Unique, ignoring case; also the login name.
+	// Name Unique, ignoring case and look-alike letters (kim, KIM, ｋｉｍ and Cyrillic кім are one name); also the login name. Words of letters, digits and ASCII punctuation separated by spaces (PRECIS UsernameCasePreserved), not mixing Latin, Cyrillic and Greek.
 	Name Name `json:"name"`
 	Role Role `json:"role"`
 }

@@ -44,6 +44,10 @@ type Spec struct {
 	Env  []string
 	// Sockets are handed to every worker, in this order.
 	Sockets []server.Socket
+	// Secret is written to every worker on a pipe of its own, read once at
+	// start: it is never on disk, in a worker's arguments or in its
+	// environment, and dies with the master (the TLS ticket seed).
+	Secret []byte
 	// The workers' standard files: stdin is usually /dev/null; stdout and
 	// stderr are the master's, so all logs go to one place.
 	Stdin, Stdout, Stderr *os.File
@@ -178,8 +182,8 @@ func (m *Master) startSlot(slot int) error {
 }
 
 // spawn starts a worker process into slot and watches it. The worker gets
-// the sockets as descriptors 3, 4, ..., then the ready pipe, then the life
-// pipe: the order cli's worker reads them in.
+// the sockets as descriptors 3, 4, ..., then the ready pipe, the life
+// pipe and the secret pipe: the order cli's worker reads them in.
 func (m *Master) spawn(slot int) (*worker, error) {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
@@ -192,12 +196,19 @@ func (m *Master) spawn(slot int) (*worker, error) {
 		return nil, err
 	}
 	defer lifeR.Close()
+	secretR, err := secretPipe(m.spec.Secret)
+	if err != nil {
+		readyR.Close()
+		lifeW.Close()
+		return nil, err
+	}
+	defer secretR.Close()
 	names := make([]string, len(m.spec.Sockets))
 	for i, s := range m.spec.Sockets {
 		names[i] = s.Name
 	}
 	argv := append(append([]string{m.spec.Path}, m.spec.Args...), "worker", "-sockets", strings.Join(names, ","))
-	proc, err := startProcess(m.spec, argv, m.workerEnv(), readyW, lifeR)
+	proc, err := startProcess(m.spec, argv, m.workerEnv(), readyW, lifeR, secretR)
 	if err != nil {
 		readyR.Close()
 		lifeW.Close()
@@ -220,6 +231,25 @@ func (m *Master) spawn(slot int) (*worker, error) {
 		m.exits <- w
 	}()
 	return w, nil
+}
+
+// secretPipe returns the read end of a pipe holding secret, and closed
+// behind it: the worker reads it to the end. A secret is a few dozen
+// bytes, far less than a pipe holds, so the write does not wait.
+func secretPipe(secret []byte) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	_, err = w.Write(secret)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("the secret pipe: %w", err)
+	}
+	return r, nil
 }
 
 // workerEnv is the workers' environment: the master's, and, unless it sets

@@ -188,7 +188,7 @@ func Default() Config {
 			HashWait:          5 * time.Second,
 			LoginLimitPerName: 5,
 			LoginLimitPerIP:   20,
-			LoginWindow:       time.Minute,
+			LoginWindow:       5 * time.Minute,
 		},
 		API: API{RateLimit: 600, AnonymousRateLimit: 60},
 		TLS: TLS{

@@ -496,6 +496,9 @@ func TestAPILoginInput(t *testing.T) {
 		{name: "extra field", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"kim","password":"x","admin":true}`, status: 422},
 		{name: "wrong password", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"kim","password":"x"}`, fixture: users("kim"),
 			status: 401, wantHeader: map[string]string{"WWW-Authenticate": "Cookie", "Set-Cookie": ""}, contains: []string{`"code":"bad_credentials"`}},
+		{name: "a password over 256 characters is a wrong one", method: "POST", path: "/api/v1/login", header: jsonHeader(),
+			body: `{"name":"kim","password":"` + strings.Repeat("x", 100000) + `"}`, fixture: users("kim"),
+			status: 401, contains: []string{`"code":"bad_credentials"`}},
 		{name: "a user without a password cannot log in", method: "POST", path: "/api/v1/login", header: jsonHeader(), body: `{"name":"nopass","password":""}`,
 			fixture: func(t testing.TB, a app) {
 				a.store.CreateUser(context.Background(), models.NewUser{Name: "nopass"})
@@ -799,6 +802,64 @@ func TestForwardedProto(t *testing.T) {
 			if secure := strings.HasPrefix(raw, "__Host-userhub_session=") && strings.Contains(raw, "; Secure"); secure != tt.secure {
 				t.Errorf("Set-Cookie %q: Secure %v, want %v", raw, secure, tt.secure)
 			}
+		})
+	}
+}
+
+// TestNoLockoutFromAfar: an attacker cannot lock someone else's account.
+// From one address, wrong passwords on the administrator's name until
+// that address is refused, names sprayed until it is over its own limit,
+// then six more on the administrator's name: the administrator's right
+// password, from another address, still logs in, and the attacker's
+// address is still refused. IPv6 clients count by their /64.
+func TestNoLockoutFromAfar(t *testing.T) {
+	from := func(req *http.Request, addr string) *http.Request {
+		req.RemoteAddr = addr
+		return req
+	}
+	tests := []struct {
+		name             string
+		attacker, victim string // RemoteAddr
+		neighbour        string // another address of the attacker's /64 (or the same /32)
+	}{
+		{"IPv4", "198.51.100.7:4000", "203.0.113.5:5000", "198.51.100.7:4001"},
+		{"IPv6", "[2001:db8:1:2::7]:4000", "[2001:db8:9::5]:5000", "[2001:db8:1:2:ffff::1]:4001"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApp(t)
+			users("kim")(t, a)
+			bad := `{"name":"kim","password":"not the password"}`
+			codes := map[int]int{}
+			for range 8 {
+				codes[a.do(from(jsonReq("POST", "/api/v1/login", bad), tt.attacker)).Code]++
+			}
+			if codes[401] != 5 || codes[429] != 3 {
+				t.Fatalf("8 wrong passwords on kim from one address: %v, want 5 checked and 3 refused", codes)
+			}
+			// The sprays come from elsewhere in the attacker's /64 (IPv6).
+			for i := 0; ; i++ {
+				rec := a.do(from(jsonReq("POST", "/api/v1/login", fmt.Sprintf(`{"name":"user%d","password":"x"}`, i)), tt.neighbour))
+				if rec.Code == 429 {
+					if i != 15 { // 20 failures, 5 of them on kim
+						t.Fatalf("the attacker's address (block) refused after %d more failures, want 15", i)
+					}
+					break
+				}
+				if rec.Code != 401 || i > 30 {
+					t.Fatalf("spray %d: %d", i, rec.Code)
+				}
+			}
+			for i := range 6 {
+				wantStatus(t, a.do(from(jsonReq("POST", "/api/v1/login", bad), tt.attacker)), 429, fmt.Sprintf("wrong password %d over the address limit", i+1))
+			}
+			good := `{"name":"kim","password":"` + testPassword + `"}`
+			rec := a.do(from(jsonReq("POST", "/api/v1/login", good), tt.victim))
+			wantStatus(t, rec, 200, "the right password from another address")
+			wantStatus(t, a.do(from(jsonReq("POST", "/api/v1/login", good), tt.attacker)), 429, "the right password from the attacker's address")
+			// And the owner can change the password (it asks for the current one).
+			change := `{"current_password":"` + testPassword + `","new_password":"a brand new password"}`
+			wantStatus(t, a.do(from(jsonReq("PUT", "/api/v1/me/password", change, sessionCookie(t, rec)), tt.victim)), 204, "a password change from another address")
 		})
 	}
 }

@@ -303,3 +303,21 @@ func TestStorageFull(t *testing.T) {
 		}
 	}
 }
+
+// TestNoTrailingSlashRedirect: a path with a slash too many is not found,
+// not redirected: Gin's redirect built its Location from
+// X-Forwarded-Prefix, which a client sets, into a cacheable 301 anywhere.
+func TestNoTrailingSlashRedirect(t *testing.T) {
+	var scenarios []scenario
+	for _, path := range []string{"/users/", "/login/", "/api/v1/users/", "/account/"} {
+		for _, prefix := range []string{"", "//evil.example", "https://evil.example/x"} {
+			sc := scenario{name: path + " " + prefix, as: "kim", fixture: users("kim"), method: "GET", path: path, status: 404,
+				wantHeader: map[string]string{"Location": ""}, notContains: []string{"evil.example"}}
+			if prefix != "" {
+				sc.header = map[string]string{"X-Forwarded-Prefix": prefix}
+			}
+			scenarios = append(scenarios, sc)
+		}
+	}
+	run(t, scenarios)
+}

@@ -44,8 +44,9 @@ var messageSets = map[string][]message{
 	// What the API's error codes mean, for every page that calls it.
 	"errors": {
 		{"err-name_taken", "field.name_taken"}, {"err-required", "field.required"}, {"err-too_long", "field.too_long"},
-		{"err-invalid_characters", "field.invalid_characters"}, {"err-password_too_short", "field.password_too_short"},
+		{"err-invalid_characters", "field.invalid_characters"}, {"err-mixed_scripts", "field.mixed_scripts"}, {"err-password_too_short", "field.password_too_short"},
 		{"err-password_too_long", "field.password_too_long"}, {"err-password_common", "field.password_common"},
+		{"err-password_predictable", "field.password_predictable"}, {"err-password_blank", "field.password_blank"},
 		{"err-password_contains_name", "field.password_contains_name"}, {"err-wrong_password", "field.wrong_password"},
 		{"err-last_admin", "msg.last_admin"}, {"err-suspended", "msg.account_suspended"}, {"err-suspend_self", "msg.suspend_self"}, {"err-forbidden", "msg.forbidden"}, {"err-not_authenticated", "msg.not_authenticated"},
 		{"err-too_many_attempts", "login.throttled"}, {"err-not_found", "msg.not_found"}, {"err-network", "msg.network"},

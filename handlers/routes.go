@@ -117,6 +117,10 @@ func New(d Deps) (*gin.Engine, error) {
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// No redirect from /users/ to /users: Gin builds its Location from
+	// X-Forwarded-Prefix, which any client sets, into a cacheable 301 to
+	// anywhere. A path with a slash too many is not found.
+	r.RedirectTrailingSlash = false
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	// Gin trusts every proxy unless told otherwise; nil trusts none, so the
 	// client address is the socket's.

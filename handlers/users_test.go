@@ -215,6 +215,34 @@ func TestAPIUsers(t *testing.T) {
 }
 
 // TestAuthorization: who may do what, on the seed routes and the API alike.
+// TestWeakPasswords: the weak passwords of the security review (issue 13)
+// are refused when an account is made with one.
+func TestWeakPasswords(t *testing.T) {
+	var scenarios []scenario
+	for _, pw := range []string{"aaaaaaaaaaaa", "            ", "abcdefghijkl", "qwertyuiopas", "Password123!", "iloveyou1234", "zyxwvutsrqpo", "abcabcabcabc"} {
+		scenarios = append(scenarios, scenario{name: pw, method: "POST", path: "/api/v1/users", header: jsonHeader(),
+			body: `{"name":"lee","password":"` + pw + `"}`, status: 422, contains: []string{`"field":"password"`}})
+	}
+	run(t, asAdmin(scenarios))
+}
+
+// TestLookAlikeNamesRefused: beside kim, a name that renders like kim's
+// is refused (422) or is kim's name (409), never a second kim.
+func TestLookAlikeNamesRefused(t *testing.T) {
+	var scenarios []scenario
+	for _, tt := range []struct {
+		name   string
+		status int
+	}{
+		{"ki\u034fm", 422}, {"kim\ufe0f", 422}, {"kim\u3164", 422}, {"\u115fkim", 422}, {"k\u1160im", 422},
+		{"kim\u2800", 422}, {"kіm", 422}, {"ｋｉｍ", 409}, {"кім", 409}, {"KIM", 409},
+	} {
+		scenarios = append(scenarios, scenario{name: fmt.Sprintf("%+q", tt.name), method: "POST", path: "/api/v1/users", header: jsonHeader(),
+			body: `{"name":"` + tt.name + `"}`, fixture: users("kim"), status: tt.status})
+	}
+	run(t, asAdmin(scenarios))
+}
+
 func TestAuthorization(t *testing.T) {
 	two := users("kim", "lee") // kim (1) is an admin, lee (2) a member
 	three := users("kim", "lee", "park")

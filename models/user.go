@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/cases"
+	"golang.org/x/text/secure/precis"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -112,9 +113,16 @@ func (c UserChange) Normalize() (UserChange, error) {
 	return c, verr.Err()
 }
 
-// normalizeName trims surrounding white space, puts the name in Unicode NFC
-// (so that a name typed on different keyboards compares equal) and records
-// any problem in verr.
+// normalizeName checks a new name and returns it in canonical form, with
+// any problem recorded in verr. A name is one or more parts separated by
+// single spaces (RFC 8265 3.5), each enforced with the PRECIS
+// UsernameCasePreserved profile (RFC 8265 3.3): width-mapped (ｋｉｍ is
+// kim), NFC, letters, digits and ASCII punctuation only, so invisible and
+// blank characters (U+034F, variation selectors, the Hangul fillers, the
+// Braille blank), symbols and control characters are refused. A name may
+// not mix Latin, Cyrillic and Greek letters (kіm with a Cyrillic і), and
+// NameKey maps the Cyrillic and Greek letters that look Latin, so a name
+// written wholly in one of them is taken as the Latin name it looks like.
 func normalizeName(name string, verr *ValidationError) string {
 	if !utf8.ValidString(name) {
 		verr.Add("name", "invalid_characters", "name must be valid UTF-8 text")
@@ -124,19 +132,96 @@ func normalizeName(name string, verr *ValidationError) string {
 	switch n := utf8.RuneCountInString(name); {
 	case n == 0:
 		verr.Add("name", "required", "name is required")
+		return name
 	case n > MaxNameLength:
 		verr.Add("name", "too_long", fmt.Sprintf("name must be at most %d characters (got %d)", MaxNameLength, n))
+		return name
 	}
-	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
+	parts := strings.Fields(name)
+	for i, part := range parts {
+		enforced, err := precis.UsernameCasePreserved.String(part)
+		if err != nil || strings.IndexFunc(part, unicode.IsSpace) >= 0 {
+			verr.Add("name", "invalid_characters", "name must be letters, digits and ASCII punctuation, in words separated by spaces, without invisible characters or symbols")
+			return name
+		}
+		parts[i] = enforced
+	}
+	if strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) && r != ' ' }) {
 		verr.Add("name", "invalid_characters", "name must not contain control or invisible characters")
+		return name
+	}
+	name = strings.Join(parts, " ")
+	if mixedScripts(name) {
+		verr.Add("name", "mixed_scripts", "name must not mix Latin, Cyrillic and Greek letters")
 	}
 	return name
 }
 
-// NameKey is the form in which names are compared for uniqueness: case-folded
-// and NFC-normalized, so "Kim", "KIM" and "kim" are one name in every store.
+// mixedScripts reports whether name has letters of more than one of the
+// Latin, Cyrillic and Greek scripts, whose letters look alike.
+func mixedScripts(name string) bool {
+	var latin, cyrillic, greek bool
+	for _, r := range name {
+		switch {
+		case unicode.Is(unicode.Latin, r):
+			latin = true
+		case unicode.Is(unicode.Cyrillic, r):
+			cyrillic = true
+		case unicode.Is(unicode.Greek, r):
+			greek = true
+		}
+	}
+	return (latin && cyrillic) || (latin && greek) || (cyrillic && greek)
+}
+
+// NameKey is the form in which names are compared for uniqueness and
+// looked up at login. Each space-separated part is put through the PRECIS
+// UsernameCaseMapped profile (width-mapped, lower-cased, NFC), case-folded
+// (STRASSE and straße are one name), and the Cyrillic and Greek letters
+// that look like Latin ones are mapped to them (a small UTS #39 skeleton:
+// кім and kim are one name). For a name the profile refuses, which no new
+// name can be, it is LegacyNameKey, so such names as stored before are
+// still found. For names of Latin letters, Hangul and most others it is
+// what LegacyNameKey was; the migration "name_keys" rewrote the others.
 func NameKey(name string) string {
+	parts := strings.Fields(norm.NFC.String(name))
+	if len(parts) == 0 {
+		return LegacyNameKey(name)
+	}
+	for i, part := range parts {
+		mapped, err := precis.UsernameCaseMapped.String(part)
+		if err != nil {
+			return LegacyNameKey(name)
+		}
+		parts[i] = norm.NFC.String(cases.Fold().String(mapped))
+	}
+	return strings.Map(skeleton, strings.Join(parts, " "))
+}
+
+// LegacyNameKey is the name key of earlier versions: case-folded and
+// NFC-normalized. A store looks a name up under it too, for a user whose
+// key the migration could not rewrite (another user already had it).
+func LegacyNameKey(name string) string {
 	return norm.NFC.String(cases.Fold().String(norm.NFC.String(strings.TrimSpace(name))))
+}
+
+// skeleton maps the case-folded Cyrillic and Greek letters that look like
+// Latin ones (UTS #39 confusables) to those.
+func skeleton(r rune) rune {
+	if m, ok := confusables[r]; ok {
+		return m
+	}
+	return r
+}
+
+var confusables = map[rune]rune{
+	// Cyrillic
+	'а': 'a', 'в': 'b', 'с': 'c', 'ԁ': 'd', 'е': 'e', 'ё': 'ë', 'һ': 'h', 'і': 'i', 'ї': 'ï', 'ј': 'j', 'к': 'k',
+	'ӏ': 'l', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'ԛ': 'q', 'г': 'r', 'ѕ': 's', 'т': 't', 'џ': 'u',
+	'ѵ': 'v', 'ԝ': 'w', 'х': 'x', 'у': 'y', 'ү': 'y', 'ӡ': 'z', 'ɡ': 'g', 'ӧ': 'ö', 'ӓ': 'ä',
+	// Greek
+	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'μ': 'u', 'ν': 'v', 'ο': 'o', 'ρ': 'p',
+	'τ': 't', 'υ': 'u', 'χ': 'x', 'γ': 'y', 'ω': 'w', 'ϲ': 'c', 'ζ': 'z',
 }
 
 // Order is the order a list of users comes in.

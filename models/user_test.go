@@ -82,3 +82,61 @@ func TestPageCannotBeChanged(t *testing.T) {
 		t.Fatal("an empty page has a last user")
 	}
 }
+
+// TestLookAlikeNames: a name that renders like kim's is refused, or is
+// kim's name (the same key, so taken); names in one script, Korean ones
+// and Hangul with Latin stay accepted, and distinct.
+func TestLookAlikeNames(t *testing.T) {
+	kim := NameKey("kim")
+	tests := []struct {
+		name, in string
+		code     string // refused with this code, or "" for accepted
+		same     bool   // accepted, and kim's key
+	}{
+		{"combining grapheme joiner", "ki\u034fm", "invalid_characters", false},
+		{"variation selector", "kim\ufe0f", "invalid_characters", false},
+		{"variation selector 17", "ki\U000E0100m", "invalid_characters", false},
+		{"Hangul filler", "kim\u3164", "invalid_characters", false},
+		{"Hangul choseong filler", "\u115fkim", "invalid_characters", false},
+		{"Hangul jungseong filler", "k\u1160im", "invalid_characters", false},
+		{"Braille blank", "kim\u2800", "invalid_characters", false},
+		{"zero-width space", "ki\u200bm", "invalid_characters", false},
+		{"Cyrillic і among Latin", "kіm", "mixed_scripts", false},
+		{"Greek ο among Latin", "kοm", "mixed_scripts", false},
+		{"fullwidth", "ｋｉｍ", "", true},
+		{"all Cyrillic look-alike", "кім", "", true},
+		{"upper case", "KIM", "", true},
+		{"Korean", "김철수", "", false},
+		{"Hangul and Latin", "김kim", "", false},
+		{"Russian", "Иван", "", false},
+		{"Greek", "Σωκράτης", "", false},
+		{"two words", "Maria Santos", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NewUser{Name: tt.in}.Normalize()
+			var verr *ValidationError
+			switch {
+			case tt.code != "":
+				if !errors.As(err, &verr) || verr.Fields[0].Code != tt.code {
+					t.Fatalf("%q: %v, want %s", tt.in, err, tt.code)
+				}
+			case err != nil:
+				t.Fatalf("%q refused: %v", tt.in, err)
+			case (NameKey(got.Name) == kim) != tt.same:
+				t.Fatalf("%q (stored as %q) has key %q; kim's is %q; want the same: %v", tt.in, got.Name, NameKey(got.Name), kim, tt.same)
+			}
+		})
+	}
+}
+
+// TestNameKeyKeepsLatinKeys: for names of Latin letters, Hangul and other
+// scripts without look-alikes, the key is what it was before (the
+// migration rewrites only the others).
+func TestNameKeyKeepsLatinKeys(t *testing.T) {
+	for _, name := range []string{"kim", "Kim Lee", "STRASSE", "josé", "김철수", "김kim", "user-1_x.y", "O'Brien"} {
+		if NameKey(name) != LegacyNameKey(name) {
+			t.Errorf("NameKey(%q) = %q, was %q", name, NameKey(name), LegacyNameKey(name))
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -50,16 +51,28 @@ func pemCertificates(data []byte) [][]byte {
 	}
 }
 
+// Lifetimes of the development certificates. The CA is one that people
+// are told to trust system-wide, so it is short-lived and name-constrained
+// (it can vouch only for the names it was made for, see newCA).
+const (
+	caLifetime   = 365 * 24 * time.Hour
+	leafLifetime = 90 * 24 * time.Hour
+	leafRenewal  = 30 * 24 * time.Hour // a certificate this close to its end is made again
+)
+
 // DevCertificate returns the development certificate in dir for names
 // (DefaultNames always included), issuing one, and a CA, if there is none
-// yet, if it lacks a name, or if it expires within 30 days.
+// yet, if it lacks a name, if it expires within 30 days, or if the CA
+// beside it no longer suits (expiring, or constrained to other names).
 func DevCertificate(dir string, names []string) (*tls.Certificate, error) {
 	names = withDefaultNames(names)
 	if cert, err := readCertificate(filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile), nil); err == nil &&
-		time.Until(cert.Leaf.NotAfter) > 30*24*time.Hour && covers(cert.Leaf, names) {
-		return cert, nil
+		time.Until(cert.Leaf.NotAfter) > leafRenewal && covers(cert.Leaf, names) {
+		if ca, _, err := loadCA(dir, names); err == nil && cert.Leaf.CheckSignatureFrom(ca) == nil {
+			return cert, nil
+		}
 	}
-	if err := WriteDevCertificate(dir, names); err != nil {
+	if _, err := WriteDevCertificate(dir, names); err != nil {
 		return nil, err
 	}
 	return readCertificate(filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile), nil)
@@ -87,18 +100,24 @@ func covers(c *x509.Certificate, names []string) bool {
 // WriteDevCertificate writes a server certificate for names (with
 // DefaultNames) into dir, signed by the CA in dir, which it creates first
 // if missing or expiring. Files are written whole (temporary file, then
-// rename), keys mode 0600.
-func WriteDevCertificate(dir string, names []string) error {
+// rename), keys mode 0600. It reports whether it made a new CA (which
+// whoever trusted the old one must trust anew).
+func WriteDevCertificate(dir string, names []string) (newCA bool, err error) {
 	names = withDefaultNames(names)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return false, err
 	}
-	ca, caPriv, err := loadCA(dir)
+	ca, caPriv, err := loadCA(dir, names)
 	if err != nil {
-		if ca, caPriv, err = newCA(dir); err != nil {
-			return err
+		if ca, caPriv, err = makeCA(dir, names); err != nil {
+			return false, err
 		}
+		newCA = true
 	}
+	return newCA, writeLeaf(dir, names, ca, caPriv)
+}
+
+func writeLeaf(dir string, names []string, ca *x509.Certificate, caPriv *ecdsa.PrivateKey) error {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -107,7 +126,7 @@ func WriteDevCertificate(dir string, names []string) error {
 		SerialNumber: serial(),
 		Subject:      pkix.Name{Organization: []string{"userhub development"}, CommonName: names[0]},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(397 * 24 * time.Hour), // the longest browsers accept
+		NotAfter:     time.Now().Add(leafLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -128,20 +147,41 @@ func WriteDevCertificate(dir string, names []string) error {
 	return writePEM(filepath.Join(dir, CertFile), "CERTIFICATE", der, 0o644)
 }
 
-func newCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+// loopbacks are the address ranges every development CA may vouch for.
+var loopbacks = []*net.IPNet{
+	{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)},
+	{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+}
+
+// makeCA makes a CA for names, valid for a year, whose name constraints
+// (critical) permit only those names (a DNS name and its subdomains, an
+// address) and the loopback addresses: trusted system-wide, it still
+// cannot vouch for anyone else's site.
+func makeCA(dir string, names []string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{Organization: []string{"userhub development"}, CommonName: "userhub development CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
+		SerialNumber:                serial(),
+		Subject:                     pkix.Name{Organization: []string{"userhub development"}, CommonName: "userhub development CA"},
+		NotBefore:                   time.Now().Add(-time.Hour),
+		NotAfter:                    time.Now().Add(caLifetime),
+		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid:       true,
+		IsCA:                        true,
+		MaxPathLenZero:              true,
+		PermittedDNSDomainsCritical: true,
+		PermittedIPRanges:           slices.Clone(loopbacks),
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			if !permitsIP(tmpl.PermittedIPRanges, ip) {
+				tmpl.PermittedIPRanges = append(tmpl.PermittedIPRanges, hostRange(ip))
+			}
+		} else {
+			tmpl.PermittedDNSDomains = append(tmpl.PermittedDNSDomains, n)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
 	if err != nil {
@@ -157,7 +197,39 @@ func newCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	return ca, priv, err
 }
 
-func loadCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+// hostRange is the range of ip alone.
+func hostRange(ip net.IP) *net.IPNet {
+	if v4 := ip.To4(); v4 != nil {
+		return &net.IPNet{IP: v4, Mask: net.CIDRMask(32, 32)}
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(128, 128)}
+}
+
+func permitsIP(ranges []*net.IPNet, ip net.IP) bool {
+	return slices.ContainsFunc(ranges, func(r *net.IPNet) bool { return r.Contains(ip) })
+}
+
+// permits reports whether ca's name constraints allow a certificate for
+// name. A CA without constraints (made by an earlier version) permits
+// nothing: it is to be replaced.
+func permits(ca *x509.Certificate, name string) bool {
+	if !ca.PermittedDNSDomainsCritical {
+		return false
+	}
+	if ip := net.ParseIP(name); ip != nil {
+		return permitsIP(ca.PermittedIPRanges, ip)
+	}
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	return slices.ContainsFunc(ca.PermittedDNSDomains, func(d string) bool {
+		d = strings.ToLower(d)
+		return name == d || strings.HasSuffix(name, "."+d)
+	})
+}
+
+// loadCA returns the CA in dir if it can sign a certificate for names:
+// constrained to cover them, and not ending before a certificate made now
+// would.
+func loadCA(dir string, names []string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, CAFile), filepath.Join(dir, caKey))
 	if err != nil {
 		return nil, nil, err
@@ -167,8 +239,13 @@ func loadCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 		return nil, nil, err
 	}
 	priv, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
-	if !ok || !ca.IsCA || time.Until(ca.NotAfter) < 400*24*time.Hour {
+	if !ok || !ca.IsCA || time.Until(ca.NotAfter) < leafLifetime+24*time.Hour {
 		return nil, nil, errors.New("no usable CA")
+	}
+	for _, n := range names {
+		if !permits(ca, n) {
+			return nil, nil, fmt.Errorf("the CA may not vouch for %s", n)
+		}
 	}
 	return ca, priv, nil
 }

@@ -77,12 +77,13 @@ func (t *TLS) Close() {
 
 // PrepareTLS sets up the certificates tls.mode asks for: it returns nil
 // when TLS is off, and a one-line error when a certificate cannot be used.
-// secret keys the TLS session tickets, shared by every process that has it.
+// ticketSeed keys the TLS session tickets (NewTicketSeed; the workers of a
+// cluster get their master's), shared by every process that has it.
 // certs keeps autocert's account and certificates and makes the processes
 // sharing it take turns ordering (tls.mode autocert); nil only checks the
 // settings, for a process that serves no handshake (the cluster master):
 // its TLS then gets no certificate from ACME, and orders none.
-func PrepareTLS(cfg config.Config, secret []byte, certs CertStore, log *slog.Logger) (*TLS, error) {
+func PrepareTLS(cfg config.Config, ticketSeed []byte, certs CertStore, log *slog.Logger) (*TLS, error) {
 	t := &TLS{WrapHTTP: func(h http.Handler) http.Handler { return h }, stop: make(chan struct{})}
 	switch cfg.TLS.Mode {
 	case "off":
@@ -125,7 +126,7 @@ func PrepareTLS(cfg config.Config, secret []byte, certs CertStore, log *slog.Log
 		t.Names = func() []string { return cfg.TLS.Domains } // no other name gets a certificate
 		log.Info("certificates from ACME", "directory", cfg.TLS.ACMEDirectory, "domains", strings.Join(cfg.TLS.Domains, ","))
 	}
-	shareTicketKeys(t.Config, secret, t.stop)
+	shareTicketKeys(t.Config, ticketSeed, t.stop)
 	return t, nil
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -218,19 +219,39 @@ func certNames(c *x509.Certificate) []string {
 	return names
 }
 
-// shareTicketKeys makes every process with the same secret (the workers of
-// a cluster, instances behind one balancer) encrypt TLS session tickets
-// with the same keys, so a client resumes its session whichever process it
-// reaches. The keys are derived per day and rotated: tickets are issued
-// with today's key and accepted with yesterday's too, so a stolen key
-// reveals at most two days of resumed sessions. The keys live in a config
-// of their own that cfg's ticket hooks call: http.Server clones cfg when it
-// starts serving, and a rotation must reach the clone too. It refreshes
-// the keys every hour until stop is closed, and returns the config that
-// holds them.
-func shareTicketKeys(cfg *tls.Config, secret []byte, stop <-chan struct{}) *tls.Config {
+// TicketSeedSize is the length of a TLS ticket seed, in bytes.
+const TicketSeedSize = 32
+
+// NewTicketSeed returns a random ticket seed.
+func NewTicketSeed() []byte {
+	seed := make([]byte, TicketSeedSize)
+	_, _ = rand.Read(seed) // never fails
+	return seed
+}
+
+// ticketKeyPeriod is how long a ticket key issues tickets; the one before
+// is still accepted, so a ticket resumes for one to two periods.
+const ticketKeyPeriod = time.Hour
+
+// shareTicketKeys makes every process with the same seed (the workers of
+// one cluster master) encrypt TLS session tickets with the same keys, so a
+// client resumes its session whichever worker it reaches. The seed is
+// random, made by the master at start, handed to its workers on a pipe,
+// kept in memory only and gone when the master ends: it is not the
+// session secret, so whoever holds that (or the database) cannot decrypt
+// a recorded resumed session. Instances behind a balancer have seeds of
+// their own, and a client moving between them makes a full handshake.
+// The keys are derived per hour and rotated: tickets are issued with this
+// hour's key and accepted with the previous hour's too, so a key taken
+// from a process's memory reveals at most two hours of resumed sessions.
+// The keys live in a config of their own that cfg's ticket hooks call:
+// http.Server clones cfg when it starts serving, and a rotation must
+// reach the clone too. It refreshes the keys every minute (a new hour is
+// taken up within a minute) until stop is closed, and returns the config
+// that holds them.
+func shareTicketKeys(cfg *tls.Config, seed []byte, stop <-chan struct{}) *tls.Config {
 	keys := &tls.Config{}
-	setTicketKeys(keys, secret, time.Now())
+	setTicketKeys(keys, seed, time.Now())
 	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
 		return keys.EncryptTicket(cs, ss)
 	}
@@ -238,30 +259,34 @@ func shareTicketKeys(cfg *tls.Config, secret []byte, stop <-chan struct{}) *tls.
 		return keys.DecryptTicket(identity, cs)
 	}
 	go func() {
-		tick := time.NewTicker(time.Hour)
+		tick := time.NewTicker(time.Minute)
 		defer tick.Stop()
+		period := time.Now().Unix() / int64(ticketKeyPeriod.Seconds())
 		for {
 			select {
 			case <-stop:
 				return
 			case now := <-tick.C:
-				setTicketKeys(keys, secret, now)
+				if p := now.Unix() / int64(ticketKeyPeriod.Seconds()); p != period {
+					period = p
+					setTicketKeys(keys, seed, now)
+				}
 			}
 		}
 	}()
 	return keys
 }
 
-// setTicketKeys sets the keys of now's day (to issue tickets) and of the
-// day before (still accepted).
-func setTicketKeys(keys *tls.Config, secret []byte, now time.Time) {
-	day := now.UTC().Unix() / 86400
-	keys.SetSessionTicketKeys([][32]byte{ticketKey(secret, day), ticketKey(secret, day-1)})
+// setTicketKeys sets the keys of now's hour (to issue tickets) and of the
+// hour before (still accepted).
+func setTicketKeys(keys *tls.Config, seed []byte, now time.Time) {
+	period := now.Unix() / int64(ticketKeyPeriod.Seconds())
+	keys.SetSessionTicketKeys([][32]byte{ticketKey(seed, period), ticketKey(seed, period-1)})
 }
 
-func ticketKey(secret []byte, day int64) [32]byte {
+func ticketKey(seed []byte, period int64) [32]byte {
 	var key [32]byte
-	k, _ := hkdf.Key(sha256.New, secret, nil, fmt.Sprintf("userhub tls session ticket key, day %d", day), 32)
+	k, _ := hkdf.Key(sha256.New, seed, nil, fmt.Sprintf("userhub tls session ticket key, hour %d", period), 32)
 	copy(key[:], k) // hkdf.Key fails only for a length over 255*32
 	return key
 }

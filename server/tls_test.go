@@ -526,76 +526,207 @@ func TestSessionResumption(t *testing.T) {
 	}
 }
 
-// TestTicketsAcrossProcesses: two servers with the same secret (two cluster
-// workers) accept each other's session tickets; another secret does not.
+// resumes dials addr with cache and reports whether the session resumed.
+func resumes(t *testing.T, addr string, roots *x509.CertPool, version uint16, cache tls.ClientSessionCache) bool {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "localhost",
+		MinVersion: version, MaxVersion: version, ClientSessionCache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// TLS 1.3 tickets arrive after the handshake: read to receive them.
+	conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+	io.ReadAll(conn)
+	return conn.ConnectionState().DidResume
+}
+
+// TestTicketsAcrossProcesses: two servers with the same ticket seed (two
+// workers of one master) accept each other's session tickets; a server
+// with another seed does not.
 func TestTicketsAcrossProcesses(t *testing.T) {
 	pki := newPKI(t)
 	certFile, keyFile := pki.leaf3(t, "ecdsa")
 	certs := load(t, certFile, keyFile)
 	stop := make(chan struct{})
 	defer close(stop)
-	serverWith := func(secret string) string {
+	serverWith := func(seed []byte) string {
 		cfg := NewTLSConfig(certs.GetCertificate)
-		shareTicketKeys(cfg, []byte(secret), stop)
+		shareTicketKeys(cfg, seed, stop)
 		return serveTLS(t, cfg, false)
 	}
-	a, b, other := serverWith("one secret"), serverWith("one secret"), serverWith("another secret")
+	seed := NewTicketSeed()
+	a, b, other := serverWith(seed), serverWith(seed), serverWith(NewTicketSeed())
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		cache := tls.NewLRUClientSessionCache(4)
-		dial := func(addr string) bool {
-			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.rootPool, ServerName: "localhost",
-				MinVersion: version, MaxVersion: version, ClientSessionCache: cache})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
-			io.ReadAll(conn)
-			return conn.ConnectionState().DidResume
-		}
-		dial(a)
-		if !dial(b) {
+		resumes(t, a, pki.rootPool, version, cache)
+		if !resumes(t, b, pki.rootPool, version, cache) {
 			t.Errorf("%s: a session from one worker does not resume on the other", tls.VersionName(version))
 		}
-		if dial(other) {
-			t.Errorf("%s: a session resumed on a server with another secret", tls.VersionName(version))
+		if resumes(t, other, pki.rootPool, version, cache) {
+			t.Errorf("%s: a session resumed on a server with another seed", tls.VersionName(version))
 		}
 	}
 }
 
-// TestTicketKeyRotation: a server that has been serving for days moves on
-// to new keys; a ticket two days old no longer resumes.
+// TestTicketKeysAreNotTheSessionSecret: the ticket keys no longer come
+// from the session secret. Two processes prepared from one configuration
+// (one session.secret, one data directory) but not by one master do not
+// resume each other's sessions: whoever holds session.key cannot decrypt
+// a recorded resumed session.
+func TestTicketKeysAreNotTheSessionSecret(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.TLS.Mode = "self-signed"
+	cfg.Session.Secret = "one session secret, 32 characters or more"
+	roots := x509.NewCertPool()
+	var addrs []string
+	for range 2 {
+		setup, err := PrepareTLS(cfg, NewTicketSeed(), nil, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(setup.Close)
+		addrs = append(addrs, serveTLS(t, setup.Config, false))
+	}
+	caPEM, _ := os.ReadFile(filepath.Join(cfg.DataDir, "tls", CAFile))
+	roots.AppendCertsFromPEM(caPEM)
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cache := tls.NewLRUClientSessionCache(4)
+		resumes(t, addrs[0], roots, version, cache)
+		if !resumes(t, addrs[0], roots, version, cache) {
+			t.Fatalf("%s: no resumption on the same server", tls.VersionName(version))
+		}
+		if resumes(t, addrs[1], roots, version, cache) {
+			t.Errorf("%s: a session resumed on another process with only the session secret in common", tls.VersionName(version))
+		}
+	}
+	// The keys are the seed's and the hour's alone.
+	seed := NewTicketSeed()
+	if ticketKey(seed, 1) == ticketKey(NewTicketSeed(), 1) || ticketKey(seed, 1) == ticketKey(seed, 2) {
+		t.Error("ticket keys do not depend on the seed and the hour")
+	}
+}
+
+// TestTicketKeyRotation: keys move on every hour; a ticket from the
+// previous hour still resumes, one two hours old does not.
 func TestTicketKeyRotation(t *testing.T) {
 	pki := newPKI(t)
 	certFile, keyFile := pki.leaf3(t, "ecdsa")
 	certs := load(t, certFile, keyFile)
-	secret := []byte("a secret")
+	seed := NewTicketSeed()
 	now := time.Now()
 	stop := make(chan struct{})
 	defer close(stop)
 	cfg := NewTLSConfig(certs.GetCertificate)
-	keys := shareTicketKeys(cfg, secret, stop)
+	keys := shareTicketKeys(cfg, seed, stop)
 	addr := serveTLS(t, cfg, false) // http.Server serves a clone of cfg: rotations must reach it
 	cache := tls.NewLRUClientSessionCache(4)
-	dial := func() bool {
-		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.rootPool, ServerName: "localhost",
-			MaxVersion: tls.VersionTLS12, ClientSessionCache: cache})
+	dial := func() bool { return resumes(t, addr, pki.rootPool, tls.VersionTLS12, cache) }
+	dial() // gets a ticket made with this hour's key
+	setTicketKeys(keys, seed, now.Add(time.Hour))
+	if !dial() {
+		t.Fatal("a ticket from the previous hour does not resume")
+	}
+	// That resumption renewed the ticket (the next hour's key); two hours later it is refused.
+	setTicketKeys(keys, seed, now.Add(3*time.Hour))
+	if dial() {
+		t.Fatal("a ticket two hours old resumed after the keys rotated")
+	}
+}
+
+// TestDevCAConstraints: the development CA, which people are told to
+// trust system-wide, lives a year, its certificates 90 days, and its name
+// constraints (critical) let it vouch only for its names (localhost, the
+// loopback addresses, tls.domains): a certificate it signs for another
+// site does not verify. When tls.domains grows past them, a new CA is made.
+func TestDevCAConstraints(t *testing.T) {
+	dir := t.TempDir()
+	cert, err := DevCertificate(dir, []string{"dev.example.test", "192.0.2.10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, caPriv, err := loadCA(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if life := ca.NotAfter.Sub(ca.NotBefore); life > 366*24*time.Hour {
+		t.Errorf("the CA lives %v, want at most a year", life)
+	}
+	if life := cert.Leaf.NotAfter.Sub(cert.Leaf.NotBefore); life > 91*24*time.Hour {
+		t.Errorf("the certificate lives %v, want at most 90 days", life)
+	}
+	if !ca.PermittedDNSDomainsCritical {
+		t.Error("the CA's name constraints are not critical")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	// A certificate the CA's key signs for name: does it verify?
+	sign := func(t *testing.T, name string) *x509.Certificate {
+		priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: serial(), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		if ip := net.ParseIP(name); ip != nil {
+			tmpl.IPAddresses = []net.IP{ip}
+		} else {
+			tmpl.DNSNames = []string{name}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &priv.PublicKey, caPriv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
-		conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
-		io.ReadAll(conn)
-		return conn.ConnectionState().DidResume
+		leaf, _ := x509.ParseCertificate(der)
+		return leaf
 	}
-	dial() // gets a ticket made with today's key
-	setTicketKeys(keys, secret, now.Add(24*time.Hour))
-	if !dial() {
-		t.Fatal("a ticket from yesterday does not resume")
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{"localhost", true},
+		{"127.0.0.1", true},
+		{"127.0.0.2", true},
+		{"::1", true},
+		{"dev.example.test", true},
+		{"api.dev.example.test", true},
+		{"192.0.2.10", true},
+		{"www.example.com", false},
+		{"accounts.google.com", false},
+		{"example.test", false},
+		{"192.0.2.11", false},
+		{"2001:db8::1", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := sign(t, tt.name).Verify(x509.VerifyOptions{Roots: roots, DNSName: tt.name})
+			if (err == nil) != tt.ok {
+				t.Fatalf("a certificate for %s signed by the CA: %v, want ok %v", tt.name, err, tt.ok)
+			}
+		})
 	}
-	// That resumption renewed the ticket (tomorrow's key); two days later it is refused.
-	setTicketKeys(keys, secret, now.Add(3*24*time.Hour))
-	if dial() {
-		t.Fatal("a ticket two days old resumed after the keys rotated")
+	if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: "dev.example.test"}); err != nil {
+		t.Fatalf("the server certificate: %v", err)
+	}
+
+	// Another domain: a new CA that covers it, and a certificate that
+	// verifies against it.
+	more, err := DevCertificate(dir, []string{"dev.example.test", "192.0.2.10", "other.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCA, _, err := loadCA(dir, []string{"other.example.test"})
+	if err != nil {
+		t.Fatalf("the CA was not remade for the new domain: %v", err)
+	}
+	if newCA.SerialNumber.Cmp(ca.SerialNumber) == 0 {
+		t.Fatal("the same CA for a domain outside its constraints")
+	}
+	roots = x509.NewCertPool()
+	roots.AddCert(newCA)
+	if _, err := more.Leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: "other.example.test"}); err != nil {
+		t.Fatalf("the new certificate: %v", err)
+	}
+	// The same names again: nothing is remade.
+	again, _ := DevCertificate(dir, []string{"other.example.test", "dev.example.test", "192.0.2.10"})
+	if again.Leaf.SerialNumber.Cmp(more.Leaf.SerialNumber) != 0 {
+		t.Error("a start with the same names made a new certificate")
 	}
 }

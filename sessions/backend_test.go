@@ -31,7 +31,7 @@ func TestSecretIsMadeOnceAndKept(t *testing.T) {
 	for i := range secrets {
 		wg.Go(func() {
 			var err error
-			if secrets[i], err = Secret(context.Background(), cfg, nil); err != nil {
+			if secrets[i], err = Secret(context.Background(), cfg, nil, slog.New(slog.DiscardHandler)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -46,7 +46,7 @@ func TestSecretIsMadeOnceAndKept(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("secret file: %v, %v", fi, err)
 	}
-	again, _ := Secret(context.Background(), cfg, nil)
+	again, _ := Secret(context.Background(), cfg, nil, slog.New(slog.DiscardHandler))
 	if !bytes.Equal(again, secrets[0]) {
 		t.Fatal("a restart gets another secret: everyone would be logged out")
 	}
@@ -56,7 +56,7 @@ func TestSecretIsMadeOnceAndKept(t *testing.T) {
 	}
 
 	cfg.Session.Secret = "configured-secret-of-at-least-32-chars"
-	if s, _ := Secret(context.Background(), cfg, nil); string(s) != cfg.Session.Secret {
+	if s, _ := Secret(context.Background(), cfg, nil, slog.New(slog.DiscardHandler)); string(s) != cfg.Session.Secret {
 		t.Fatal("the configured secret is not used")
 	}
 }
@@ -65,7 +65,7 @@ func TestCorruptSecretFileIsReported(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	os.WriteFile(filepath.Join(cfg.DataDir, SecretFile), []byte("not hex"), 0o600)
-	if _, err := Secret(context.Background(), cfg, nil); err == nil {
+	if _, err := Secret(context.Background(), cfg, nil, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("a corrupt secret file was accepted")
 	}
 }

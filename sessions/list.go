@@ -51,11 +51,12 @@ func (m *Manager) listEntry(c *gin.Context, rec record) models.SessionEntry {
 		ua = ua[:len(ua)-size]
 	}
 	return models.SessionEntry{SID: rec.id, UserID: rec.userID, Version: rec.version, CreatedAt: rec.login, LastSeen: rec.seen,
-		ExpiresAt: rec.login.Add(m.cfg.AbsoluteTimeout), IP: c.ClientIP(), UserAgent: ua}
+		ExpiresAt: rec.expires, IP: c.ClientIP(), UserAgent: ua}
 }
 
 // listed returns the user's live sessions: of their current session
-// version, not expired, not idle past the timeout.
+// version, not expired (the signed expiry, or the absolute timeout if it
+// was lowered since), not idle past the timeout.
 func (m *Manager) listed(c *gin.Context, user models.User) ([]models.SessionEntry, error) {
 	if m.list == nil {
 		return nil, nil
@@ -67,7 +68,7 @@ func (m *Manager) listed(c *gin.Context, user models.User) ([]models.SessionEntr
 	}
 	live := all[:0]
 	for _, e := range all {
-		if now.Sub(e.LastSeen) <= m.cfg.IdleTimeout && now.Sub(e.CreatedAt) <= m.cfg.AbsoluteTimeout {
+		if now.Sub(e.LastSeen) <= m.cfg.IdleTimeout && now.Sub(e.CreatedAt) <= m.cfg.AbsoluteTimeout && now.Before(e.ExpiresAt) {
 			live = append(live, e)
 		}
 	}

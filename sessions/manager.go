@@ -36,22 +36,24 @@ type record struct {
 	userID  int64     // "uid"
 	version int64     // "ver": the user's session version at login
 	id      string    // "sid": this session's id, for revocation
-	login   time.Time // "iat": when the user logged in (absolute timeout)
+	login   time.Time // "iat": when the user logged in
+	expires time.Time // "exp": login + the absolute timeout of that time
 	seen    time.Time // "seen": the last refresh (idle timeout)
 }
 
 // readRecord reads a session's values; ok is false when one is missing or
 // of the wrong type (a session of an older layout: it has ended).
 func readRecord(values map[any]any) (r record, ok bool) {
-	var login, seen int64
-	var ok1, ok2, ok3, ok4, ok5 bool
+	var login, expires, seen int64
+	var ok1, ok2, ok3, ok4, ok5, ok6 bool
 	r.userID, ok1 = values["uid"].(int64)
 	r.version, ok2 = values["ver"].(int64)
 	r.id, ok3 = values["sid"].(string)
 	login, ok4 = values["iat"].(int64)
 	seen, ok5 = values["seen"].(int64)
-	r.login, r.seen = time.UnixMilli(login), time.UnixMilli(seen)
-	return r, ok1 && ok2 && ok3 && ok4 && ok5
+	expires, ok6 = values["exp"].(int64)
+	r.login, r.seen, r.expires = time.UnixMilli(login), time.UnixMilli(seen), time.UnixMilli(expires)
+	return r, ok1 && ok2 && ok3 && ok4 && ok5 && ok6
 }
 
 // write puts r into a session's values (times in unix milliseconds).
@@ -60,6 +62,7 @@ func (r record) write(values map[any]any) {
 	values["ver"] = r.version
 	values["sid"] = r.id
 	values["iat"] = r.login.UnixMilli()
+	values["exp"] = r.expires.UnixMilli()
 	values["seen"] = r.seen.UnixMilli()
 }
 
@@ -77,6 +80,13 @@ const sessionKey = "userhub.session"
 // session version moves on (password change, "log out everywhere"), it
 // has not been used for IdleTimeout, or AbsoluteTimeout has passed since
 // login. Every request re-reads the user, so all of these are seen.
+//
+// The absolute expiry is written into the session at login ("exp", signed
+// with the rest) and holds whatever the configuration later says: a
+// raised session.absolute_timeout does not lengthen a session already
+// made, so a logged-out session, whose revocation is kept only until that
+// expiry, cannot come back to life once the revocation is purged. A
+// lowered one shortens every session at once.
 type Manager struct {
 	store       ginsessions.Store
 	watch       *outage.Watch // nil for a store without a server
@@ -227,7 +237,8 @@ func (m *Manager) check(c *gin.Context, sess *gsessions.Session) (record, models
 	// has ended, rather than lasting until that clock's time.
 	now := m.now()
 	ahead := now.Add(models.MaxClockSkew)
-	if now.Sub(rec.login) > m.cfg.AbsoluteTimeout || now.Sub(rec.seen) > m.cfg.IdleTimeout || rec.login.After(ahead) || rec.seen.After(ahead) {
+	if now.Sub(rec.login) > m.cfg.AbsoluteTimeout || !now.Before(rec.expires) || now.Sub(rec.seen) > m.cfg.IdleTimeout ||
+		rec.login.After(ahead) || rec.seen.After(ahead) {
 		return rec, models.User{}, errSessionEnded
 	}
 	ctx := c.Request.Context()
@@ -268,29 +279,31 @@ func (m *Manager) Login(c *gin.Context, user models.User) error {
 	if err := m.revokeCurrent(c); err != nil {
 		return err
 	}
-	return m.start(c, user, m.now())
+	now := m.now()
+	return m.start(c, user, now, now.Add(m.cfg.AbsoluteTimeout))
 }
 
 // Reissue replaces the current session with a new one under the user's
-// current session version, keeping its login time: after a user changes
+// current session version, keeping its login and expiry times: after a user changes
 // their own password, the session they did it from goes on while every
 // other one has ended.
 func (m *Manager) Reissue(c *gin.Context, user models.User) error {
 	login := m.now()
+	expires := login.Add(m.cfg.AbsoluteTimeout)
 	if _, rec, ok := current(c); ok {
-		login = rec.login
+		login, expires = rec.login, rec.expires
 	}
 	if err := m.revokeCurrent(c); err != nil {
 		return err
 	}
-	return m.start(c, user, login)
+	return m.start(c, user, login, expires)
 }
 
-func (m *Manager) start(c *gin.Context, user models.User, login time.Time) error {
+func (m *Manager) start(c *gin.Context, user models.User, login, expires time.Time) error {
 	sess := gsessions.NewSession(m.store, m.cookieName(c.Request))
 	sess.Options = m.options(c.Request)
 	sess.IsNew = true
-	rec := record{userID: user.ID, version: user.SessionVersion, id: rand.Text(), login: login, seen: m.now()}
+	rec := record{userID: user.ID, version: user.SessionVersion, id: rand.Text(), login: login, expires: expires, seen: m.now()}
 	rec.write(sess.Values)
 	// Listed before the cookie is sent: a session that could not be listed
 	// is never handed out (its user could not see or end it).
@@ -322,13 +335,14 @@ func (m *Manager) Logout(c *gin.Context) error {
 }
 
 // revokeCurrent records the current session (if any) as ended, until it
-// would have expired anyway.
+// would have expired anyway: its signed expiry, which a later change of
+// the configuration does not move.
 func (m *Manager) revokeCurrent(c *gin.Context) error {
 	_, rec, ok := current(c)
 	if !ok {
 		return nil
 	}
-	if err := m.revocations.RevokeSession(c.Request.Context(), rec.id, rec.login.Add(m.cfg.AbsoluteTimeout)); err != nil {
+	if err := m.revocations.RevokeSession(c.Request.Context(), rec.id, rec.expires); err != nil {
 		return err
 	}
 	if m.list != nil {

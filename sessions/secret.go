@@ -9,9 +9,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"userhub/config"
@@ -32,8 +35,9 @@ type SecretKeeper interface {
 // start; otherwise (SQLite, one machine) the one kept in the data
 // directory, creating it (mode 0600) on first use. Several processes may
 // call it at once (cluster workers, instances): one creates the secret,
-// the others read it.
-func Secret(ctx context.Context, cfg config.Config, keeper SecretKeeper) ([]byte, error) {
+// the others read it. A secret file that its group or others may read is
+// made private (0600) with a warning on log, or refused if it cannot be.
+func Secret(ctx context.Context, cfg config.Config, keeper SecretKeeper, log *slog.Logger) ([]byte, error) {
 	if cfg.Session.Secret != "" {
 		return []byte(cfg.Session.Secret), nil
 	}
@@ -48,7 +52,7 @@ func Secret(ctx context.Context, cfg config.Config, keeper SecretKeeper) ([]byte
 	}
 	path := filepath.Join(cfg.DataDir, SecretFile)
 	for range 2 {
-		data, err := os.ReadFile(path)
+		data, err := readPrivate(path, log)
 		if err == nil {
 			secret, err := hex.DecodeString(strings.TrimSpace(string(data)))
 			if err != nil || len(secret) < 32 {
@@ -64,6 +68,31 @@ func Secret(ctx context.Context, cfg config.Config, keeper SecretKeeper) ([]byte
 		}
 	}
 	return nil, fmt.Errorf("%s: could not be created", path)
+}
+
+// readPrivate reads the secret file at path, first taking away any access
+// its group or others have (on Unix): a secret others could read is
+// everyone's session.
+func readPrivate(path string, log *slog.Logger) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if runtime.GOOS != "windows" {
+		info, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if mode := info.Mode().Perm(); mode&0o077 != 0 {
+			if err := f.Chmod(0o600); err != nil {
+				return nil, fmt.Errorf("%s may be read by others (mode %04o) and could not be made private: %w; chmod 600 it, or delete it to have a new one made (everyone is logged out)", path, mode, err)
+			}
+			log.Warn("the session secret could be read by others: made private; if anyone did read it, delete the file to have a new one made (everyone is logged out)",
+				"path", path, "mode", fmt.Sprintf("%04o", mode), "now", "0600")
+		}
+	}
+	return io.ReadAll(f)
 }
 
 // createSecret writes a new secret to a temporary file and links it into

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"userhub/models"
 )
 
 //go:embed migrations
@@ -46,6 +47,58 @@ func (d dialect) migrations() ([]Migration, error) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
 	return ms, nil
+}
+
+// goMigrations are steps in Go that run, in the migration's transaction,
+// after the SQL of the migration of that name.
+var goMigrations = map[string]func(context.Context, *sql.Tx) error{
+	"name_keys": rekeyNames,
+}
+
+// rekeyNames rewrites every user's name_key with models.NameKey, whose
+// rules changed (PRECIS, look-alike letters), oldest user first. A user
+// whose new key another already has (two names that now count as one)
+// keeps the old key: Store.UserByName still finds them by their exact
+// name, and an administrator can rename one of the two.
+func rekeyNames(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id, name, name_key FROM users ORDER BY id")
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id        int64
+		name, key string
+	}
+	var users []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.name, &r.key); err != nil {
+			rows.Close()
+			return err
+		}
+		users = append(users, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, u := range users {
+		key := models.NameKey(u.name)
+		if key == u.key {
+			continue
+		}
+		var taken int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE name_key = $1", key).Scan(&taken); err != nil {
+			return err
+		}
+		if taken > 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET name_key = $1 WHERE id = $2", key, u.id); err != nil {
+			return fmt.Errorf("user %d: %w", u.id, err)
+		}
+	}
+	return nil
 }
 
 // Migrate applies every migration the database has not seen yet, each in its
@@ -105,6 +158,11 @@ func (s *Store) applyMigration(ctx context.Context, m Migration, newest int) (bo
 		}
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return err
+		}
+		if step := goMigrations[m.Name]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
 			m.Version, m.Name, time.Now().UnixMicro()); err != nil {

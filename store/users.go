@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"userhub/models"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 const userColumns = "id, name, role, password_hash, session_version, suspended, created_at, updated_at, last_login_at"
@@ -82,11 +84,27 @@ func (s *Store) User(ctx context.Context, id int64) (u models.User, err error) {
 	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
 }
 
-// UserByName implements models.UserStore.
+// UserByName implements models.UserStore: by the name's key, and, where
+// the earlier versions' key differs, by that too, for a user the
+// migration name_keys left under it (its new key was another user's). Of
+// two, the one whose name is the name asked for wins.
 func (s *Store) UserByName(ctx context.Context, name string) (u models.User, err error) {
 	ctx, end := s.call(ctx, &err, reading)
 	defer end()
-	return scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE name_key = $1", models.NameKey(name)))
+	const query = "SELECT " + userColumns + " FROM users WHERE name_key = $1"
+	key, legacy := models.NameKey(name), models.LegacyNameKey(name)
+	u, err = scanUser(s.read.QueryRowContext(ctx, query, key))
+	if key == legacy || (err != nil && !errors.Is(err, models.ErrNotFound)) {
+		return u, err
+	}
+	old, oldErr := scanUser(s.read.QueryRowContext(ctx, query, legacy))
+	switch {
+	case oldErr != nil && !errors.Is(oldErr, models.ErrNotFound):
+		return old, oldErr
+	case oldErr == nil && (err != nil || old.Name == norm.NFC.String(strings.TrimSpace(name))):
+		return old, nil
+	}
+	return u, err
 }
 
 // ListUsers implements models.UserStore with a keyset, on id or on the
