@@ -44,6 +44,11 @@ type Spec struct {
 	Env  []string
 	// Sockets are handed to every worker, in this order.
 	Sockets []server.Socket
+	// WorkerSocket, if set, makes each new worker a socket of its own,
+	// handed down after Sockets: how the master reaches one worker (the
+	// admin listener gathers each worker's metrics over it). release is
+	// called once that worker has exited.
+	WorkerSocket func(slot int) (own server.Socket, release func(), err error)
 	// The workers' standard files: stdin is usually /dev/null; stdout and
 	// stderr are the master's, so all logs go to one place.
 	Stdin, Stdout, Stderr *os.File
@@ -192,15 +197,25 @@ func (m *Master) spawn(slot int) (*worker, error) {
 		return nil, err
 	}
 	defer lifeR.Close()
-	names := make([]string, len(m.spec.Sockets))
-	for i, s := range m.spec.Sockets {
-		names[i] = s.Name
-	}
-	argv := append(append([]string{m.spec.Path}, m.spec.Args...), "worker", "-sockets", strings.Join(names, ","))
-	proc, err := startProcess(m.spec, argv, m.workerEnv(), readyW, lifeR)
+	sockets, handedDown, release, err := m.workerSockets(slot)
 	if err != nil {
 		readyR.Close()
 		lifeW.Close()
+		return nil, err
+	}
+	defer handedDown()
+	names := make([]string, len(sockets))
+	for i, s := range sockets {
+		names[i] = s.Name
+	}
+	argv := append(append([]string{m.spec.Path}, m.spec.Args...), "worker", "-sockets", strings.Join(names, ","))
+	spec := m.spec
+	spec.Sockets = sockets
+	proc, err := startProcess(spec, argv, m.workerEnv(), readyW, lifeR)
+	if err != nil {
+		readyR.Close()
+		lifeW.Close()
+		release()
 		return nil, err
 	}
 	w := &worker{slot: slot, proc: proc, started: time.Now(), life: lifeW, ready: make(chan struct{}), exited: make(chan struct{})}
@@ -215,6 +230,7 @@ func (m *Master) spawn(slot int) (*worker, error) {
 	}()
 	go func() {
 		w.state, _ = proc.Wait()
+		release()
 		lifeW.Close()
 		close(w.exited)
 		m.exits <- w

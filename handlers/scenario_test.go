@@ -21,6 +21,7 @@ import (
 	"userhub/cachedstore"
 	"userhub/config"
 	"userhub/handlers"
+	"userhub/middleware"
 	"userhub/models"
 	"userhub/sessions"
 	"userhub/store"
@@ -59,8 +60,9 @@ type app struct {
 	accounts *accounts.Service
 	hasher   *accounts.Hasher
 	cfg      config.Config
-	log      *slog.Logger      // nil: discard
-	sessions ginsessions.Store // nil: the one cfg names
+	log      *slog.Logger               // nil: discard
+	sessions ginsessions.Store          // nil: the one cfg names
+	requests middleware.RequestObserver // nil: none
 }
 
 func newApp(t testing.TB, adjust ...func(*config.Config)) app {
@@ -126,6 +128,7 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 		Counter:     counter,
 		Idempotency: a.db,
 		SetupToken:  testSetupToken,
+		Requests:    a.requests,
 	})
 	if err != nil {
 		t.Fatal(err)
