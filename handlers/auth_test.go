@@ -551,7 +551,7 @@ func TestDenyByDefault(t *testing.T) {
 	public := map[string]bool{
 		"GET /healthz": true, "GET /readyz": true, "GET /static/*path": true, "GET /favicon.ico": true,
 		"GET /about": true, "GET /login": true, "POST /login": true, "GET /setup": true, "POST /setup": true,
-		"POST /lang": true, "POST /api/v1/login": true,
+		"POST /lang": true, "POST /api/v1/login": true, "GET /api/v1/openapi.json": true, "GET /api/docs": true,
 	}
 	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true,
 		"/account/sessions": true, "/account/sessions/end-others": true, "/account/sessions/:id/end": true}
@@ -755,6 +755,8 @@ func FuzzSessionCookie(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value string) {
 		req := get("/api/v1/me")
 		req.Header.Set("Cookie", "userhub_session="+value)
+		a := a
+		a.t = t // a fuzz target reports on its own t, never f
 		rec := a.do(req)
 		if rec.Code != 401 && rec.Code != 200 {
 			t.Fatalf("cookie %.40q: %d %s", value, rec.Code, rec.Body)

@@ -93,7 +93,14 @@ func (s *Store) applyMigration(ctx context.Context, m Migration, newest int) (bo
 		if current.Int64 > int64(newest) {
 			return fmt.Errorf("the database schema is at version %d, newer than this binary knows (%d): run a newer userhub", current.Int64, newest)
 		}
-		if current.Int64 >= int64(m.Version) {
+		// Each migration is applied unless it was, whatever its number:
+		// branches merged in another order leave lower numbers to apply
+		// after higher ones.
+		var done bool
+		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", m.Version).Scan(&done); err != nil {
+			return err
+		}
+		if done {
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
