@@ -59,9 +59,11 @@ scrape_configs:
 	return "http://" + addr
 }
 
-// promSeries is one series of a query's answer: its labels.
+// promSeries is one series of a query's answer: its labels, and its
+// value as [time, "value"].
 type promSeries struct {
 	Metric map[string]string `json:"metric"`
+	Value  []any             `json:"value"`
 }
 
 // queryUntil asks Prometheus for query until ok accepts the answer, while
@@ -168,7 +170,8 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 			// A worker killed: its replacement serves under the same slot,
 			// and its series reach Prometheus under worker="1" again.
 			pid := p.waitWorkers(t, 2)[1]
-			killed := time.Now().Unix() // whole seconds, before: the replacement starts after it
+			before := queryUntil(t, prom, `process_start_time_seconds{worker="1"}`, func() {}, func(rs []promSeries) bool { return len(rs) == 1 })
+			started := before[0].Value[1] // the killed worker's; its replacement's is later
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +183,7 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			queryUntil(t, prom, fmt.Sprintf(`sum by (worker) (userhub_http_requests_total{route="/api/v1/users/:id"})
-				and on (worker) (process_start_time_seconds{worker="1"} >= %d or process_start_time_seconds{worker="0"})`, killed),
+				and on (worker) (process_start_time_seconds{worker="1"} > %s or process_start_time_seconds{worker="0"})`, started),
 				traffic, func(rs []promSeries) bool { return len(rs) == 2 })
 		})
 	}
