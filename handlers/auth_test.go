@@ -149,17 +149,23 @@ func TestSetupNeedsTheLink(t *testing.T) {
 	if rec := a.do(form("POST", "/setup", setup)); rec.Code != http.StatusSeeOther {
 		t.Fatalf("setup with the link's token: %d %s", rec.Code, rec.Body)
 	}
-	// Behind a trusted proxy, its X-Forwarded-For is the client's address.
-	b := newApp(t, func(c *config.Config) { c.Server.TrustedProxies = []string{"192.0.2.0/24"} })
-	req := get("/setup")
-	req.Header.Set("X-Forwarded-For", "127.0.0.1")
-	if rec := b.do(req); rec.Code != http.StatusOK {
-		t.Errorf("from loopback through a trusted proxy: %d, want 200", rec.Code)
-	}
-	req = get("/setup")
-	req.Header.Set("X-Forwarded-For", "203.0.113.9")
-	if rec := b.do(req); rec.Code != http.StatusForbidden {
-		t.Errorf("from elsewhere through a trusted proxy: %d, want 403", rec.Code)
+	// Behind a trusted proxy, its X-Forwarded-For is the client's address:
+	// local only when the proxy is on this machine too, and says so.
+	b := newApp(t, func(c *config.Config) { c.Server.TrustedProxies = []string{"192.0.2.0/24", "127.0.0.1"} })
+	for _, tt := range []struct {
+		remote, forwarded string
+		status            int
+	}{
+		{"127.0.0.1:4000", "127.0.0.1", http.StatusOK},
+		{"127.0.0.1:4000", "203.0.113.9", http.StatusForbidden}, // a visitor through a proxy on this machine
+		{"192.0.2.7:4000", "127.0.0.1", http.StatusForbidden},   // a trusted proxy elsewhere cannot claim to be local
+	} {
+		req := get("/setup")
+		req.RemoteAddr = tt.remote
+		req.Header.Set("X-Forwarded-For", tt.forwarded)
+		if rec := b.do(req); rec.Code != tt.status {
+			t.Errorf("from %s saying X-Forwarded-For %s: %d, want %d", tt.remote, tt.forwarded, rec.Code, tt.status)
+		}
 	}
 }
 

@@ -38,13 +38,51 @@ func (h *Handlers) apiMySessions(c *gin.Context) error {
 
 var errOthersOnly = &requestError{http.StatusBadRequest, "others_required", "to end every session but this one, send DELETE /api/v1/me/sessions?others=true"}
 
+// errSessionRequired refuses a token what only a person with a session
+// does: logging out, changing the password, ending sessions (a token is
+// revoked with DELETE /api/v1/tokens/:id).
+var errSessionRequired = &requestError{http.StatusForbidden, "session_required", "this needs a person logged in with a session, not a token"}
+
+// sessionOnly refuses token principals (see errSessionRequired).
+func (h *Handlers) sessionOnly(c *gin.Context) {
+	if p, ok := auth.From(c); ok && p.Method == auth.MethodToken {
+		h.fail(c, errSessionRequired)
+		return
+	}
+	c.Next()
+}
+
+// endOtherSessions ends every session of the request's user but its own,
+// listed or not (sessions older than the list, made by an older version):
+// the user's session version moves on, which ends them all, and the
+// request's own session is issued anew under the new version. It returns
+// how many the list showed.
+func (h *Handlers) endOtherSessions(c *gin.Context) (int, error) {
+	list, err := h.sessions.Sessions(c)
+	if err != nil {
+		return 0, err
+	}
+	others := 0
+	for _, s := range list {
+		if !s.Current {
+			others++
+		}
+	}
+	p := principal(c)
+	u, err := h.accounts.EndSessions(c.Request.Context(), p, p.User.ID)
+	if err != nil {
+		return 0, err
+	}
+	return others, h.sessions.Reissue(c, u)
+}
+
 // apiEndMySessions: DELETE /api/v1/me/sessions?others=true -> 204: every
 // session of the user but the request's own has ended.
 func (h *Handlers) apiEndMySessions(c *gin.Context) error {
 	if c.Query("others") != "true" {
 		return errOthersOnly
 	}
-	if _, err := h.sessions.EndOtherSessions(c); err != nil {
+	if _, err := h.endOtherSessions(c); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
@@ -105,7 +143,7 @@ func (h *Handlers) sessionsPageEnd(c *gin.Context) error {
 
 // sessionsPageEndOthers: POST /account/sessions/end-others -> back to the page.
 func (h *Handlers) sessionsPageEndOthers(c *gin.Context) error {
-	n, err := h.sessions.EndOtherSessions(c)
+	n, err := h.endOtherSessions(c)
 	if err != nil {
 		return err
 	}

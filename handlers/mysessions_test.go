@@ -86,10 +86,15 @@ func TestMySessions(t *testing.T) {
 				t.Errorf("DELETE /api/v1/me/sessions without others=true: %d, want 400", rec.Code)
 			}
 			req = httptest.NewRequest("DELETE", "/api/v1/me/sessions?others=true", nil)
+			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
 			req.AddCookie(laptop)
-			if rec := a.do(req); rec.Code != http.StatusNoContent {
+			rec := a.do(req)
+			if rec.Code != http.StatusNoContent {
 				t.Fatalf("end all others: %d %s", rec.Code, rec.Body)
 			}
+			// Every session ended (listed or not), and this one was issued
+			// anew: the answer carries its new cookie.
+			laptop = sessionCookie(t, rec)
 			for _, c := range []*http.Cookie{other1, other2} {
 				if rec := a.do(get("/api/v1/me", c)); rec.Code != http.StatusUnauthorized {
 					t.Errorf("another session after 'end all others': %d, want 401", rec.Code)
@@ -97,6 +102,28 @@ func TestMySessions(t *testing.T) {
 			}
 			if got := list(laptop); len(got) != 1 || !got[0].Current {
 				t.Errorf("after ending all others: %+v", got)
+			}
+			// A token may list the sessions, not end them.
+			token := func() string {
+				req := jsonReq("POST", "/api/v1/tokens", `{"name":"t","scopes":["read","write"]}`, laptop)
+				var out struct{ Token string }
+				json.Unmarshal(a.do(req).Body.Bytes(), &out)
+				return out.Token
+			}()
+			for _, tt := range []struct{ method, path, body string }{
+				{"DELETE", "/api/v1/me/sessions?others=true", ""},
+				{"DELETE", "/api/v1/me/sessions/" + list(laptop)[0].ID, ""},
+				{"PUT", "/api/v1/me/password", `{"current_password":"` + testPassword + `","new_password":"another long password"}`},
+				{"POST", "/api/v1/logout", ""},
+			} {
+				req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				if tt.body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				if rec := a.do(req); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "session_required") || rec.Header().Get("Set-Cookie") != "" {
+					t.Errorf("%s %s with a token: %d %s, want 403 session_required and no cookie", tt.method, tt.path, rec.Code, rec.Body)
+				}
 			}
 			// The page says so in words.
 			page := a.do(get("/account/sessions", laptop)).Body.String()

@@ -75,11 +75,13 @@ type setupPage struct {
 var errSetupLocked = &requestError{http.StatusForbidden, "setup_locked", "open the setup link from the server's log (it carries a token), or the setup page from the server itself"}
 
 // setupAllowed reports whether the request may use the setup page: from
-// the server's own machine (a loopback client address: the socket's, or
-// X-Forwarded-For from server.trusted_proxies), or with the setup link's
-// token.
+// the server's own machine, or with the setup link's token. From this
+// machine means both the socket's address and the client address the
+// server trusts (X-Forwarded-For from server.trusted_proxies) are
+// loopback: a trusted proxy elsewhere could not claim to be local, nor a
+// visitor behind a proxy on this machine.
 func (h *Handlers) setupAllowed(c *gin.Context, token string) bool {
-	if ip, err := netip.ParseAddr(c.ClientIP()); err == nil && ip.Unmap().IsLoopback() {
+	if isLoopback(c.ClientIP()) && isLoopback(c.RemoteIP()) {
 		return true
 	}
 	return h.setupToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(h.setupToken)) == 1
@@ -128,4 +130,9 @@ func (h *Handlers) setupSubmit(c *gin.Context) error {
 	}
 	c.Redirect(http.StatusSeeOther, "/")
 	return nil
+}
+
+func isLoopback(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	return err == nil && ip.Unmap().IsLoopback()
 }

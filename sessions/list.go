@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -42,9 +43,12 @@ func publicID(sid string) string {
 
 // listEntry is what the list keeps of a session starting now.
 func (m *Manager) listEntry(c *gin.Context, rec record) models.SessionEntry {
-	ua := c.GetHeader("User-Agent")
-	if len(ua) > 512 {
-		ua = ua[:512]
+	// Valid UTF-8 (PostgreSQL refuses anything else in text; a header may
+	// carry any byte), at most 512 bytes, cut between characters.
+	ua := strings.ToValidUTF8(c.GetHeader("User-Agent"), "")
+	for len(ua) > 512 {
+		_, size := utf8.DecodeLastRuneInString(ua)
+		ua = ua[:len(ua)-size]
 	}
 	return models.SessionEntry{SID: rec.id, UserID: rec.userID, Version: rec.version, CreatedAt: rec.login, LastSeen: rec.seen,
 		ExpiresAt: rec.login.Add(m.cfg.AbsoluteTimeout), IP: c.ClientIP(), UserAgent: ua}
@@ -106,27 +110,6 @@ func (m *Manager) EndSession(c *gin.Context, id string) error {
 	return ErrNoSession
 }
 
-// EndOtherSessions ends every session of the request's user but the
-// request's own, and returns how many it ended.
-func (m *Manager) EndOtherSessions(c *gin.Context) (int, error) {
-	p, _ := auth.From(c)
-	entries, err := m.listed(c, p.User)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, e := range entries {
-		if e.SID == p.SessionID {
-			continue
-		}
-		if err := m.end(c, e); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
 // end revokes a listed session and takes it off the list.
 func (m *Manager) end(c *gin.Context, e models.SessionEntry) error {
 	ctx := c.Request.Context()
@@ -143,7 +126,7 @@ func Device(ua string) string {
 	for _, b := range []struct{ token, name string }{
 		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"SamsungBrowser/", "Samsung Internet"}, {"Firefox/", "Firefox"},
 		{"Chromium/", "Chromium"}, {"Chrome/", "Chrome"}, {"CriOS/", "Chrome"}, {"FxiOS/", "Firefox"}, {"Safari/", "Safari"},
-		{"curl/", "curl"}, {"Go-http-client/", "Go program"}, {"python-requests/", "Python program"}, {"HeadlessChrome/", "Chrome"},
+		{"curl/", "curl"}, {"Go-http-client/", "Go program"}, {"python-requests/", "Python program"},
 	} {
 		if strings.Contains(ua, b.token) {
 			browser = b.name

@@ -1,6 +1,13 @@
 package sessions
 
-import "testing"
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+)
 
 func TestDevice(t *testing.T) {
 	for ua, want := range map[string]string{
@@ -16,6 +23,22 @@ func TestDevice(t *testing.T) {
 	} {
 		if got := Device(ua); got != want {
 			t.Errorf("Device(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+// TestListEntryUserAgent: what the list keeps of a User-Agent is valid
+// UTF-8 (PostgreSQL refuses anything else) of at most 512 bytes, cut
+// between characters.
+func TestListEntryUserAgent(t *testing.T) {
+	m := &Manager{}
+	for _, ua := range []string{"curl/8\xff\xfe", strings.Repeat("가", 300), "Firefox/128.0"} {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("GET", "/", nil)
+		c.Request.Header.Set("User-Agent", ua)
+		got := m.listEntry(c, record{}).UserAgent
+		if !utf8.ValidString(got) || len(got) > 512 || !strings.HasPrefix(ua, got) && !strings.HasPrefix(got, "curl/8") {
+			t.Errorf("User-Agent %q kept as %q", ua, got)
 		}
 	}
 }

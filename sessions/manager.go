@@ -292,13 +292,15 @@ func (m *Manager) start(c *gin.Context, user models.User, login time.Time) error
 	sess.IsNew = true
 	rec := record{userID: user.ID, version: user.SessionVersion, id: rand.Text(), login: login, seen: m.now()}
 	rec.write(sess.Values)
-	if err := m.store.Save(c.Request, c.Writer, sess); err != nil {
-		return m.storeFailed(err)
-	}
+	// Listed before the cookie is sent: a session that could not be listed
+	// is never handed out (its user could not see or end it).
 	if m.list != nil {
 		if err := m.list.ListSession(c.Request.Context(), m.listEntry(c, rec)); err != nil {
 			return err
 		}
+	}
+	if err := m.store.Save(c.Request, c.Writer, sess); err != nil {
+		return m.storeFailed(err)
 	}
 	c.Set(sessionKey, sess)
 	auth.Set(c, auth.Principal{User: user, Method: auth.MethodSession, SessionID: rec.id})

@@ -117,7 +117,7 @@ func TestMigrationsMergedOutOfOrder(t *testing.T) {
 	if err != nil || len(applied) != 1 || applied[0].Version != lower.Version {
 		t.Fatalf("Migrate applied %v, %v; want only %04d", applied, err, lower.Version)
 	}
-	if _, _, err := s.ClaimIdempotencyKey(ctx, "u:1", "k", []byte{1}, time.Hour); err != nil {
+	if _, _, err := s.ClaimIdempotencyKey(ctx, "u:1", "k", []byte{1}, time.Hour, time.Hour); err != nil {
 		t.Fatalf("the table of the migration applied late: %v", err)
 	}
 }
