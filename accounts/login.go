@@ -21,8 +21,9 @@ const maxLoggedName = 64
 // password of a suspended user gets models.ErrSuspended: telling them so
 // reveals nothing to someone who knows the password. A hash made with
 // older parameters is redone while the password is at hand, and the
-// login's time is recorded.
-func (s *Service) Authenticate(ctx context.Context, name, password, clientIP string) (models.User, error) {
+// login's time is recorded. The outcome goes to Options.Logins.
+func (s *Service) Authenticate(ctx context.Context, name, password, clientIP string) (user models.User, err error) {
+	defer func() { s.logins.Login(outcomeOf(err)) }()
 	user, rehash, err := s.verify(ctx, name, password, clientIP, nil)
 	if err != nil {
 		return models.User{}, err

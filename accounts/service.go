@@ -26,6 +26,7 @@ type Service struct {
 	hasher   *Hasher
 	policy   PasswordPolicy
 	throttle *loginThrottle
+	logins   LoginObserver
 	log      *slog.Logger
 }
 
@@ -39,12 +40,19 @@ type Options struct {
 	Hasher  *Hasher
 	// Auth gives the password minimum and the login limits.
 	Auth config.Auth
-	Log  *slog.Logger
+	// Logins is told how each login ended (nil: nobody).
+	Logins LoginObserver
+	Log    *slog.Logger
 }
 
 // New returns a Service.
 func New(o Options) *Service {
+	logins := o.Logins
+	if logins == nil {
+		logins = noLogins{}
+	}
 	return &Service{
+		logins: logins,
 		store:  o.Store,
 		tokens: o.Tokens,
 		hasher: o.Hasher,

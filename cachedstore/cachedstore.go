@@ -19,6 +19,7 @@ package cachedstore
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"userhub/models"
@@ -61,6 +62,8 @@ type Store struct {
 	at          uint64 // the generation the entries were read at
 	reads       table
 	revocations table
+
+	hits, misses atomic.Uint64 // answers from memory, and from the store below
 }
 
 type table struct {
@@ -105,8 +108,10 @@ func cached[T any](s *Store, t *table, key any, fill func() (T, error)) (T, erro
 	e, ok := t.entries[key]
 	s.mu.Unlock()
 	if ok && now.Sub(e.born) < maxAge {
+		s.hits.Add(1)
 		return e.value.(T), nil
 	}
+	s.misses.Add(1)
 	// The generation was read before the query, so a commit racing with it
 	// makes the entry look older than it is (and be read again), never newer.
 	result, err := fill()
@@ -123,6 +128,10 @@ func cached[T any](s *Store, t *table, key any, fill func() (T, error)) (T, erro
 	s.mu.Unlock()
 	return result, nil
 }
+
+// Stats is how many cached reads were answered from memory (hits) and
+// from the store below (misses) since New.
+func (s *Store) Stats() (hits, misses uint64) { return s.hits.Load(), s.misses.Load() }
 
 // User implements models.UserStore.
 func (s *Store) User(ctx context.Context, id int64) (models.User, error) {

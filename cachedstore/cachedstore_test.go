@@ -67,6 +67,9 @@ func TestReadsAreKeptUntilAWrite(t *testing.T) {
 	if n := inner.lists.Load(); n != 1 {
 		t.Fatalf("3 reads of one page reached the store %d times, want 1", n)
 	}
+	if hits, misses := s.Stats(); hits != 2 || misses != 1 {
+		t.Fatalf("Stats() = %d hits, %d misses; want 2, 1", hits, misses)
+	}
 	if _, err := s.CreateUser(ctx, models.NewUser{Name: "lee"}); err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ Commands:
 
 Flags:
   -config FILE     configuration file (default config.yaml if present; or USERHUB_CONFIG)
-  -set KEY=VALUE   override one setting, e.g. -set server.addr=:9090 (repeatable)
+  -set KEY=VALUE   override one setting, e.g. -set server.addr=:9000 (repeatable)
 
 Settings come from config.yaml, then USERHUB_* environment variables, then -set.
 `
@@ -294,7 +294,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 // signal every process and instance sharing the database hears: for
 // SQLite a file beside it, for PostgreSQL the database's own notifications
 // (store.ChangeSignal). stop ends the signal's listening.
-func readCache(s *store.Store, cfg config.Config, log *slog.Logger) (users cachedstore.Inner, stop func(), err error) {
+func readCache(s *store.Store, cfg config.Config, log *slog.Logger) (users *cachedstore.Store, stop func(), err error) {
 	if s.Driver() == "postgres" {
 		signal, err := s.ListenForChanges(log)
 		if err != nil {

@@ -39,6 +39,9 @@ func (e env) doctor(cfg config.Config, log *slog.Logger) error {
 	if cfg.TLSOn() {
 		d.listener("tls.addr", cfg.TLS.Addr, healthz[1:])
 	}
+	if cfg.Admin.Addr != "" {
+		d.listener("admin.addr", cfg.Admin.Addr, nil)
+	}
 	d.dataDir(cfg.DataDir)
 	d.database(cfg, log)
 	if cfg.Session.Store == "redis" {
@@ -89,7 +92,12 @@ func (d *checkup) listener(setting, addr string, healthz []string) {
 		d.fail(setting, (&server.ListenError{Addr: addr, Setting: setting, Err: err}).Error())
 		return
 	}
-	if pid, ok := userhubAt(healthz); ok {
+	if setting == "admin.addr" {
+		if userhubAdminOn(addr) {
+			d.ok(setting, addr+" is held by a running userhub (its metrics answer)")
+			return
+		}
+	} else if pid, ok := userhubAt(healthz); ok {
 		d.ok(setting, fmt.Sprintf("%s is held by a running userhub (pid %d)", addr, pid))
 		return
 	}
@@ -130,6 +138,25 @@ func userhubAt(urls []string) (pid int, ok bool) {
 		}
 	}
 	return 0, false
+}
+
+// userhubAdminOn reports whether a userhub's admin listener answers on
+// addr: its /metrics has userhub_build_info.
+func userhubAdminOn(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + net.JoinHostPort(host, port) + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return resp.StatusCode == http.StatusOK && strings.Contains(string(body), "userhub_build_info")
 }
 
 // dataDir: it exists (or can be made), belongs to this user, is private,

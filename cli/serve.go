@@ -17,11 +17,15 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"userhub/accounts"
 	"userhub/buildinfo"
 	"userhub/cluster"
 	"userhub/config"
 	"userhub/handlers"
+	"userhub/metrics"
+	"userhub/middleware"
 	"userhub/models"
 	"userhub/server"
 	"userhub/sessions"
@@ -50,6 +54,13 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 	if err != nil {
 		return err
 	}
+	admin, err := bindAdmin(cfg)
+	if err != nil {
+		for _, s := range sockets {
+			s.Listener.Close()
+		}
+		return err
+	}
 	// Tell `userhub restore` that the data directory is in use.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory (data_dir): %w", err)
@@ -60,10 +71,23 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 	}
 	defer release()
 	if n := cfg.Cluster.WorkerCount(); n > 0 {
-		return master(stop, cfg, log.With("role", "master"), sockets, n, workerArgs, env, hup)
+		return master(stop, cfg, log.With("role", "master"), sockets, admin, n, workerArgs, env, hup)
 	}
-	return runServer(stop, cfg, assets, log, sockets, hup, nil, server.NewTicketSeed())
+	return runServer(stop, cfg, assets, log, sockets, admin, hup, nil, server.NewTicketSeed())
 }
+
+// bindAdmin binds admin.addr, the metrics and profiler listener; nil
+// when it is off.
+func bindAdmin(cfg config.Config) (net.Listener, error) {
+	if cfg.Admin.Addr == "" {
+		return nil, nil
+	}
+	return server.Listen(cfg.Admin.Addr, "admin.addr")
+}
+
+// adminSocket is the name of a cluster worker's own socket, on which it
+// serves its admin handler to its master.
+const adminSocket = "admin"
 
 // secretKeeper is where instances sharing s agree on a session secret
 // none is configured: PostgreSQL (instances on several machines share only
@@ -78,12 +102,16 @@ func secretKeeper(s *store.Store) sessions.SecretKeeper {
 // master prepares what the workers share (the database schema, the session
 // secret, a development certificate), so that they do not race to create
 // it, then runs the cluster master. It orders no ACME certificate: the
-// workers do, taking turns (server.CertStore).
-func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []server.Socket, n int, workerArgs, env []string, hup <-chan os.Signal) error {
+// workers do, taking turns (server.CertStore). With an admin listener,
+// it serves it: its own metrics and every worker's (metrics.Workers).
+func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []server.Socket, admin net.Listener, n int, workerArgs, env []string, hup <-chan os.Signal) error {
 	ctx := stop.ctx
 	defer func() {
 		for _, s := range sockets {
 			s.Listener.Close()
+		}
+		if admin != nil {
+			admin.Close()
 		}
 	}()
 	s, err := openStore(ctx, cfg, log)
@@ -116,7 +144,39 @@ func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []serve
 	}
 	defer devNull.Close()
 	spec := cluster.Spec{Path: exe, Args: workerArgs, Env: env, Sockets: sockets, Secret: ticketSeed, Stdin: devNull, Stdout: os.Stdout, Stderr: os.Stderr}
+	if admin != nil {
+		stopAdmin, err := serveClusterAdmin(cfg, admin, &spec, log)
+		if err != nil {
+			return err
+		}
+		defer stopAdmin()
+	}
 	return cluster.New(spec, n, cfg.Server.ShutdownTimeout, cfg.Server.DrainDelay, log).Run(ctx, hup, stop.hurry)
+}
+
+// serveClusterAdmin serves the master's admin listener: the master's own
+// metrics (worker="master") and each worker's (worker="0", "1", ...),
+// gathered over a socket spec gives each worker. Its profiler profiles the
+// master.
+func serveClusterAdmin(cfg config.Config, admin net.Listener, spec *cluster.Spec, log *slog.Logger) (stop func(), err error) {
+	workers, err := metrics.NewWorkers()
+	if err != nil {
+		return nil, err
+	}
+	spec.WorkerSocket = func(slot int) (server.Socket, func(), error) {
+		ln, release, err := workers.Listen(slot)
+		return server.Socket{Name: adminSocket, Listener: ln}, release, err
+	}
+	gather := prometheus.Gatherers{metrics.Labelled("master", metrics.Master(buildinfo.Get())), workers}
+	l := server.AdminListener(cfg.Server, metrics.Handler(gather), admin, log)
+	log.Info("listening on "+l.URL()+" (metrics of every worker, and the master's profiler)", "listener", l.Name)
+	go l.Server.Serve(l.Net)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+		defer cancel()
+		l.Server.Shutdown(ctx)
+		workers.Close()
+	}, nil
 }
 
 // worker serves, as one of a cluster's workers, on the sockets its master
@@ -127,12 +187,17 @@ func worker(cfg config.Config, assets Assets, log *slog.Logger, sockets []string
 	stop := onSignals(false)
 	defer stop.close()
 	var inherited []server.Socket
+	var admin net.Listener // this worker's own, from the master
 	for i, name := range sockets {
 		f := os.NewFile(uintptr(3+i), name)
 		ln, err := net.FileListener(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("worker: socket %s from the master: %w", name, err)
+		}
+		if name == adminSocket {
+			admin = ln
+			continue
 		}
 		inherited = append(inherited, server.Socket{Name: name, Listener: ln})
 	}
@@ -161,7 +226,7 @@ func worker(cfg config.Config, assets Assets, log *slog.Logger, sockets []string
 		stop.end(errRetired)
 		stop.hurryUp()
 	}()
-	return runServer(stop, cfg, assets, log, inherited, hup, func() {
+	return runServer(stop, cfg, assets, log, inherited, admin, hup, func() {
 		ready.WriteString("ready\n")
 		ready.Close()
 	}, ticketSeed)
@@ -263,15 +328,19 @@ func sameAddr(configured string, addr net.Addr) bool {
 	return host == "" || net.ParseIP(host).Equal(tcp.IP) || host == "localhost"
 }
 
-// runServer serves on sockets until stop.ctx ends; ready, if given, is called
-// once the servers are about to accept. ticketSeed keys the TLS session
-// tickets (server.NewTicketSeed, or a cluster master's). SIGHUP (on hup) reads static
-// certificate files again, and is otherwise noted and ignored.
-func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket, hup <-chan os.Signal, ready func(), ticketSeed []byte) error {
+// runServer serves on sockets until stop.ctx ends, and the metrics and
+// the profiler on admin (nil: none); ready, if given, is called once the
+// servers are about to accept. ticketSeed keys the TLS session tickets
+// (server.NewTicketSeed, or a cluster master's). SIGHUP (on hup) reads
+// static certificate files again, and is otherwise noted and ignored.
+func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logger, sockets []server.Socket, admin net.Listener, hup <-chan os.Signal, ready func(), ticketSeed []byte) error {
 	ctx := stop.ctx
 	defer func() {
 		for _, s := range sockets {
 			s.Listener.Close()
+		}
+		if admin != nil {
+			admin.Close()
 		}
 	}()
 	s, err := openStore(ctx, cfg, log)
@@ -317,10 +386,18 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		counter = backend.Counter
 		checks["redis"] = backend.Ping
 	}
+	var observed *metrics.Metrics // nil without an admin listener: nobody would read them
+	var logins accounts.LoginObserver
+	var requests middleware.RequestObserver
+	if admin != nil {
+		observed = metrics.New(metrics.Sources{Build: buildinfo.Get(), LiveSessions: s.CountLiveSessions, Pools: s.PoolStats, Cache: users.Stats})
+		logins, requests = observed, observed
+	}
 	handler, err := handlers.New(handlers.Deps{
 		Config:      cfg,
 		Store:       users,
-		Accounts:    accounts.New(accounts.Options{Store: users, Tokens: s, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
+		Accounts:    accounts.New(accounts.Options{Store: users, Tokens: s, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Logins: logins, Log: log}),
+		Requests:    requests,
 		Sessions:    manager,
 		Logger:      log,
 		Templates:   assets.Templates,
@@ -343,6 +420,9 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets)+"?token="+sessions.SetupToken(secret))
 	}
 	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, draining, log)
+	if admin != nil {
+		listeners = append(listeners, server.AdminListener(cfg.Server, metrics.Handler(observed.Gatherer()), admin, log))
+	}
 	if ready != nil {
 		ready() // the sockets are bound already: connections wait in the backlog until Serve accepts
 	}

@@ -48,6 +48,11 @@ type Spec struct {
 	// start: it is never on disk, in a worker's arguments or in its
 	// environment, and dies with the master (the TLS ticket seed).
 	Secret []byte
+	// WorkerSocket, if set, makes each new worker a socket of its own,
+	// handed down after Sockets: how the master reaches one worker (the
+	// admin listener gathers each worker's metrics over it). release is
+	// called once that worker has exited.
+	WorkerSocket func(slot int) (own server.Socket, release func(), err error)
 	// The workers' standard files: stdin is usually /dev/null; stdout and
 	// stderr are the master's, so all logs go to one place.
 	Stdin, Stdout, Stderr *os.File
@@ -203,15 +208,25 @@ func (m *Master) spawn(slot int) (*worker, error) {
 		return nil, err
 	}
 	defer secretR.Close()
-	names := make([]string, len(m.spec.Sockets))
-	for i, s := range m.spec.Sockets {
-		names[i] = s.Name
-	}
-	argv := append(append([]string{m.spec.Path}, m.spec.Args...), "worker", "-sockets", strings.Join(names, ","))
-	proc, err := startProcess(m.spec, argv, m.workerEnv(), readyW, lifeR, secretR)
+	sockets, handedDown, release, err := m.workerSockets(slot)
 	if err != nil {
 		readyR.Close()
 		lifeW.Close()
+		return nil, err
+	}
+	defer handedDown()
+	names := make([]string, len(sockets))
+	for i, s := range sockets {
+		names[i] = s.Name
+	}
+	argv := append(append([]string{m.spec.Path}, m.spec.Args...), "worker", "-sockets", strings.Join(names, ","))
+	spec := m.spec
+	spec.Sockets = sockets
+	proc, err := startProcess(spec, argv, m.workerEnv(), readyW, lifeR, secretR)
+	if err != nil {
+		readyR.Close()
+		lifeW.Close()
+		release()
 		return nil, err
 	}
 	w := &worker{slot: slot, proc: proc, started: time.Now(), life: lifeW, ready: make(chan struct{}), exited: make(chan struct{})}
@@ -226,6 +241,7 @@ func (m *Master) spawn(slot int) (*worker, error) {
 	}()
 	go func() {
 		w.state, _ = proc.Wait()
+		release()
 		lifeW.Close()
 		close(w.exited)
 		m.exits <- w

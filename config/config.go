@@ -26,6 +26,7 @@ import (
 type Config struct {
 	DataDir  string   `yaml:"data_dir"`
 	Server   Server   `yaml:"server"`
+	Admin    Admin    `yaml:"admin"`
 	Database Database `yaml:"database"`
 	Session  Session  `yaml:"session"`
 	Auth     Auth     `yaml:"auth"`
@@ -78,6 +79,13 @@ type Server struct {
 	TrustedOrigins    []string      `yaml:"trusted_origins"`
 	HTTP2             bool          `yaml:"http2"`
 	H2C               bool          `yaml:"h2c"`
+}
+
+// Admin is the admin listener: Prometheus metrics (/metrics) and Go's
+// profiler (/debug/pprof/), apart from the public listener. In cluster
+// mode the master serves it, for every worker.
+type Admin struct {
+	Addr string `yaml:"addr"` // host:port; "" turns it off
 }
 
 // Database says which store to use.
@@ -166,6 +174,7 @@ func Default() Config {
 			TrustedOrigins:    []string{},
 			HTTP2:             true,
 		},
+		Admin:    Admin{Addr: "127.0.0.1:9090"},
 		Database: Database{Driver: "sqlite", QueryTimeout: 5 * time.Second},
 		Session: Session{
 			Store:           "cookie",

@@ -139,7 +139,7 @@ func TestSessionAndAuthProblems(t *testing.T) {
 	}
 }
 
-// TLS and cluster settings: what is refused, and what the values mean.
+// TLS, cluster and admin settings: what is refused, and what the values mean.
 func TestTLSAndClusterSettings(t *testing.T) {
 	for _, tt := range []struct {
 		env  []string
@@ -158,6 +158,11 @@ func TestTLSAndClusterSettings(t *testing.T) {
 		{[]string{"USERHUB_CLUSTER_WORKERS=many"}, `cluster.workers: "many"`},
 		{[]string{"USERHUB_TLS_MODE=self-signed", "USERHUB_TLS_DOMAINS=App.Example.com"}, ""},
 		{[]string{"USERHUB_CLUSTER_WORKERS=auto"}, ""},
+		{[]string{"USERHUB_ADMIN_ADDR=9090"}, `admin.addr: "9090" is not allowed`},
+		{[]string{"USERHUB_ADMIN_ADDR=127.0.0.1:8080"}, "admin.addr: port 8080 is also server.addr's"},
+		{[]string{"USERHUB_TLS_MODE=self-signed", "USERHUB_ADMIN_ADDR=:8443"}, "admin.addr: port 8443 is also tls.addr's"},
+		{[]string{"USERHUB_ADMIN_ADDR=:8443"}, ""}, // TLS off: tls.addr is not bound
+		{[]string{"USERHUB_ADMIN_ADDR="}, ""},      // off
 	} {
 		cfg, err := Load("", tt.env, nil)
 		switch {

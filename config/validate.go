@@ -25,6 +25,15 @@ func (c Config) Validate() Problems {
 	if err := checkListenAddr(c.Server.Addr); err != nil {
 		bad("server.addr", c.Server.Addr, err.Error())
 	}
+	if c.Admin.Addr != "" {
+		if err := checkListenAddr(c.Admin.Addr); err != nil {
+			bad("admin.addr", c.Admin.Addr, err.Error()+`, or "" to turn the admin listener off`)
+		} else if port := samePort(c.Admin.Addr, c.Server.Addr); port != "" {
+			p = append(p, fmt.Sprintf("admin.addr: port %s is also server.addr's; the admin listener needs a port of its own", port))
+		} else if port := samePort(c.Admin.Addr, c.TLS.Addr); port != "" && c.TLSOn() {
+			p = append(p, fmt.Sprintf("admin.addr: port %s is also tls.addr's; the admin listener needs a port of its own", port))
+		}
+	}
 	for _, t := range []struct {
 		key string
 		d   time.Duration
@@ -237,6 +246,17 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
+}
+
+// samePort is the port two listen addresses share, "" if none (port 0
+// picks a free one: never shared).
+func samePort(a, b string) string {
+	_, pa, errA := net.SplitHostPort(a)
+	_, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return ""
+	}
+	return pa
 }
 
 // checkListenAddr accepts host:port with a numeric port (an empty host

@@ -21,7 +21,7 @@ import (
 func doctor(t *testing.T, env ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(binary, "doctor")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "USERHUB_ADMIN_ADDR="}, env...)
 	cmd.Dir = t.TempDir()
 	out, err := cmd.CombinedOutput()
 	code := 0
@@ -40,11 +40,13 @@ func doctor(t *testing.T, env ...string) (string, int) {
 // holds, a data directory it cannot write, and an expired certificate.
 func TestDoctor(t *testing.T) {
 	t.Run("good setup, server running", func(t *testing.T) {
-		p := start(t)
+		admin := freeAddr(t)
+		p := start(t, "USERHUB_ADMIN_ADDR="+admin)
 		p.setup(t)
 		addr := strings.TrimPrefix(p.base, "http://")
-		out, code := doctor(t, "USERHUB_DATA_DIR="+p.dataDir, "USERHUB_SERVER_ADDR="+addr)
-		if code != 0 || !strings.Contains(out, "held by a running userhub") || !strings.Contains(out, "quick_check ok") || strings.Contains(out, "fail ") {
+		out, code := doctor(t, "USERHUB_DATA_DIR="+p.dataDir, "USERHUB_SERVER_ADDR="+addr, "USERHUB_ADMIN_ADDR="+admin)
+		if code != 0 || !strings.Contains(out, "held by a running userhub") || !strings.Contains(out, "ok    admin.addr: "+admin+" is held by a running userhub") ||
+			!strings.Contains(out, "quick_check ok") || strings.Contains(out, "fail ") {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
 	})

@@ -77,7 +77,7 @@ func freeAddr(t testing.TB) string {
 // start runs the binary with env added to a minimal environment, in an
 // empty working directory (so no config.yaml is read), and waits until
 // /healthz answers on the HTTP listener (200, or the redirect to HTTPS). USERHUB_SERVER_ADDR and USERHUB_DATA_DIR get fresh values unless
-// env sets them.
+// env sets them; the admin listener is off unless USERHUB_ADMIN_ADDR says.
 func start(t testing.TB, env ...string) *proc {
 	t.Helper()
 	p := launch(t, env...)
@@ -123,6 +123,10 @@ func launch(t testing.TB, env ...string) *proc {
 	if !has("USERHUB_DATA_DIR") {
 		p.dataDir = t.TempDir()
 		vars = append(vars, "USERHUB_DATA_DIR="+p.dataDir)
+	}
+	if !has("USERHUB_ADMIN_ADDR") {
+		// Off unless a test asks: the default port is one for the machine.
+		vars = append(vars, "USERHUB_ADMIN_ADDR=")
 	}
 	if !has("USERHUB_SERVER_DRAIN_DELAY") {
 		// Nothing balances load here: stop at once (TestDrain sets one).

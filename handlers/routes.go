@@ -50,6 +50,8 @@ type Deps struct {
 	// Idempotency keeps the answers to creates sent with an
 	// Idempotency-Key; nil: the header is ignored.
 	Idempotency models.IdempotencyStore
+	// Requests is told of every request (the metrics); nil: nobody.
+	Requests middleware.RequestObserver
 	// SetupToken opens the setup page to visitors from other machines
 	// while no user exists (the link in the log); "": only from loopback.
 	SetupToken string
@@ -142,6 +144,9 @@ func New(d Deps) (*gin.Engine, error) {
 	forwarded, err := middleware.ForwardedHTTPS(d.Config.Server.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+	}
+	if d.Requests != nil {
+		r.Use(middleware.Observe(d.Requests)) // first: it times the whole answer
 	}
 	r.Use(
 		forwarded,

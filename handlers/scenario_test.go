@@ -21,6 +21,7 @@ import (
 	"userhub/cachedstore"
 	"userhub/config"
 	"userhub/handlers"
+	"userhub/middleware"
 	"userhub/models"
 	"userhub/openapi/openapitest"
 	"userhub/sessions"
@@ -60,9 +61,10 @@ type app struct {
 	accounts *accounts.Service
 	hasher   *accounts.Hasher
 	cfg      config.Config
-	log      *slog.Logger      // nil: discard
-	sessions ginsessions.Store // nil: the one cfg names
-	t        testing.TB        // fails when an exchange does not match the contract (do)
+	log      *slog.Logger               // nil: discard
+	sessions ginsessions.Store          // nil: the one cfg names
+	requests middleware.RequestObserver // nil: none
+	t        testing.TB                 // fails when an exchange does not match the contract (do)
 }
 
 func newApp(t testing.TB, adjust ...func(*config.Config)) app {
@@ -128,6 +130,7 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 		Counter:     counter,
 		Idempotency: a.db,
 		SetupToken:  testSetupToken,
+		Requests:    a.requests,
 	})
 	if err != nil {
 		t.Fatal(err)

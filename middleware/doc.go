@@ -1,6 +1,7 @@
 // Package middleware holds userhub's cross-cutting request rules, one small
 // file each: request ids, the access log, panic recovery, security headers,
-// the cross-origin (CSRF) guard and the body size limit.
+// the cross-origin (CSRF) guard, the body size limit, and what metrics
+// see of each request (RequestObserver).
 //
 // Middleware that must answer a request (recovery, the CSRF guard, the body
 // limit) does not format responses itself: it hands the error to the Fail

@@ -179,3 +179,15 @@ func Listeners(cfg config.Config, app http.Handler, t *TLS, sockets []Socket, dr
 	}
 	return out
 }
+
+// AdminListener puts the admin handler (metrics, the profiler) on its own
+// socket (admin.addr, or in a cluster worker the socket its master made
+// for it): HTTP/1.1, and no write timeout, as a CPU profile or a trace
+// answers only after the seconds it was asked to run.
+func AdminListener(cfg config.Server, handler http.Handler, ln net.Listener, log *slog.Logger) Listener {
+	srv := NewHTTPServer(cfg, handler, log)
+	srv.WriteTimeout = 0
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	return Listener{Name: "admin", Net: ln, Server: srv}
+}

@@ -71,3 +71,15 @@ func (s *Store) UnlistSession(ctx context.Context, sid string) (err error) {
 		return err
 	})
 }
+
+// CountLiveSessions counts the listed sessions that have not ended: not
+// expired, and not ended with their user's other sessions (an older
+// session version). Logging out unlists a session.
+func (s *Store) CountLiveSessions(ctx context.Context, now time.Time) (n int, err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
+	err = s.read.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM session_list l JOIN users u ON u.id = l.user_id
+		 WHERE l.version = u.session_version AND l.expires_at > $1`, now.UnixMicro()).Scan(&n)
+	return n, err
+}

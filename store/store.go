@@ -301,3 +301,13 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	return err
 }
+
+// PoolStats are the connection pools' statistics, by pool: "read" and
+// "write" for SQLite (one writing connection, several reading ones), "main"
+// for PostgreSQL.
+func (s *Store) PoolStats() map[string]sql.DBStats {
+	if s.write == s.read {
+		return map[string]sql.DBStats{"main": s.read.Stats()}
+	}
+	return map[string]sql.DBStats{"read": s.read.Stats(), "write": s.write.Stats()}
+}

@@ -62,6 +62,8 @@ var optionalSuites = []suite{
 	{"TestAutocertAcrossInstances/SQLite/http-01", "Pebble, built from the Go module proxy"},
 	{"TestAutocertUpgradeFromTheDirectoryCache", "Pebble, built from the Go module proxy"},
 	{"TestAutocertCluster", "Pebble, built from the Go module proxy"},
+	{"TestMetricsScrapedByPrometheus/single", "Prometheus (Debian's prometheus package)"},
+	{"TestMetricsScrapedByPrometheus/cluster", "Prometheus (Debian's prometheus package)"},
 	{"TestCertCacheContract/SQLite", "nothing: always runs"},
 	{"TestCertCacheContract/PostgreSQL", "PostgreSQL"},
 }

@@ -991,6 +991,19 @@ func testSessionList(t *testing.T, open func() models.UserStore) {
 	add("old-version", kim, kim.SessionVersion-1, now.Add(-time.Hour), 12*time.Hour)
 	add("expired", kim, kim.SessionVersion, now.Add(-13*time.Hour), 12*time.Hour)
 	add("lee's", lee, lee.SessionVersion, now, 12*time.Hour)
+	counter, counts := s.(interface {
+		CountLiveSessions(ctx context.Context, now time.Time) (int, error)
+	})
+	countLive := func(want int) {
+		t.Helper()
+		if !counts {
+			return
+		}
+		if n, err := counter.CountLiveSessions(ctx, now); err != nil || n != want {
+			t.Fatalf("CountLiveSessions = %d, %v; want %d", n, err, want)
+		}
+	}
+	countLive(3) // a, b and lee's: not the older version's, not the expired one
 	list, err := l.ListedSessions(ctx, kim.ID, kim.SessionVersion, now)
 	if err != nil || len(list) != 2 || list[0].SID != "b" || list[1].SID != "a" || list[0].IP != "192.0.2.1" || list[0].UserAgent != "curl/8" {
 		t.Fatalf("kim's sessions: %+v, %v", list, err)
@@ -1011,4 +1024,5 @@ func testSessionList(t *testing.T, open func() models.UserStore) {
 	if list, _ := l.ListedSessions(ctx, lee.ID, lee.SessionVersion, now); len(list) != 0 {
 		t.Fatalf("a deleted user's sessions are still listed: %+v", list)
 	}
+	countLive(1)
 }
