@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"userhub/auth"
 	"userhub/config"
@@ -21,12 +22,17 @@ import (
 
 // Service applies the account rules over a store.
 type Service struct {
-	store    models.UserStore
-	tokens   models.TokenStore
-	hasher   *Hasher
-	policy   PasswordPolicy
-	throttle *loginThrottle
-	log      *slog.Logger
+	store   models.UserStore
+	tokens  models.TokenStore
+	factors models.SecondFactorStore
+	sealKey []byte
+	now     func() time.Time
+	// require2FAForAdmins: auth.require_2fa_for_admins.
+	require2FAForAdmins bool
+	hasher              *Hasher
+	policy              PasswordPolicy
+	throttle            *loginThrottle
+	log                 *slog.Logger
 }
 
 // Options are what a Service is built from.
@@ -34,6 +40,13 @@ type Options struct {
 	Store models.UserStore
 	// Tokens keeps the personal access tokens (nil: none can be made).
 	Tokens models.TokenStore
+	// SecondFactors keeps the second factors (nil: nobody has one).
+	SecondFactors models.SecondFactorStore
+	// SealKey (SealKey of the session secret) seals the authenticator
+	// secrets; without it none can be made or checked.
+	SealKey []byte
+	// Now is the clock of the authenticator codes (time.Now when nil).
+	Now func() time.Time
 	// Counter keeps the login-throttling counts (the database, or Redis).
 	Counter models.Counter
 	Hasher  *Hasher
@@ -44,11 +57,18 @@ type Options struct {
 
 // New returns a Service.
 func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return &Service{
-		store:  o.Store,
-		tokens: o.Tokens,
-		hasher: o.Hasher,
-		policy: PasswordPolicy{MinLength: o.Auth.PasswordMinLength},
+		store:               o.Store,
+		tokens:              o.Tokens,
+		factors:             o.SecondFactors,
+		sealKey:             o.SealKey,
+		now:                 o.Now,
+		require2FAForAdmins: o.Auth.Require2FAForAdmins,
+		hasher:              o.Hasher,
+		policy:              PasswordPolicy{MinLength: o.Auth.PasswordMinLength},
 		throttle: &loginThrottle{
 			Counter: o.Counter,
 			PerName: o.Auth.LoginLimitPerName,
@@ -244,6 +264,9 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor auth.Principal, c
 		if errors.Is(err, models.ErrBadCredentials) {
 			err = models.Invalid("current_password", "wrong_password", "the current password is wrong")
 		}
+		return models.User{}, err
+	}
+	if err := s.throttle.Succeeded(ctx, me.Name); err != nil {
 		return models.User{}, err
 	}
 	if err := s.policy.Check("new_password", next, me.Name); err != nil {

@@ -71,6 +71,38 @@ func (t *loginThrottle) Failed(ctx context.Context, name, ip string) error {
 	return nil
 }
 
+// Attempt counts an attempt at a second factor for name from ip before it
+// is checked, and refuses it (*models.ThrottledError) when that takes
+// either count over its limit: counted first, a burst of guesses in
+// parallel cannot all pass one look at the count. undo takes the attempt
+// back when it was right: the name's failures are cleared (the login has
+// succeeded), and the address's count goes back down by one, so that
+// successful logins never slow an office behind one address.
+func (t *loginThrottle) Attempt(ctx context.Context, name, ip string) (undo func(context.Context) error, err error) {
+	var refusal *models.ThrottledError
+	for _, k := range t.keys(name, ip) {
+		n, left, err := t.Counter.Add(ctx, k.key, 1, t.Window)
+		if err != nil {
+			return nil, err
+		}
+		if n > k.limit {
+			wait := max(left, time.Second)
+			if refusal == nil || wait > refusal.RetryAfter {
+				refusal = &models.ThrottledError{RetryAfter: wait}
+			}
+		}
+	}
+	if refusal != nil {
+		return nil, refusal
+	}
+	return func(ctx context.Context) error {
+		if _, _, err := t.Counter.Add(ctx, ipKey(ip), -1, t.Window); err != nil {
+			return err
+		}
+		return t.Succeeded(ctx, name)
+	}, nil
+}
+
 // Succeeded clears the name's failures. The address's stay: one good
 // password must not reset the count of an attacker sharing it.
 func (t *loginThrottle) Succeeded(ctx context.Context, name string) error {

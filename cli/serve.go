@@ -282,10 +282,15 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		counter = backend.Counter
 		checks["redis"] = backend.Ping
 	}
+	sealKey, err := accounts.SealKey(secret)
+	if err != nil {
+		return err
+	}
 	handler, err := handlers.New(handlers.Deps{
-		Config:      cfg,
-		Store:       users,
-		Accounts:    accounts.New(accounts.Options{Store: users, Tokens: s, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
+		Config: cfg,
+		Store:  users,
+		Accounts: accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, SealKey: sealKey, Counter: counter,
+			Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
 		Sessions:    sessions.NewManager(backend, cfg.Session, users, users, log),
 		Logger:      log,
 		Templates:   assets.Templates,

@@ -139,6 +139,9 @@ type Auth struct {
 	LoginLimitPerName int           `yaml:"login_limit_per_name"`
 	LoginLimitPerIP   int           `yaml:"login_limit_per_ip"`
 	LoginWindow       time.Duration `yaml:"login_window"`
+	// Require2FAForAdmins sends an administrator without a second factor
+	// to enrol one after login, and lets them do nothing else until then.
+	Require2FAForAdmins bool `yaml:"require_2fa_for_admins"`
 }
 
 // Log says how to write logs.

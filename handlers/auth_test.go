@@ -496,9 +496,10 @@ func TestDenyByDefault(t *testing.T) {
 	public := map[string]bool{
 		"GET /healthz": true, "GET /readyz": true, "GET /static/*path": true, "GET /favicon.ico": true,
 		"GET /about": true, "GET /login": true, "POST /login": true, "GET /setup": true, "POST /setup": true,
-		"POST /lang": true, "POST /api/v1/login": true,
+		"POST /lang": true, "POST /api/v1/login": true, "GET /login/2fa": true, "POST /login/2fa": true,
 	}
-	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true}
+	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true,
+		"/account/security": true, "/account/security/totp": true, "/account/security/totp/confirm": true, "/account/security/totp/remove": true}
 	a := newApp(t)
 	users("kim", "lee")(t, a)
 	engine := a.handler.(*gin.Engine)

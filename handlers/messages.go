@@ -49,7 +49,7 @@ var messageSets = map[string][]message{
 		{"err-password_contains_name", "field.password_contains_name"}, {"err-wrong_password", "field.wrong_password"},
 		{"err-last_admin", "msg.last_admin"}, {"err-suspended", "msg.account_suspended"}, {"err-suspend_self", "msg.suspend_self"}, {"err-forbidden", "msg.forbidden"}, {"err-not_authenticated", "msg.not_authenticated"},
 		{"err-too_many_attempts", "login.throttled"}, {"err-not_found", "msg.not_found"}, {"err-network", "msg.network"},
-		{"err-failed", "msg.failed"},
+		{"err-second_factor_enrolment_required", "msg.second_factor_enrolment_required"}, {"err-failed", "msg.failed"},
 	},
 }
 

@@ -159,6 +159,7 @@ func New(d Deps) (*gin.Engine, error) {
 		crossOrigin,
 		middleware.BodyLimit(d.Config.Server.MaxBodyBytes, h.fail),
 		authenticator.Authenticate(),
+		auth.RequireEnrolled(h.fail, "/account/security", enrolmentAllowed, func(r *http.Request) bool { return !h.answersJSON(r.URL.Path) }),
 	)
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errMethod) }) // gin has set Allow
@@ -171,6 +172,8 @@ func New(d Deps) (*gin.Engine, error) {
 	get(r, "/about", h.firstRun, h.handle(h.about))
 	get(r, "/login", h.firstRun, h.handle(h.loginPage))
 	r.POST("/login", h.handle(h.loginSubmit))
+	get(r, "/login/2fa", h.handle(h.secondStepGet))
+	r.POST("/login/2fa", h.handle(h.secondStepSubmit))
 	get(r, "/setup", h.handle(h.setupPage))
 	r.POST("/setup", h.handle(h.setupSubmit))
 	r.POST("/lang", h.handle(h.setLanguage))
@@ -182,6 +185,10 @@ func New(d Deps) (*gin.Engine, error) {
 	get(pages, "/account/tokens", h.handle(h.tokensPageGet))
 	pages.POST("/account/tokens", h.handle(h.tokensPageCreate))
 	pages.POST("/account/tokens/:id/revoke", h.handle(h.tokensPageRevoke))
+	get(pages, "/account/security", h.handle(h.securityPageGet))
+	pages.POST("/account/security/totp", h.handle(h.securityPageBegin))
+	pages.POST("/account/security/totp/confirm", h.handle(h.securityPageConfirm))
+	pages.POST("/account/security/totp/remove", h.handle(h.securityPageRemove))
 	pages.POST("/logout", h.handle(h.logout))
 
 	// The seed's REST routes. Members may rename themselves (PUT, PATCH).
@@ -199,6 +206,9 @@ func New(d Deps) (*gin.Engine, error) {
 	v1.POST("/logout", h.handle(h.apiLogout))
 	get(v1, "/me", h.handle(h.apiMe))
 	v1.PUT("/me/password", h.handle(h.apiChangePassword))
+	v1.POST("/me/totp", h.handle(h.apiBeginTOTP))
+	v1.POST("/me/totp/confirm", h.handle(h.apiConfirmTOTP))
+	v1.DELETE("/me/totp", h.handle(h.apiDisableTOTP))
 	get(v1, "/users", h.handle(h.apiListUsers))
 	v1.POST("/users", admin, h.idempotent, h.handle(h.apiCreateUser))
 	get(v1, "/users/:id", h.handle(h.apiGetUser))

@@ -86,7 +86,8 @@ func testHasher() *accounts.Hasher {
 }
 
 func (a app) newAccounts(s models.UserStore, counter models.Counter) *accounts.Service {
-	return accounts.New(accounts.Options{Store: s, Tokens: a.db, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
+	key, _ := accounts.SealKey([]byte("test secret: 0123456789abcdef0123456789"))
+	return accounts.New(accounts.Options{Store: s, Tokens: a.db, SecondFactors: a.db, SealKey: key, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
 }
 
 // testStore is what the handlers read and the sessions check.

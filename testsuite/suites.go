@@ -39,6 +39,7 @@ var optionalSuites = []suite{
 	{"TestBrowserEndedSessionSaysSo", "Chromium"},
 	{"TestBrowserPhoneLabels", "Chromium"},
 	{"TestBrowserTokens", "Chromium"},
+	{"TestBrowserTOTP", "Chromium"},
 	{"TestScreenshots", "Chromium"},
 	{"TestAxe", "Chromium and axe-core (from npm)"},
 	{"TestREADMEExamples", "bash and curl"},

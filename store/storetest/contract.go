@@ -50,6 +50,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"ConcurrentChangesFromOneReadMakeOne", testLostUpdate},
 		{"Tokens", testTokens},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"SecondFactors", testSecondFactors},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -949,5 +950,88 @@ func testIdempotencyKeys(t *testing.T, open func() models.UserStore) {
 	wg.Wait()
 	if n := wins.Load(); n != 1 {
 		t.Fatalf("%d of 6 concurrent claims of one key won", n)
+	}
+}
+
+// testSecondFactors: a secret is set, replaced while unconfirmed, confirmed
+// once with its recovery codes; a step is used once and never an earlier
+// one; a recovery code once; deleting removes both, and so does deleting
+// the user.
+func testSecondFactors(t *testing.T, open func() models.UserStore) {
+	us := open()
+	s, ok := us.(models.SecondFactorStore)
+	if !ok {
+		t.Log("this store keeps no second factors (the read cache does not)")
+		return
+	}
+	kim := mustCreate(t, us, "kim", models.RoleAdmin)
+	_, err := s.TOTP(ctx, kim.ID)
+	wantErr(t, err, models.ErrNoTOTP)
+	wantErr(t, s.SetTOTP(ctx, 999, []byte("x")), models.ErrNotFound)
+	wantErr(t, s.ConfirmTOTP(ctx, kim.ID, 1, nil), models.ErrNoTOTP)
+	for _, sealed := range []string{"first", "second"} {
+		if err := s.SetTOTP(ctx, kim.ID, []byte(sealed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.TOTP(ctx, kim.ID); err != nil || string(got.Sealed) != "second" || got.Confirmed || got.UserID != kim.ID || got.CreatedAt.IsZero() {
+		t.Fatalf("unconfirmed: %+v, %v", got, err)
+	}
+	if ok, err := s.UseTOTPStep(ctx, kim.ID, 5); err != nil || ok {
+		t.Fatalf("a step of an unconfirmed secret: %v, %v", ok, err)
+	}
+	codes := [][]byte{{1}, {2}, {3}}
+	if err := s.ConfirmTOTP(ctx, kim.ID, 100, codes); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.ConfirmTOTP(ctx, kim.ID, 101, codes), models.ErrNoTOTP)
+	wantErr(t, s.SetTOTP(ctx, kim.ID, []byte("third")), models.ErrTOTPEnabled)
+	if got, err := s.TOTP(ctx, kim.ID); err != nil || string(got.Sealed) != "second" || !got.Confirmed || got.LastStep != 100 {
+		t.Fatalf("confirmed: %+v, %v", got, err)
+	}
+	for _, tc := range []struct {
+		step int64
+		want bool
+	}{{100, false}, {99, false}, {101, true}, {101, false}, {103, true}, {102, false}} {
+		if ok, err := s.UseTOTPStep(ctx, kim.ID, tc.step); err != nil || ok != tc.want {
+			t.Errorf("use step %d: %v, %v; want %v", tc.step, ok, err, tc.want)
+		}
+	}
+	if n, err := s.RecoveryCodesLeft(ctx, kim.ID); err != nil || n != 3 {
+		t.Fatalf("recovery codes left: %d, %v", n, err)
+	}
+	for _, tc := range []struct {
+		hash byte
+		want bool
+	}{{2, true}, {2, false}, {9, false}} {
+		if ok, err := s.UseRecoveryCode(ctx, kim.ID, []byte{tc.hash}); err != nil || ok != tc.want {
+			t.Errorf("use recovery code %d: %v, %v; want %v", tc.hash, ok, err, tc.want)
+		}
+	}
+	if n, _ := s.RecoveryCodesLeft(ctx, kim.ID); n != 2 {
+		t.Errorf("recovery codes left after one used: %d", n)
+	}
+	if err := s.DeleteTOTP(ctx, kim.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.DeleteTOTP(ctx, kim.ID), models.ErrNoTOTP)
+	if n, _ := s.RecoveryCodesLeft(ctx, kim.ID); n != 0 {
+		t.Errorf("recovery codes left after delete: %d", n)
+	}
+	// A user's second factor goes with the user.
+	lee := mustCreate(t, us, "lee", "")
+	if err := s.SetTOTP(ctx, lee.ID, []byte("lee")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmTOTP(ctx, lee.ID, 1, codes); err != nil {
+		t.Fatal(err)
+	}
+	if err := us.DeleteUser(ctx, lee.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.TOTP(ctx, lee.ID)
+	wantErr(t, err, models.ErrNoTOTP)
+	if n, _ := s.RecoveryCodesLeft(ctx, lee.ID); n != 0 {
+		t.Errorf("a deleted user's recovery codes: %d", n)
 	}
 }
