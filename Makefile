@@ -10,8 +10,10 @@ export CGO_ENABLED := 0
 
 .PHONY: build run test bench lint cross fuzz screenshots clean
 
+# -buildvcs=auto stamps the git revision into the binary (userhub version,
+# /healthz), even where GOFLAGS says -buildvcs=false.
 build:
-	$(GO) build -trimpath -o $(BIN) .
+	$(GO) build -trimpath -buildvcs=auto -o $(BIN) .
 
 run: build
 	./$(BIN)

@@ -14,11 +14,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"userhub/buildinfo"
 	"userhub/cachedstore"
 	"userhub/config"
 	"userhub/server"
@@ -61,6 +61,9 @@ Commands:
                                     (prints the token, once)
                token list [-user USER]
                token revoke ID
+  backup     backup FILE: a consistent copy of the SQLite database, while the server runs
+  restore    restore FILE: put a backup in place (the server stopped); the database it
+             replaces is kept beside it
   cert       write a development CA and a certificate for localhost, 127.0.0.1, ::1
              and NAMES to <data_dir>/tls (what tls.mode self-signed serves):
                cert [-out DIR] [NAMES...]
@@ -173,7 +176,7 @@ func (e env) run(assets Assets) int {
 	if err != nil {
 		return exitUsage
 	}
-	wantArgs := map[string]bool{"user": true, "token": true, "cert": true}
+	wantArgs := map[string]bool{"user": true, "token": true, "cert": true, "backup": true, "restore": true}
 	if len(args) > 0 && !wantArgs[cmd] {
 		fmt.Fprintf(e.stderr, "userhub %s: unexpected arguments %q\n", cmd, args)
 		return exitUsage
@@ -181,12 +184,12 @@ func (e env) run(assets Assets) int {
 
 	switch cmd {
 	case "version":
-		fmt.Fprintln(e.stdout, "userhub", version())
+		fmt.Fprintln(e.stdout, "userhub", buildinfo.Get())
 		return exitOK
 	case "help":
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
-	case "serve", "migrate", "config", "user", "token", "cert", "worker":
+	case "serve", "migrate", "config", "user", "token", "backup", "restore", "cert", "worker":
 	default:
 		fmt.Fprintf(e.stderr, "userhub: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -218,6 +221,10 @@ func (e env) run(assets Assets) int {
 		err = e.user(cfg, log, opt, args)
 	case "token":
 		err = e.token(cfg, log, opt, args)
+	case "backup":
+		err = e.backup(cfg, log, args)
+	case "restore":
+		err = e.restore(cfg, log, args)
 	case "worker":
 		err = worker(cfg, assets, log.With("role", "worker"), strings.Split(opt.sockets, ","))
 	default:
@@ -306,21 +313,6 @@ func migrate(cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("database is up to date", "driver", s.Driver())
 	return s.Close()
-}
-
-// version reports the module version and VCS revision the binary was built from.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value[:min(12, len(s.Value))]
-		}
-	}
-	return strings.TrimSpace(v)
 }
 
 // cert writes a development CA and a server certificate signed by it.

@@ -152,3 +152,32 @@ func TestSetupURL(t *testing.T) {
 		t.Errorf("setupURL under TLS = %q, want %q", got, want)
 	}
 }
+
+// TestBackupCommands: backup refuses an existing file; restore refuses a
+// file that is not a database; for PostgreSQL both name the tool and the
+// exact command, without the password.
+func TestBackupCommands(t *testing.T) {
+	dir := t.TempDir()
+	vars := []string{"USERHUB_DATA_DIR=" + dir}
+	junk := filepath.Join(t.TempDir(), "junk.db")
+	os.WriteFile(junk, []byte("not a database at all, just text"), 0o600)
+	for _, tt := range []struct {
+		vars []string
+		args []string
+		code int
+		want string
+	}{
+		{vars, []string{"backup", junk}, exitFailed, "exists already"},
+		{vars, []string{"restore", junk}, exitFailed, "is not a userhub database"},
+		{vars, []string{"backup"}, exitUsage, "backup takes one FILE"},
+		{[]string{"USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN=postgres://app:hunter2@db:5432/userhub"}, []string{"backup", "/backups/u.dump"},
+			exitFailed, "pg_dump --format=custom --file='/backups/u.dump' 'postgres://app:REDACTED@db:5432/userhub'"},
+		{[]string{"USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN=postgres://app:hunter2@db:5432/userhub"}, []string{"restore", "/backups/u.dump"},
+			exitFailed, "pg_restore --clean --if-exists --no-owner --dbname='postgres://app:REDACTED@db:5432/userhub' '/backups/u.dump'"},
+	} {
+		code, out, errOut := runCLI(t, tt.vars, tt.args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) || strings.Contains(out+errOut, "hunter2") {
+			t.Errorf("%v: exit %d, want %d with %q\n%s%s", tt.args, code, tt.code, tt.want, out, errOut)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"userhub/accounts"
+	"userhub/buildinfo"
 	"userhub/cluster"
 	"userhub/config"
 	"userhub/handlers"
@@ -49,6 +50,15 @@ func serve(cfg config.Config, assets Assets, log *slog.Logger, workerArgs, env [
 	if err != nil {
 		return err
 	}
+	// Tell `userhub restore` that the data directory is in use.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory (data_dir): %w", err)
+	}
+	release, err := store.HoldDataDir(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data directory (data_dir): %w", err)
+	}
+	defer release()
 	if n := cfg.Cluster.WorkerCount(); n > 0 {
 		return master(stop, cfg, log.With("role", "master"), sockets, n, workerArgs, env, hup)
 	}
@@ -275,6 +285,8 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		return err
 	}
 	defer backend.Close()
+	manager := sessions.NewManager(backend, cfg.Session, users, users, log)
+	manager.KeepList(s)            // each user's list of their sessions, in the database
 	draining := new(atomic.Bool)   // set by server.Serve when it begins to stop; /readyz reads it
 	var counter models.Counter = s // login counts in the database, unless Redis keeps them
 	checks := map[string]func(context.Context) error{}
@@ -291,7 +303,7 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		Store:  users,
 		Accounts: accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, SealKey: sealKey, Counter: counter,
 			Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
-		Sessions:    sessions.NewManager(backend, cfg.Session, users, users, log),
+		Sessions:    manager,
 		Logger:      log,
 		Templates:   assets.Templates,
 		Static:      assets.Static,
@@ -299,14 +311,18 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		Draining:    draining.Load,
 		Counter:     counter,
 		Idempotency: s,
+		SetupToken:  sessions.SetupToken(secret),
 	})
 	if err != nil {
 		return err
 	}
-	log.Info("userhub starting", "version", version(), "database", s.Driver(), "sessions", cfg.Session.Store,
+	build := buildinfo.Get()
+	log.Info("userhub starting", "version", build.Version, "revision", build.Revision, "database", s.Driver(), "sessions", cfg.Session.Store,
 		"tls", cfg.TLS.Mode, "data_dir", cfg.DataDir)
 	if n, err := users.CountUsers(ctx, models.Filter{}); err == nil && n == 0 {
-		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets))
+		// The link carries the token that opens the page to other machines
+		// (from this one, the page needs none).
+		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets)+"?token="+sessions.SetupToken(secret))
 	}
 	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, draining, log)
 	if ready != nil {

@@ -371,3 +371,28 @@ func TestBrowserTokens(t *testing.T) {
 		t.Errorf("the revoked token: %d, want 401", code)
 	}
 }
+
+// TestBrowserSessions: a person sees where they are logged in (this
+// browser marked, a program's session beside it) and ends the other
+// sessions; the program's cookie stops working at once.
+func TestBrowserSessions(t *testing.T) {
+	p := start(t)
+	program := p.setup(t) // a session of a Go program
+	b := newBrowser(t)
+	b.login(p.base, "kim", adminPassword)
+	b.do("the sessions page, from the account page", waitURL("/"), chromedp.Navigate(p.base+"/account"),
+		chromedp.Click(chromedp.ID("sessions-link")), waitURL("/account/sessions"),
+		waitText("table.sessions tbody", "This session"),
+		waitText("table.sessions tbody", "Go program"),
+		waitText("table.sessions tbody", "Chrome, Linux"),
+	)
+	b.do("end the others", chromedp.Click(chromedp.ID("end-others")),
+		waitText("#sessions-ended", "Sessions ended: 1. They are logged out now."))
+	if rows := run(b, "rows left", chromedp.Evaluate[int](`document.querySelectorAll('table.sessions tbody tr').length`)); rows != 1 {
+		t.Errorf("%d sessions listed after ending the others, want 1", rows)
+	}
+	resp, _ := doWith(t, program, "GET", p.base+"/api/v1/me", "", "")
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the program's session after it was ended: %d, want 401", resp.StatusCode)
+	}
+}

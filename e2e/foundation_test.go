@@ -8,8 +8,11 @@ import (
 	"database/sql"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -355,4 +358,61 @@ func TestDrain(t *testing.T) {
 			t.Errorf("SIGINT lame-ducked:\n%s", p.output())
 		}
 	})
+}
+
+// TestSetupLinkFromTheLog: a new server's setup page is closed to other
+// machines (here one behind a trusted proxy, as X-Forwarded-For says),
+// 403 with a page that says where the link is; the link the log prints
+// opens it, and its form creates the administrator.
+func TestSetupLinkFromTheLog(t *testing.T) {
+	p := start(t, "USERHUB_SERVER_TRUSTED_PROXIES=127.0.0.1")
+	p.waitLog(t, "no user yet")
+	m := regexp.MustCompile(`url="?http://\S+/setup\?token=([A-Za-z0-9_-]+)`).FindStringSubmatch(p.output())
+	if m == nil {
+		t.Fatalf("the log has no setup link:\n%s", p.output())
+	}
+	remote := func(method, path, body string) reply {
+		req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
+		req.Header.Set("X-Forwarded-For", "203.0.113.5")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := newClient().Do(req)
+		if err != nil {
+			return reply{err: err}
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return reply{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	}
+	if r := remote("GET", "/setup", ""); r.status != http.StatusForbidden || !strings.Contains(r.body, "Open the setup link printed in the server&#39;s log") {
+		t.Fatalf("/setup from another machine without the link: %v", r)
+	}
+	if r := remote("GET", "/setup?token="+m[1], ""); r.status != http.StatusOK || !strings.Contains(r.body, `name="token" value="`+m[1]+`"`) {
+		t.Fatalf("the setup link from the log: %v", r)
+	}
+	form := "name=kim&password=" + url.QueryEscape(adminPassword) + "&password_confirm=" + url.QueryEscape(adminPassword) + "&token=" + m[1]
+	if r := remote("POST", "/setup", form); r.status != http.StatusSeeOther {
+		t.Fatalf("setup through the link: %v", r)
+	}
+}
+
+// TestVersionIsStamped: built from a git tree, the binary names its
+// revision: `userhub version`, /healthz and the start-up line.
+func TestVersionIsStamped(t *testing.T) {
+	rev, err := exec.Command("git", "-C", "..", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skip("not built from a git tree: nothing to stamp")
+	}
+	revision := strings.TrimSpace(string(rev))
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !strings.Contains(string(out), revision[:12]) || strings.Contains(string(out), "(devel)") {
+		t.Fatalf("userhub version: %v %q, want the revision %s", err, out, revision[:12])
+	}
+	p := start(t)
+	r := send(newClient(), 10*time.Second, "GET", p.base+"/healthz", "", "")
+	if !strings.Contains(r.body, `"revision":"`+revision+`"`) {
+		t.Errorf("/healthz: %s, want the revision %s", r.body, revision)
+	}
+	p.waitLog(t, "revision="+revision)
 }

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "userhub")
-	build := exec.Command("go", "build", "-o", binary, "..")
+	build := exec.Command("go", "build", "-buildvcs=auto", "-o", binary, "..")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build userhub: %v\n%s", err, out)

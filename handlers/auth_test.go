@@ -65,7 +65,9 @@ func testFirstRunSetup(t *testing.T, sessions func(*config.Config)) {
 			t.Fatalf("%s before setup: %d to %q", path, rec.Code, rec.Header().Get("Location"))
 		}
 	}
-	rec := a.do(get("/setup"))
+	// From the server's own machine, the setup page needs no token.
+	local := func(req *http.Request) *http.Request { req.RemoteAddr = "127.0.0.1:40000"; return req }
+	rec := a.do(local(get("/setup")))
 	wantStatus(t, rec, 200, "setup page")
 	if !strings.Contains(rec.Body.String(), "Create the first administrator") {
 		t.Fatalf("setup page: %s", rec.Body)
@@ -80,7 +82,7 @@ func testFirstRunSetup(t *testing.T, sessions func(*config.Config)) {
 		{url.Values{"name": {"kim"}, "password": {"password1234"}, "password_confirm": {"password1234"}}, "one of the most common"},
 		{url.Values{"name": {"kim"}, "password": {testPassword}, "password_confirm": {testPassword + "!"}}, "The two passwords differ."},
 	} {
-		rec := a.do(form("POST", "/setup", tt.values))
+		rec := a.do(local(form("POST", "/setup", tt.values)))
 		if rec.Code != 422 || !strings.Contains(rec.Body.String(), tt.want) || !strings.Contains(rec.Body.String(), `aria-invalid="true"`) {
 			t.Fatalf("setup %v: %d, want 422 with %q\n%s", tt.values, rec.Code, tt.want, rec.Body)
 		}
@@ -89,7 +91,7 @@ func testFirstRunSetup(t *testing.T, sessions func(*config.Config)) {
 		t.Fatal("a refused setup created a user")
 	}
 
-	rec = a.do(form("POST", "/setup", url.Values{"name": {"kim"}, "password": {testPassword}, "password_confirm": {testPassword}}))
+	rec = a.do(local(form("POST", "/setup", url.Values{"name": {"kim"}, "password": {testPassword}, "password_confirm": {testPassword}})))
 	if rec.Code != 303 || rec.Header().Get("Location") != "/" {
 		t.Fatalf("setup: %d to %q", rec.Code, rec.Header().Get("Location"))
 	}
@@ -106,6 +108,59 @@ func testFirstRunSetup(t *testing.T, sessions func(*config.Config)) {
 	// Afterwards /setup is gone.
 	wantStatus(t, a.do(get("/setup")), 404, "setup page after setup")
 	wantStatus(t, a.do(form("POST", "/setup", url.Values{"name": {"evil"}, "password": {testPassword}, "password_confirm": {testPassword}})), 404, "second setup")
+}
+
+// TestSetupNeedsTheLink: while no user exists, /setup from another
+// machine needs the setup link's token (403 with a page that says where
+// the link is, otherwise); the form carries the token on. The client
+// address is the one the server trusts: X-Forwarded-For only from
+// server.trusted_proxies.
+func TestSetupNeedsTheLink(t *testing.T) {
+	a := newApp(t)
+	setup := url.Values{"name": {"kim"}, "password": {testPassword}, "password_confirm": {testPassword}}
+	for _, tt := range []struct {
+		what string
+		req  *http.Request
+	}{
+		{"GET without the token", get("/setup")},
+		{"GET with a wrong token", get("/setup?token=guess")},
+		{"POST without the token", form("POST", "/setup", setup)},
+		{"POST with a wrong token", form("POST", "/setup", url.Values{"name": {"kim"}, "password": {testPassword}, "password_confirm": {testPassword}, "token": {"guess"}})},
+		{"GET claiming loopback in X-Forwarded-For, from an untrusted proxy", func() *http.Request {
+			r := get("/setup")
+			r.Header.Set("X-Forwarded-For", "127.0.0.1")
+			return r
+		}()},
+	} {
+		rec := a.do(tt.req)
+		body := rec.Body.String()
+		if rec.Code != http.StatusForbidden || !strings.Contains(body, "Setup is locked") || !strings.Contains(body, "setup link printed in the server&#39;s log") {
+			t.Errorf("%s: %d, want 403 saying where the link is\n%s", tt.what, rec.Code, body)
+		}
+	}
+	if n, _ := a.store.CountUsers(context.Background(), models.Filter{}); n != 0 {
+		t.Fatal("a refused setup created a user")
+	}
+	page := a.do(get("/setup?token=" + testSetupToken))
+	if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), `<input type="hidden" name="token" value="`+testSetupToken+`">`) {
+		t.Fatalf("the setup link: %d\n%s", page.Code, page.Body)
+	}
+	setup.Set("token", testSetupToken)
+	if rec := a.do(form("POST", "/setup", setup)); rec.Code != http.StatusSeeOther {
+		t.Fatalf("setup with the link's token: %d %s", rec.Code, rec.Body)
+	}
+	// Behind a trusted proxy, its X-Forwarded-For is the client's address.
+	b := newApp(t, func(c *config.Config) { c.Server.TrustedProxies = []string{"192.0.2.0/24"} })
+	req := get("/setup")
+	req.Header.Set("X-Forwarded-For", "127.0.0.1")
+	if rec := b.do(req); rec.Code != http.StatusOK {
+		t.Errorf("from loopback through a trusted proxy: %d, want 200", rec.Code)
+	}
+	req = get("/setup")
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	if rec := b.do(req); rec.Code != http.StatusForbidden {
+		t.Errorf("from elsewhere through a trusted proxy: %d, want 403", rec.Code)
+	}
 }
 
 func TestLoginPage(t *testing.T) {
@@ -499,7 +554,8 @@ func TestDenyByDefault(t *testing.T) {
 		"POST /lang": true, "POST /api/v1/login": true, "GET /login/2fa": true, "POST /login/2fa": true,
 	}
 	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true,
-		"/account/security": true, "/account/security/totp": true, "/account/security/totp/confirm": true, "/account/security/totp/remove": true}
+		"/account/security": true, "/account/security/totp": true, "/account/security/totp/confirm": true, "/account/security/totp/remove": true,
+		"/account/sessions": true, "/account/sessions/end-others": true, "/account/sessions/:id/end": true}
 	a := newApp(t)
 	users("kim", "lee")(t, a)
 	engine := a.handler.(*gin.Engine)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -11,8 +12,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"userhub/accounts"
+	"userhub/locale"
 	"userhub/middleware"
 	"userhub/models"
+	"userhub/sessions"
 )
 
 // requestError is a client error found in the HTTP layer itself (malformed
@@ -70,6 +73,7 @@ var errorTable = []struct {
 }{
 	{models.ErrNotFound, http.StatusNotFound, "not_found", "no such user", 0},
 	{models.ErrNoToken, http.StatusNotFound, "not_found", "no such token", 0},
+	{sessions.ErrNoSession, http.StatusNotFound, "not_found", "no such session: it has ended, or is not yours", 0},
 	{models.ErrBadToken, http.StatusUnauthorized, "invalid_token", models.ErrBadToken.Error(), 0},
 	{models.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", models.ErrPreconditionFailed.Error(), 0},
 	{models.ErrNameTaken, http.StatusConflict, "name_taken", "another user already has this name (names ignore case)", 0},
@@ -193,6 +197,19 @@ func (h *Handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
 // errorPage is what error.html shows.
 type errorPage struct {
 	Problem problem
+}
+
+// Title and Body are the translation keys of the page's words: the
+// error's own (error.<code>.title) when it has some, else its status's.
+func (e errorPage) Title() string { return e.key("title") }
+
+func (e errorPage) Body() string { return e.key("body") }
+
+func (e errorPage) key(part string) string {
+	if k := "error." + e.Problem.Code + "." + part; locale.Has(k) {
+		return k
+	}
+	return fmt.Sprintf("error.%d.%s", e.Problem.Status, part)
 }
 
 // format is how a group of routes answers errors.

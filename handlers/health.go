@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"userhub/buildinfo"
 	"userhub/models"
 )
 
@@ -20,7 +21,8 @@ import (
 // worker did.
 func (h *Handlers) healthz(c *gin.Context) error {
 	c.Header("Cache-Control", "no-store") // a cached "ok" would hide an outage
-	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ok", "pid": os.Getpid()})
+	build := buildinfo.Get()
+	writeJSON(c, http.StatusOK, typeJSON, gin.H{"status": "ok", "pid": os.Getpid(), "version": build.Version, "revision": build.Revision})
 	return nil
 }
 

@@ -50,6 +50,9 @@ type Deps struct {
 	// Idempotency keeps the answers to creates sent with an
 	// Idempotency-Key; nil: the header is ignored.
 	Idempotency models.IdempotencyStore
+	// SetupToken opens the setup page to visitors from other machines
+	// while no user exists (the link in the log); "": only from loopback.
+	SetupToken string
 }
 
 // Handlers serves every route; New wires it into the engine.
@@ -68,6 +71,7 @@ type Handlers struct {
 	// idempotency keeps the answers to creates sent with an
 	// Idempotency-Key (nil: the header is ignored).
 	idempotency models.IdempotencyStore
+	setupToken  string
 	// challenge is the WWW-Authenticate header of every 401.
 	challenge string
 	// jsonPrefixes are the paths whose routes answer JSON (see group).
@@ -91,6 +95,7 @@ func New(d Deps) (*gin.Engine, error) {
 		ready:       map[string]func(context.Context) error{"database": d.Store.Ping},
 		draining:    d.Draining,
 		idempotency: d.Idempotency,
+		setupToken:  d.SetupToken,
 	}
 	maps.Copy(h.ready, d.Ready)
 	if d.Counter != nil && d.Config.API.RateLimit > 0 {
@@ -189,6 +194,9 @@ func New(d Deps) (*gin.Engine, error) {
 	pages.POST("/account/security/totp", h.handle(h.securityPageBegin))
 	pages.POST("/account/security/totp/confirm", h.handle(h.securityPageConfirm))
 	pages.POST("/account/security/totp/remove", h.handle(h.securityPageRemove))
+	get(pages, "/account/sessions", h.handle(h.sessionsPageGet))
+	pages.POST("/account/sessions/end-others", h.handle(h.sessionsPageEndOthers))
+	pages.POST("/account/sessions/:id/end", h.handle(h.sessionsPageEnd))
 	pages.POST("/logout", h.handle(h.logout))
 
 	// The seed's REST routes. Members may rename themselves (PUT, PATCH).
@@ -209,6 +217,9 @@ func New(d Deps) (*gin.Engine, error) {
 	v1.POST("/me/totp", h.handle(h.apiBeginTOTP))
 	v1.POST("/me/totp/confirm", h.handle(h.apiConfirmTOTP))
 	v1.DELETE("/me/totp", h.handle(h.apiDisableTOTP))
+	get(v1, "/me/sessions", h.handle(h.apiMySessions))
+	v1.DELETE("/me/sessions", h.handle(h.apiEndMySessions))
+	v1.DELETE("/me/sessions/:id", h.handle(h.apiEndMySession))
 	get(v1, "/users", h.handle(h.apiListUsers))
 	v1.POST("/users", admin, h.idempotent, h.handle(h.apiCreateUser))
 	get(v1, "/users/:id", h.handle(h.apiGetUser))

@@ -43,6 +43,9 @@ type scenario struct {
 	notContains []string          // substrings the body must not contain
 }
 
+// testSetupToken is the setup link's token in these tests.
+const testSetupToken = "test-setup-token"
+
 // testPassword is every fixture user's password.
 const testPassword = "correct horse battery staple"
 
@@ -111,16 +114,19 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 	if a.sessions != nil {
 		backend = &sessions.Backend{Store: a.sessions}
 	}
+	manager := sessions.NewManager(backend, a.cfg.Session, s, s, a.logger())
+	manager.KeepList(a.db)
 	h, err := handlers.New(handlers.Deps{
 		Config:      a.cfg,
 		Store:       s,
 		Accounts:    a.newAccounts(s, counter),
-		Sessions:    sessions.NewManager(backend, a.cfg.Session, s, s, a.logger()),
+		Sessions:    manager,
 		Logger:      a.logger(),
 		Templates:   os.DirFS("../templates"),
 		Static:      os.DirFS("../static"),
 		Counter:     counter,
 		Idempotency: a.db,
+		SetupToken:  testSetupToken,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/netip"
 
 	"github.com/gin-gonic/gin"
 
@@ -64,6 +66,23 @@ type setupPage struct {
 	Name      string
 	Errors    map[string]string // field -> translation key
 	MinLength int               // of a password, for the hint
+	Token     string            // the setup link's token, carried on by the form
+}
+
+// errSetupLocked refuses the setup page to a visitor from another machine
+// without the setup link's token: whoever reached a new server first
+// would otherwise make themselves its administrator.
+var errSetupLocked = &requestError{http.StatusForbidden, "setup_locked", "open the setup link from the server's log (it carries a token), or the setup page from the server itself"}
+
+// setupAllowed reports whether the request may use the setup page: from
+// the server's own machine (a loopback client address: the socket's, or
+// X-Forwarded-For from server.trusted_proxies), or with the setup link's
+// token.
+func (h *Handlers) setupAllowed(c *gin.Context, token string) bool {
+	if ip, err := netip.ParseAddr(c.ClientIP()); err == nil && ip.Unmap().IsLoopback() {
+		return true
+	}
+	return h.setupToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(h.setupToken)) == 1
 }
 
 // setupPage: GET /setup, while no user exists (404 after).
@@ -71,7 +90,11 @@ func (h *Handlers) setupPage(c *gin.Context) error {
 	if err := h.needsSetup(c.Request.Context()); err != nil {
 		return err
 	}
-	return h.renderPage(c, http.StatusOK, "setup.html", "setup", setupPage{MinLength: h.accounts.MinPasswordLength()})
+	token := c.Query("token")
+	if !h.setupAllowed(c, token) {
+		return errSetupLocked
+	}
+	return h.renderPage(c, http.StatusOK, "setup.html", "setup", setupPage{MinLength: h.accounts.MinPasswordLength(), Token: token})
 }
 
 // setupSubmit: POST /setup (name, password, password_confirm) creates the
@@ -81,11 +104,15 @@ func (h *Handlers) setupSubmit(c *gin.Context) error {
 	if err := h.needsSetup(ctx); err != nil {
 		return err
 	}
+	token := c.PostForm("token")
+	if !h.setupAllowed(c, token) {
+		return errSetupLocked
+	}
 	name := c.PostForm("name")
 	user, err := h.accounts.Setup(ctx, name, c.PostForm("password"), c.PostForm("password_confirm"), c.ClientIP())
 	var verr *models.ValidationError
 	if errors.As(err, &verr) {
-		page := setupPage{Name: name, Errors: map[string]string{}, MinLength: h.accounts.MinPasswordLength()}
+		page := setupPage{Name: name, Errors: map[string]string{}, MinLength: h.accounts.MinPasswordLength(), Token: token}
 		for _, f := range verr.Fields {
 			if _, first := page.Errors[f.Field]; !first {
 				page.Errors[f.Field] = "field." + f.Code

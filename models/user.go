@@ -285,3 +285,29 @@ type Counter interface {
 	// Reset forgets key's events.
 	Reset(ctx context.Context, key string) error
 }
+
+// SessionEntry is a session as its user sees it in their list of sessions.
+type SessionEntry struct {
+	SID       string // the session's id (never shown: see handlers)
+	UserID    int64
+	Version   int64 // the user's session version when it started
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time
+	IP        string
+	UserAgent string
+}
+
+// SessionList keeps the list of each user's sessions, for them to see and
+// end. Ending one is a revocation (Revocations); the list only shows.
+type SessionList interface {
+	// ListSession adds a session that just started.
+	ListSession(ctx context.Context, e SessionEntry) error
+	// SessionSeen records that session sid was used at at.
+	SessionSeen(ctx context.Context, sid string, at time.Time) error
+	// ListedSessions returns user's sessions of session version version
+	// that have not expired at now, newest first.
+	ListedSessions(ctx context.Context, user, version int64, now time.Time) ([]SessionEntry, error)
+	// UnlistSession removes session sid from its user's list.
+	UnlistSession(ctx context.Context, sid string) error
+}

@@ -110,6 +110,7 @@ type Manager struct {
 	cfg         config.Session
 	users       models.UserStore
 	revocations models.Revocations
+	list        models.SessionList // nil: sessions are not listed (see KeepList)
 	log         *slog.Logger
 	now         func() time.Time // tests move it
 }
@@ -197,6 +198,12 @@ func (m *Manager) Principal(c *gin.Context) (auth.Principal, bool, error) {
 		rec.write(sess.Values)
 		sess.Options = m.options(c.Request)
 		m.save(c, sess)
+		if m.list != nil {
+			// The list's "last seen" moves with the cookie's, no more often.
+			if err := m.list.SessionSeen(c.Request.Context(), rec.id, now); err != nil {
+				m.log.Debug("session use not listed", "error", err)
+			}
+		}
 	}
 	return rec.principal(user), true, nil
 }
@@ -332,6 +339,11 @@ func (m *Manager) start(c *gin.Context, user models.User, login time.Time, stage
 	if err := m.store.Save(c.Request, c.Writer, sess); err != nil {
 		return m.storeFailed(err)
 	}
+	if m.list != nil && stage != SecondFactorPending { // a login only once complete
+		if err := m.list.ListSession(c.Request.Context(), m.listEntry(c, rec)); err != nil {
+			return err
+		}
+	}
 	c.Set(sessionKey, sess)
 	auth.Set(c, rec.principal(user))
 	return nil
@@ -358,7 +370,13 @@ func (m *Manager) revokeCurrent(c *gin.Context) error {
 	if !ok {
 		return nil
 	}
-	return m.revocations.RevokeSession(c.Request.Context(), rec.id, rec.login.Add(m.cfg.AbsoluteTimeout))
+	if err := m.revocations.RevokeSession(c.Request.Context(), rec.id, rec.login.Add(m.cfg.AbsoluteTimeout)); err != nil {
+		return err
+	}
+	if m.list != nil {
+		return m.list.UnlistSession(c.Request.Context(), rec.id)
+	}
+	return nil
 }
 
 // expire deletes the session: its server-side data (Redis) and the cookie.

@@ -5,6 +5,7 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -103,4 +104,16 @@ func Keys(secret []byte) (hashKey, blockKey []byte, err error) {
 		return nil, nil, err
 	}
 	return hashKey, blockKey, nil
+}
+
+// SetupToken is the token of the setup link, derived from the secret so
+// that every process sharing it (cluster workers, instances on one
+// database) accepts the same link. It opens the setup page only while no
+// user exists.
+func SetupToken(secret []byte) string {
+	key, err := hkdf.Key(sha256.New, secret, nil, "userhub setup link", 18)
+	if err != nil {
+		panic(err) // only for lengths hkdf cannot give
+	}
+	return base64.RawURLEncoding.EncodeToString(key)
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"Tokens", testTokens},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"SecondFactors", testSecondFactors},
+		{"SessionList", testSessionList},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1033,5 +1034,52 @@ func testSecondFactors(t *testing.T, open func() models.UserStore) {
 	wantErr(t, err, models.ErrNoTOTP)
 	if n, _ := s.RecoveryCodesLeft(ctx, lee.ID); n != 0 {
 		t.Errorf("a deleted user's recovery codes: %d", n)
+	}
+}
+
+// testSessionList: a user's listed sessions are those of their current
+// session version that have not expired, newest first; a use moves last
+// seen; an unlisted one is gone; a deleted user's go with them.
+func testSessionList(t *testing.T, open func() models.UserStore) {
+	s := open()
+	l, ok := s.(models.SessionList)
+	if !ok {
+		t.Log("this store keeps no session list (the read cache does not)")
+		return
+	}
+	kim := mustCreate(t, s, "kim", models.RoleAdmin)
+	lee := mustCreate(t, s, "lee", "")
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	add := func(sid string, user models.User, version int64, created time.Time, expires time.Duration) {
+		t.Helper()
+		if err := l.ListSession(ctx, models.SessionEntry{SID: sid, UserID: user.ID, Version: version, CreatedAt: created, LastSeen: created,
+			ExpiresAt: created.Add(expires), IP: "192.0.2.1", UserAgent: "curl/8"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("a", kim, kim.SessionVersion, now.Add(-2*time.Hour), 12*time.Hour)
+	add("b", kim, kim.SessionVersion, now.Add(-time.Hour), 12*time.Hour)
+	add("old-version", kim, kim.SessionVersion-1, now.Add(-time.Hour), 12*time.Hour)
+	add("expired", kim, kim.SessionVersion, now.Add(-13*time.Hour), 12*time.Hour)
+	add("lee's", lee, lee.SessionVersion, now, 12*time.Hour)
+	list, err := l.ListedSessions(ctx, kim.ID, kim.SessionVersion, now)
+	if err != nil || len(list) != 2 || list[0].SID != "b" || list[1].SID != "a" || list[0].IP != "192.0.2.1" || list[0].UserAgent != "curl/8" {
+		t.Fatalf("kim's sessions: %+v, %v", list, err)
+	}
+	if err := l.SessionSeen(ctx, "a", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.UnlistSession(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = l.ListedSessions(ctx, kim.ID, kim.SessionVersion, now)
+	if len(list) != 1 || list[0].SID != "a" || !list[0].LastSeen.Equal(now) {
+		t.Fatalf("after a use and an unlisting: %+v", list)
+	}
+	if err := s.DeleteUser(ctx, lee.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := l.ListedSessions(ctx, lee.ID, lee.SessionVersion, now); len(list) != 0 {
+		t.Fatalf("a deleted user's sessions are still listed: %+v", list)
 	}
 }
