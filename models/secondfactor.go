@@ -64,3 +64,39 @@ type SecondFactorStore interface {
 	// when there was no secret.
 	DeleteTOTP(ctx context.Context, userID int64) error
 }
+
+// Passkey is a WebAuthn credential of a user's, as stored: Data is the
+// credential as the WebAuthn library keeps it (its public key, sign
+// count, flags), which the store does not read.
+type Passkey struct {
+	ID         []byte // the credential id, as the authenticator chose it
+	UserID     int64
+	Name       string
+	Data       []byte
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero: never used
+}
+
+// MaxPasskeyName is the longest name of a passkey, in characters.
+const MaxPasskeyName = 64
+
+// ErrNoPasskey: no passkey has this id (for this user).
+var ErrNoPasskey = errors.New("no such passkey")
+
+// PasskeyStore keeps the users' passkeys.
+type PasskeyStore interface {
+	// AddPasskey stores k (CreatedAt is set) and returns it. ErrNotFound
+	// when its user does not exist.
+	AddPasskey(ctx context.Context, k Passkey) (Passkey, error)
+	// Passkeys lists a user's passkeys, oldest first.
+	Passkeys(ctx context.Context, userID int64) ([]Passkey, error)
+	// Passkey returns the passkey with this credential id; ErrNoPasskey
+	// when there is none.
+	Passkey(ctx context.Context, id []byte) (Passkey, error)
+	// PasskeyUsed records a use of passkey id at at, with its data as
+	// the use left it (the authenticator's sign count).
+	PasskeyUsed(ctx context.Context, id, data []byte, at time.Time) error
+	// DeletePasskey removes the user's passkey id; ErrNoPasskey when the
+	// user has none with this id.
+	DeletePasskey(ctx context.Context, userID int64, id []byte) error
+}

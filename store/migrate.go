@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -93,8 +94,15 @@ func (s *Store) applyMigration(ctx context.Context, m Migration, newest int) (bo
 		if current.Int64 > int64(newest) {
 			return fmt.Errorf("the database schema is at version %d, newer than this binary knows (%d): run a newer userhub", current.Int64, newest)
 		}
-		if current.Int64 >= int64(m.Version) {
+		// Applied or not by its own record, not by the newest applied: a
+		// migration merged after a later one (numbers reserved by a branch
+		// still under way) is applied too.
+		var seen int
+		switch err := tx.QueryRowContext(ctx, "SELECT 1 FROM schema_migrations WHERE version = $1", m.Version).Scan(&seen); {
+		case err == nil:
 			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return err

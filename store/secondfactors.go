@@ -139,3 +139,95 @@ func (s *Store) DeleteTOTP(ctx context.Context, userID int64) (err error) {
 		return replaceRecoveryCodes(ctx, tx, userID, nil)
 	})
 }
+
+// Passkeys: models.PasskeyStore.
+
+const passkeyColumns = "id, user_id, name, data, created_at, last_used_at"
+
+func scanPasskey(r rowScanner) (models.Passkey, error) {
+	var k models.Passkey
+	var created int64
+	var used sql.NullInt64
+	err := r.Scan(&k.ID, &k.UserID, &k.Name, &k.Data, &created, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, models.ErrNoPasskey
+	}
+	k.CreatedAt = time.UnixMicro(created).UTC()
+	if used.Valid {
+		k.LastUsedAt = time.UnixMicro(used.Int64).UTC()
+	}
+	return k, err
+}
+
+// AddPasskey implements models.PasskeyStore.
+func (s *Store) AddPasskey(ctx context.Context, k models.Passkey) (out models.Passkey, err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = scanPasskey(tx.QueryRowContext(ctx,
+			`INSERT INTO passkeys (id, user_id, name, data, created_at)
+			 SELECT $2, id, $3, $4, $5 FROM users WHERE id = $1
+			 RETURNING `+passkeyColumns,
+			k.UserID, k.ID, k.Name, k.Data, now().UnixMicro()))
+		if errors.Is(err, models.ErrNoPasskey) {
+			return models.ErrNotFound // no such user
+		}
+		return err
+	})
+	return out, err
+}
+
+// Passkeys implements models.PasskeyStore.
+func (s *Store) Passkeys(ctx context.Context, userID int64) (ks []models.Passkey, err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
+	rows, err := s.read.QueryContext(ctx, "SELECT "+passkeyColumns+" FROM passkeys WHERE user_id = $1 ORDER BY created_at, id", userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		k, err := scanPasskey(rows)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, k)
+	}
+	return ks, rows.Err()
+}
+
+// Passkey implements models.PasskeyStore.
+func (s *Store) Passkey(ctx context.Context, id []byte) (k models.Passkey, err error) {
+	ctx, end := s.call(ctx, &err, reading)
+	defer end()
+	return scanPasskey(s.read.QueryRowContext(ctx, "SELECT "+passkeyColumns+" FROM passkeys WHERE id = $1", id))
+}
+
+// PasskeyUsed implements models.PasskeyStore.
+func (s *Store) PasskeyUsed(ctx context.Context, id, data []byte, at time.Time) (err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE passkeys SET data = $2, last_used_at = $3 WHERE id = $1", id, data, at.UnixMicro())
+		return err
+	})
+}
+
+// DeletePasskey implements models.PasskeyStore.
+func (s *Store) DeletePasskey(ctx context.Context, userID int64, id []byte) (err error) {
+	ctx, end := s.call(ctx, &err, writing)
+	defer end()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM passkeys WHERE id = $1 AND user_id = $2", id, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return models.ErrNoPasskey
+		}
+		return nil
+	})
+}

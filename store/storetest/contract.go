@@ -51,6 +51,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"Tokens", testTokens},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"SecondFactors", testSecondFactors},
+		{"Passkeys", testPasskeys},
 		{"SessionList", testSessionList},
 	}
 	for _, tt := range tests {
@@ -1082,4 +1083,60 @@ func testSessionList(t *testing.T, open func() models.UserStore) {
 	if list, _ := l.ListedSessions(ctx, lee.ID, lee.SessionVersion, now); len(list) != 0 {
 		t.Fatalf("a deleted user's sessions are still listed: %+v", list)
 	}
+}
+
+// testPasskeys: passkeys are added for a user (not for nobody, not twice),
+// listed oldest first, found by id, used (data and last use move), removed
+// only by their user, and go with the user.
+func testPasskeys(t *testing.T, open func() models.UserStore) {
+	us := open()
+	s, ok := us.(models.PasskeyStore)
+	if !ok {
+		t.Log("this store keeps no passkeys (the read cache does not)")
+		return
+	}
+	kim := mustCreate(t, us, "kim", models.RoleAdmin)
+	lee := mustCreate(t, us, "lee", "")
+	add := func(u models.User, id byte, name string) models.Passkey {
+		t.Helper()
+		k, err := s.AddPasskey(ctx, models.Passkey{ID: []byte{id, 0xff}, UserID: u.ID, Name: name, Data: []byte(`{"n":0}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	laptop := add(kim, 1, "laptop")
+	phone := add(kim, 2, "phone")
+	add(lee, 3, "lee's")
+	if laptop.CreatedAt.IsZero() || !laptop.LastUsedAt.IsZero() || laptop.Name != "laptop" || laptop.UserID != kim.ID {
+		t.Fatalf("added %+v", laptop)
+	}
+	if _, err := s.AddPasskey(ctx, models.Passkey{ID: []byte{1, 0xff}, UserID: lee.ID, Name: "again", Data: []byte("{}")}); err == nil {
+		t.Error("a credential id stored twice")
+	}
+	_, err := s.AddPasskey(ctx, models.Passkey{ID: []byte{9}, UserID: 999, Name: "x", Data: []byte("{}")})
+	wantErr(t, err, models.ErrNotFound)
+	list, err := s.Passkeys(ctx, kim.ID)
+	if err != nil || len(list) != 2 || list[0].Name != "laptop" || list[1].Name != "phone" {
+		t.Fatalf("kim's passkeys: %+v, %v", list, err)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.PasskeyUsed(ctx, phone.ID, []byte(`{"n":1}`), at); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Passkey(ctx, phone.ID); err != nil || string(got.Data) != `{"n":1}` || !got.LastUsedAt.Equal(at) || got.UserID != kim.ID {
+		t.Fatalf("used: %+v, %v", got, err)
+	}
+	_, err = s.Passkey(ctx, []byte{7})
+	wantErr(t, err, models.ErrNoPasskey)
+	wantErr(t, s.DeletePasskey(ctx, lee.ID, laptop.ID), models.ErrNoPasskey)
+	if err := s.DeletePasskey(ctx, kim.ID, laptop.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.DeletePasskey(ctx, kim.ID, laptop.ID), models.ErrNoPasskey)
+	if err := us.DeleteUser(ctx, lee.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Passkey(ctx, []byte{3, 0xff})
+	wantErr(t, err, models.ErrNoPasskey)
 }
