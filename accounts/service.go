@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"userhub/auth"
 	"userhub/config"
 	"userhub/models"
@@ -22,11 +24,16 @@ import (
 
 // Service applies the account rules over a store.
 type Service struct {
-	store   models.UserStore
-	tokens  models.TokenStore
-	factors models.SecondFactorStore
-	sealKey []byte
-	now     func() time.Time
+	store    models.UserStore
+	tokens   models.TokenStore
+	factors  models.SecondFactorStore
+	passkeys models.PasskeyStore
+	// webauthn is the passkeys' relying party; nil (webauthnErr says why)
+	// when it is not configured.
+	webauthn    *webauthn.WebAuthn
+	webauthnErr error
+	sealKey     []byte
+	now         func() time.Time
 	// require2FAForAdmins: auth.require_2fa_for_admins.
 	require2FAForAdmins bool
 	hasher              *Hasher
@@ -42,6 +49,12 @@ type Options struct {
 	Tokens models.TokenStore
 	// SecondFactors keeps the second factors (nil: nobody has one).
 	SecondFactors models.SecondFactorStore
+	// Passkeys keeps the passkeys (nil: none can be registered).
+	Passkeys models.PasskeyStore
+	// RPID and RPOrigins are the passkeys' relying party (config's
+	// RelyingParty); without RPID, passkeys are off.
+	RPID      string
+	RPOrigins []string
 	// SealKey (SealKey of the session secret) seals the authenticator
 	// secrets; without it none can be made or checked.
 	SealKey []byte
@@ -60,7 +73,11 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	wa, waErr := newWebAuthn(o.RPID, o.RPOrigins)
 	return &Service{
+		passkeys:            o.Passkeys,
+		webauthn:            wa,
+		webauthnErr:         waErr,
 		store:               o.Store,
 		tokens:              o.Tokens,
 		factors:             o.SecondFactors,

@@ -201,15 +201,26 @@ func (s *Service) DisableTOTP(ctx context.Context, p auth.Principal, password, c
 	return nil
 }
 
-// ResetSecondFactors removes the second factors of the account with id,
-// for the operator (a person who lost their phone and their recovery
-// codes), and ends its sessions.
+// ResetSecondFactors removes the second factors and passkeys of the
+// account with id, for the operator (a person who lost their phone, with
+// its passkeys, and their recovery codes), and ends its sessions.
 func (s *Service) ResetSecondFactors(ctx context.Context, actor auth.Principal, id int64) (models.User, error) {
 	if actor.Method != auth.MethodOperator {
 		return models.User{}, &models.ForbiddenError{Reason: "only the operator resets second factors (userhub user reset-2fa)"}
 	}
 	if err := s.factors.DeleteTOTP(ctx, id); err != nil && !errors.Is(err, models.ErrNoTOTP) {
 		return models.User{}, err
+	}
+	if s.passkeys != nil {
+		keys, err := s.passkeys.Passkeys(ctx, id)
+		if err != nil {
+			return models.User{}, err
+		}
+		for _, k := range keys {
+			if err := s.passkeys.DeletePasskey(ctx, id, k.ID); err != nil && !errors.Is(err, models.ErrNoPasskey) {
+				return models.User{}, err
+			}
+		}
 	}
 	u, err := s.store.EndSessions(ctx, id)
 	if err != nil {

@@ -298,11 +298,17 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	ceremonies, err := sessions.NewCeremonies(secret, users)
+	if err != nil {
+		return err
+	}
+	rpID, rpOrigins := cfg.RelyingParty()
 	handler, err := handlers.New(handlers.Deps{
 		Config: cfg,
 		Store:  users,
-		Accounts: accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, SealKey: sealKey, Counter: counter,
-			Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
+		Accounts: accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, SealKey: sealKey,
+			RPID: rpID, RPOrigins: rpOrigins, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log}),
+		Ceremonies:  ceremonies,
 		Sessions:    manager,
 		Logger:      log,
 		Templates:   assets.Templates,

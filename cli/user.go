@@ -55,7 +55,7 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		return err
 	}
 	defer stopSignal()
-	acc := accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
+	acc := accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
 	operator := auth.Operator()
 
 	if sub == "add" {
@@ -112,7 +112,7 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		if _, err := acc.ResetSecondFactors(ctx, operator, u.ID); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "second factors of %s removed and their sessions ended: they log in with their password alone, and can set up a new one on /account/security\n", u.Name)
+		fmt.Fprintf(e.stdout, "second factors and passkeys of %s removed and their sessions ended: they log in with their password alone, and can set up new ones on /account/security\n", u.Name)
 	case "suspend", "restore":
 		suspend := sub == "suspend"
 		if _, err := acc.Update(ctx, operator, u.ID, accounts.Change{Suspended: &suspend}); err != nil {

@@ -86,7 +86,7 @@ func TestTOTPOverHTTP(t *testing.T) {
 	cmd := exec.Command(binary, "user", "reset-2fa", "kim")
 	cmd.Env = []string{"USERHUB_DATA_DIR=" + p.dataDir, "PATH=" + os.Getenv("PATH")}
 	cmd.Dir = t.TempDir()
-	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "second factors of kim removed") {
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "second factors and passkeys of kim removed") {
 		t.Fatalf("userhub user reset-2fa kim: %v\n%s", err, out)
 	}
 	if r, _ := raw(t, "GET", p.base+"/api/v1/me", "", "", kim); r.StatusCode != 401 {

@@ -41,6 +41,12 @@ var messageSets = map[string][]message{
 	"account": {
 		{"renamed", "msg.renamed"}, {"password-changed", "msg.password_changed"}, {"mismatch", "field.password_mismatch"},
 	},
+	// The passkeys' words (the login page, the security page).
+	"passkeys": {
+		{"passkey-failed", "msg.passkey_failed"}, {"passkey-cancelled", "msg.passkey_cancelled"},
+		{"passkey-working", "msg.passkey_working"}, {"err-invalid_passkey", "msg.passkey_failed"},
+		{"err-no_ceremony", "msg.passkey_cancelled"},
+	},
 	// What the API's error codes mean, for every page that calls it.
 	"errors": {
 		{"err-name_taken", "field.name_taken"}, {"err-required", "field.required"}, {"err-too_long", "field.too_long"},

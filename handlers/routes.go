@@ -53,6 +53,8 @@ type Deps struct {
 	// SetupToken opens the setup page to visitors from other machines
 	// while no user exists (the link in the log); "": only from loopback.
 	SetupToken string
+	// Ceremonies keeps the passkey ceremonies between their two requests.
+	Ceremonies *sessions.Ceremonies
 }
 
 // Handlers serves every route; New wires it into the engine.
@@ -71,6 +73,7 @@ type Handlers struct {
 	// idempotency keeps the answers to creates sent with an
 	// Idempotency-Key (nil: the header is ignored).
 	idempotency models.IdempotencyStore
+	ceremonies  *sessions.Ceremonies
 	setupToken  string
 	// challenge is the WWW-Authenticate header of every 401.
 	challenge string
@@ -96,6 +99,7 @@ func New(d Deps) (*gin.Engine, error) {
 		draining:    d.Draining,
 		idempotency: d.Idempotency,
 		setupToken:  d.SetupToken,
+		ceremonies:  d.Ceremonies,
 	}
 	maps.Copy(h.ready, d.Ready)
 	if d.Counter != nil && d.Config.API.RateLimit > 0 {
@@ -194,6 +198,7 @@ func New(d Deps) (*gin.Engine, error) {
 	pages.POST("/account/security/totp", h.handle(h.securityPageBegin))
 	pages.POST("/account/security/totp/confirm", h.handle(h.securityPageConfirm))
 	pages.POST("/account/security/totp/remove", h.handle(h.securityPageRemove))
+	pages.POST("/account/security/passkeys/:id/remove", h.handle(h.securityPageRemovePasskey))
 	get(pages, "/account/sessions", h.handle(h.sessionsPageGet))
 	pages.POST("/account/sessions/end-others", h.handle(h.sessionsPageEndOthers))
 	pages.POST("/account/sessions/:id/end", h.handle(h.sessionsPageEnd))
@@ -210,6 +215,8 @@ func New(d Deps) (*gin.Engine, error) {
 	// The versioned JSON API.
 	api := h.group(r, "/api", asJSON, h.rateLimit)
 	api.POST("/v1/login", h.handle(h.apiLogin))
+	api.POST("/v1/login/passkey/options", h.handle(h.apiPasskeyLoginOptions))
+	api.POST("/v1/login/passkey", h.handle(h.apiPasskeyLogin))
 	v1 := api.Group("/v1", loggedIn, auth.RequireScopes(h.fail))
 	v1.POST("/logout", h.handle(h.apiLogout))
 	get(v1, "/me", h.handle(h.apiMe))
@@ -217,6 +224,10 @@ func New(d Deps) (*gin.Engine, error) {
 	v1.POST("/me/totp", h.handle(h.apiBeginTOTP))
 	v1.POST("/me/totp/confirm", h.handle(h.apiConfirmTOTP))
 	v1.DELETE("/me/totp", h.handle(h.apiDisableTOTP))
+	get(v1, "/me/passkeys", h.handle(h.apiListPasskeys))
+	v1.POST("/me/passkeys/options", h.handle(h.apiPasskeyOptions))
+	v1.POST("/me/passkeys", h.handle(h.apiAddPasskey))
+	v1.DELETE("/me/passkeys/:id", h.handle(h.apiRemovePasskey))
 	get(v1, "/me/sessions", h.handle(h.apiMySessions))
 	v1.DELETE("/me/sessions", h.handle(h.apiEndMySessions))
 	v1.DELETE("/me/sessions/:id", h.handle(h.apiEndMySession))

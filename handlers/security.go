@@ -93,7 +93,15 @@ type securityPage struct {
 	RecoveryCodes []string     // just made: shown this once
 	MustEnrol     bool
 	Removed       bool
-	Errors        []string // translation keys
+	Passkeys      []passkeyRow
+	// PasskeyAdded, PasskeyRemoved: what the page was sent back for.
+	PasskeyAdded, PasskeyRemoved bool
+	Errors                       []string // translation keys
+}
+
+// passkeyRow is one passkey in the page's list.
+type passkeyRow struct {
+	ID, Name, Created, LastUsed string
 }
 
 // securityFieldErrors translates the second factors' field errors.
@@ -112,6 +120,17 @@ func (h *Handlers) renderSecurity(c *gin.Context, status int, page securityPage)
 	}
 	page.State = st
 	page.MustEnrol = p.MustEnrol
+	keys, err := h.accounts.Passkeys(c.Request.Context(), p)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		row := passkeyRow{ID: base64.RawURLEncoding.EncodeToString(k.ID), Name: k.Name, Created: displayTime(k.CreatedAt)}
+		if !k.LastUsedAt.IsZero() {
+			row.LastUsed = displayTime(k.LastUsedAt)
+		}
+		page.Passkeys = append(page.Passkeys, row)
+	}
 	if st.Pending != nil {
 		page.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(st.Pending.QRPNG))
 	}
@@ -120,7 +139,8 @@ func (h *Handlers) renderSecurity(c *gin.Context, status int, page securityPage)
 
 // securityPageGet: GET /account/security.
 func (h *Handlers) securityPageGet(c *gin.Context) error {
-	return h.renderSecurity(c, http.StatusOK, securityPage{Removed: c.Query("removed") == "1"})
+	return h.renderSecurity(c, http.StatusOK, securityPage{Removed: c.Query("removed") == "1",
+		PasskeyAdded: c.Query("passkey_added") == "1", PasskeyRemoved: c.Query("passkey_removed") == "1"})
 }
 
 // securityPageBegin: POST /account/security/totp -> back to the page,
@@ -187,6 +207,7 @@ func enrolmentAllowed(r *http.Request) bool {
 	switch {
 	case path == "/account/security", strings.HasPrefix(path, "/account/security/"),
 		path == "/api/v1/me/totp", strings.HasPrefix(path, "/api/v1/me/totp/"),
+		path == "/api/v1/me/passkeys", strings.HasPrefix(path, "/api/v1/me/passkeys/"),
 		path == "/logout", path == "/api/v1/logout", path == "/login", path == "/login/2fa",
 		path == "/lang", path == "/about":
 		return true

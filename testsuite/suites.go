@@ -40,6 +40,7 @@ var optionalSuites = []suite{
 	{"TestBrowserPhoneLabels", "Chromium"},
 	{"TestBrowserTokens", "Chromium"},
 	{"TestBrowserTOTP", "Chromium"},
+	{"TestBrowserPasskeys", "Chromium"},
 	{"TestBrowserSessions", "Chromium"},
 	{"TestScreenshots", "Chromium"},
 	{"TestAxe", "Chromium and axe-core (from npm)"},
