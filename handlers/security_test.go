@@ -247,6 +247,7 @@ func TestAdminsMustEnrol(t *testing.T) {
 		{"the seed's routes", get("/users", kim), 403, "", `"code":"second_factor_enrolment_required"`},
 		{"a change", jsonReq("POST", "/api/v1/users", `{"name":"park"}`, kim), 403, "", `"code":"second_factor_enrolment_required"`},
 		{"who am I", get("/api/v1/me", kim), 200, "", `"name":"kim"`},
+		{"a passkey instead", jsonReq("POST", "/api/v1/me/passkeys/options", "", kim), 200, "", `"publicKey"`},
 		{"the security page", get("/account/security", kim), 200, "", "Administrators must set up a second factor before going on"},
 		{"a member", get("/api/v1/users", a.login(t, "lee")), 200, "", `"name":"lee"`},
 	}
