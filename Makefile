@@ -8,7 +8,7 @@ PKGS      := ./...
 # A static binary: no cgo (the SQLite driver is pure Go).
 export CGO_ENABLED := 0
 
-.PHONY: build run test bench lint cross fuzz screenshots clean
+.PHONY: build run test bench lint cross fuzz screenshots deb vendor-swagger-ui clean
 
 # -buildvcs=auto stamps the git revision into the binary (userhub version,
 # /healthz), even where GOFLAGS says -buildvcs=false.
@@ -77,6 +77,37 @@ cross:
 	GOOS=windows $(GO) build $(PKGS)
 	GOOS=darwin $(GO) build $(PKGS)
 
+# The API reference's renderer (/api/docs), vendored from npm into
+# static/vendor/swagger-ui/ and committed: the package at this version, its
+# tarball checked against the sha512 pinned here (npm view
+# swagger-ui-dist@VERSION dist.integrity), of which only the bundle, its
+# stylesheet and the licences are kept. Change both lines to upgrade.
+SWAGGER_UI_VERSION   := 5.35.0
+SWAGGER_UI_INTEGRITY := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==
+SWAGGER_UI_DIR       := static/vendor/swagger-ui
+vendor-swagger-ui:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  (cd "$$tmp" && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null); \
+	  tgz="$$tmp/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz"; \
+	  got=$$(node -e "process.stdout.write('sha512-'+require('crypto').createHash('sha512').update(require('fs').readFileSync(process.argv[1])).digest('base64'))" "$$tgz"); \
+	  if [ "$$got" != "$(SWAGGER_UI_INTEGRITY)" ]; then echo "swagger-ui-dist@$(SWAGGER_UI_VERSION): integrity $$got, want $(SWAGGER_UI_INTEGRITY)" >&2; exit 1; fi; \
+	  tar -xzf "$$tgz" -C "$$tmp"; \
+	  rm -rf $(SWAGGER_UI_DIR); mkdir -p $(SWAGGER_UI_DIR); \
+	  cp "$$tmp/package/swagger-ui-bundle.js" "$$tmp/package/swagger-ui.css" "$$tmp/package/swagger-ui-bundle.js.LICENSE.txt" $(SWAGGER_UI_DIR)/; \
+	  cp "$$tmp/package/LICENSE" $(SWAGGER_UI_DIR)/LICENSE.txt; cp "$$tmp/package/NOTICE" $(SWAGGER_UI_DIR)/NOTICE.txt; \
+	  echo "swagger-ui-dist $(SWAGGER_UI_VERSION) ($(SWAGGER_UI_INTEGRITY)) in $(SWAGGER_UI_DIR)"; ls -l $(SWAGGER_UI_DIR)
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
 	$(GO) clean -testcache
+
+# The Debian package (deploy/debian/nfpm.yaml), in dist/: the static binary
+# for this machine's architecture, without its symbol table (-s -w: half
+# the size; the build information stays), versioned from git.
+NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+DEB_VERSION ?= $(shell git describe --tags --always 2>/dev/null | sed -E 's/^v//; s/^([^0-9])/0~\1/' || echo 0~dev)
+deb:
+	mkdir -p dist
+	$(GO) build -trimpath -buildvcs=auto -ldflags '-s -w' -o bin/userhub-deb .
+	DEB_ARCH=$$($(GO) env GOARCH) DEB_VERSION='$(DEB_VERSION)' \
+	  $(GO) run $(NFPM) package --config deploy/debian/nfpm.yaml --packager deb --target dist/

@@ -61,6 +61,8 @@ Commands:
                                     (prints the token, once)
                token list [-user USER]
                token revoke ID
+  doctor     check this machine and the configuration before (or while) serving: the ports,
+             the data directory, the database, Redis, certificates, the clock
   backup     backup FILE: a consistent copy of the SQLite database, while the server runs
   restore    restore FILE: put a backup in place (the server stopped); the database it
              replaces is kept beside it
@@ -189,7 +191,7 @@ func (e env) run(assets Assets) int {
 	case "help":
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
-	case "serve", "migrate", "config", "user", "token", "backup", "restore", "cert", "worker":
+	case "serve", "migrate", "config", "user", "token", "backup", "restore", "doctor", "cert", "worker":
 	default:
 		fmt.Fprintf(e.stderr, "userhub: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -221,6 +223,8 @@ func (e env) run(assets Assets) int {
 		err = e.user(cfg, log, opt, args)
 	case "token":
 		err = e.token(cfg, log, opt, args)
+	case "doctor":
+		err = e.doctor(cfg, log)
 	case "backup":
 		err = e.backup(cfg, log, args)
 	case "restore":

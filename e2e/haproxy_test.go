@@ -172,8 +172,8 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	service := unit["Service"]
 	for key, want := range map[string]string{
-		"EnvironmentFile": "/etc/userhub/env", "KillSignal": "SIGTERM", "Restart": "on-failure",
-		"DynamicUser": "yes", "StateDirectory": "userhub", "ProtectSystem": "strict", "ProtectHome": "yes",
+		"EnvironmentFile": "-/etc/userhub/env", "KillSignal": "SIGTERM", "Restart": "on-failure",
+		"User": "userhub", "StateDirectory": "userhub", "ProtectSystem": "strict", "ProtectHome": "yes",
 		"PrivateTmp": "yes", "NoNewPrivileges": "yes", "CapabilityBoundingSet": "",
 		"SystemCallFilter": "@system-service", "MemoryDenyWriteExecute": "yes", "LockPersonality": "yes",
 		"RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",

@@ -18,10 +18,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"userhub/openapi/openapitest"
 )
 
 // binary is the userhub binary built once for the whole package.
 var binary string
+
+// contract checks every exchange of newClient's clients with the API
+// against openapi/openapi.yaml.
+var contract *openapitest.Checker
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "userhub-e2e-")
@@ -30,6 +36,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "userhub")
+	if contract, err = openapitest.Contract(); err != nil {
+		fmt.Fprintln(os.Stderr, "openapi:", err)
+		os.Exit(1)
+	}
 	build := exec.Command("go", "build", "-buildvcs=auto", "-o", binary, "..")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -74,6 +84,7 @@ func start(t testing.TB, env ...string) *proc {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := newClient().Get(p.base + "/healthz")
+		lastErr := err
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode < 500 { // 200, or the redirect to HTTPS (308, or 400 for a name autocert does not serve)
@@ -86,7 +97,7 @@ func start(t testing.TB, env ...string) *proc {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("userhub did not serve within 15s\n%s", p.output())
+			t.Fatalf("userhub did not serve within 15s (last: %v)\n%s", lastErr, p.output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -209,13 +220,14 @@ func (p *proc) stop() {
 }
 
 // newClient returns a client with a cookie jar that does not ask for gzip
-// on its own (tests see what the server sends for the headers they set) and
-// does not follow redirects (tests check them).
+// on its own (tests see what the server sends for the headers they set),
+// does not follow redirects (tests check them), and checks every exchange
+// with the API against the contract: a mismatch is the request's error.
 func newClient() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{
 		Jar:           jar,
-		Transport:     &http.Transport{DisableCompression: true},
+		Transport:     &openapitest.Transport{Base: &http.Transport{DisableCompression: true}, Checker: contract},
 		Timeout:       30 * time.Second, // a hung server fails the test, not the run
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

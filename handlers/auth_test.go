@@ -551,8 +551,8 @@ func TestDenyByDefault(t *testing.T) {
 	public := map[string]bool{
 		"GET /healthz": true, "GET /readyz": true, "GET /static/*path": true, "GET /favicon.ico": true,
 		"GET /about": true, "GET /login": true, "POST /login": true, "GET /setup": true, "POST /setup": true,
-		"POST /lang": true, "POST /api/v1/login": true, "GET /login/2fa": true, "POST /login/2fa": true,
-		"POST /api/v1/login/passkey/options": true, "POST /api/v1/login/passkey": true,
+		"POST /lang": true, "POST /api/v1/login": true, "GET /api/v1/openapi.json": true, "GET /api/docs": true,
+		"GET /login/2fa": true, "POST /login/2fa": true, "POST /api/v1/login/passkey/options": true, "POST /api/v1/login/passkey": true,
 	}
 	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true,
 		"/account/security": true, "/account/security/totp": true, "/account/security/totp/confirm": true, "/account/security/totp/remove": true,
@@ -758,6 +758,8 @@ func FuzzSessionCookie(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value string) {
 		req := get("/api/v1/me")
 		req.Header.Set("Cookie", "userhub_session="+value)
+		a := a
+		a.t = t // a fuzz target reports on its own t, never f
 		rec := a.do(req)
 		if rec.Code != 401 && rec.Code != 200 {
 			t.Fatalf("cookie %.40q: %d %s", value, rec.Code, rec.Body)

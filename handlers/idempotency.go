@@ -23,6 +23,12 @@ import (
 
 const idempotencyTTL = 24 * time.Hour
 
+// idempotencyLease is how long a claimed key stays claimed without an
+// answer: longer than any request may run (server.write_timeout is at most
+// 24 h, but the default is 30 s); after that its process is taken to have
+// died (kill -9), and a retry runs.
+const idempotencyLease = 2 * time.Minute
+
 var (
 	errBadIdempotencyKey = &requestError{http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key is 1 to 255 visible ASCII characters"}
 	errKeyReused         = &requestError{http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was sent with another request; use a new key for a new request"}
@@ -98,7 +104,7 @@ func (h *Handlers) idempotent(c *gin.Context) {
 	request := sum.Sum(nil)
 	scope := idempotencyScope(principal(c))
 	ctx := c.Request.Context()
-	held, claimed, err := h.idempotency.ClaimIdempotencyKey(ctx, scope, key, request, idempotencyTTL)
+	held, claimed, err := h.idempotency.ClaimIdempotencyKey(ctx, scope, key, request, idempotencyTTL, idempotencyLease)
 	switch {
 	case err != nil:
 		h.fail(c, err)
@@ -118,6 +124,8 @@ func (h *Handlers) idempotent(c *gin.Context) {
 		contentType := typeJSON
 		if held.Status >= 400 {
 			contentType = typeProblem
+		} else {
+			c.Header("ETag", etagOf(held.Body, false)) // the tag of the user as first answered
 		}
 		writeBody(c, held.Status, contentType, held.Body)
 		c.Abort()
@@ -125,10 +133,17 @@ func (h *Handlers) idempotent(c *gin.Context) {
 	}
 	rec := &answerRecorder{ResponseWriter: c.Writer}
 	c.Writer = rec
-	c.Next()
-	c.Writer = rec.ResponseWriter
+	answered := false
 	// Kept even when the client has gone: that is when it will retry.
 	ctx = context.WithoutCancel(ctx)
+	defer func() {
+		if !answered { // the handler panicked: a retry should run again
+			h.idempotency.ReleaseIdempotencyKey(ctx, scope, key)
+		}
+	}()
+	c.Next()
+	answered = true
+	c.Writer = rec.ResponseWriter
 	if status := rec.Status(); status >= 500 {
 		err = h.idempotency.ReleaseIdempotencyKey(ctx, scope, key)
 	} else {

@@ -30,7 +30,7 @@ func TestIdempotentCreates(t *testing.T) {
 		t.Fatalf("the first create: %d %s", first.Code, first.Body)
 	}
 	again := create("/api/v1/users", "6f1c2a9e-create-park", `{"name":"park"}`)
-	if again.Code != http.StatusCreated || again.Body.String() != first.Body.String() ||
+	if again.Code != http.StatusCreated || again.Body.String() != first.Body.String() || again.Header().Get("ETag") != first.Header().Get("ETag") ||
 		again.Header().Get("Location") != first.Header().Get("Location") || again.Header().Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("the retry: %d %s (Location %q, replayed %q); want the first answer again",
 			again.Code, again.Body, again.Header().Get("Location"), again.Header().Get("Idempotent-Replayed"))
@@ -62,7 +62,7 @@ func TestIdempotentCreates(t *testing.T) {
 	// While the first request with a key runs, a retry is 409.
 	body := `{"name":"jung"}`
 	sum := sha256.Sum256([]byte("POST /api/v1/users\n" + body))
-	if _, claimed, err := a.db.ClaimIdempotencyKey(context.Background(), "u:1", "running", sum[:], 24*time.Hour); err != nil || !claimed {
+	if _, claimed, err := a.db.ClaimIdempotencyKey(context.Background(), "u:1", "running", sum[:], 24*time.Hour, time.Hour); err != nil || !claimed {
 		t.Fatalf("claim: %v %v", claimed, err)
 	}
 	if rec := create("/api/v1/users", "running", body); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "idempotency_key_in_use") {

@@ -161,6 +161,7 @@ func New(d Deps) (*gin.Engine, error) {
 	// into a shared cache.
 	get(h.group(r, "/healthz", asJSON), "", h.handle(h.healthz))
 	get(h.group(r, "/readyz", asJSON), "", h.handle(h.readyz))
+	get(r, "/api/v1/openapi.json", h.handle(h.openAPIDocument))
 	get(r, "/static/*path", h.handle(h.static))
 	get(r, "/favicon.ico", h.handle(h.favicon))
 
@@ -177,8 +178,9 @@ func New(d Deps) (*gin.Engine, error) {
 	loggedInPage := auth.RequireLogin(h.fail, true)
 	admin := auth.RequireAdmin(h.fail)
 
-	// Public pages: the about page, and the ways in.
+	// Public pages: the about page, the API reference, and the ways in.
 	get(r, "/about", h.firstRun, h.handle(h.about))
+	get(r, "/api/docs", h.handle(h.apiDocs))
 	get(r, "/login", h.firstRun, h.handle(h.loginPage))
 	r.POST("/login", h.handle(h.loginSubmit))
 	get(r, "/login/2fa", h.handle(h.secondStepGet))

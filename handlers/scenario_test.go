@@ -22,6 +22,7 @@ import (
 	"userhub/config"
 	"userhub/handlers"
 	"userhub/models"
+	"userhub/openapi/openapitest"
 	"userhub/sessions"
 	"userhub/store"
 )
@@ -61,6 +62,7 @@ type app struct {
 	cfg      config.Config
 	log      *slog.Logger      // nil: discard
 	sessions ginsessions.Store // nil: the one cfg names
+	t        testing.TB        // fails when an exchange does not match the contract (do)
 }
 
 func newApp(t testing.TB, adjust ...func(*config.Config)) app {
@@ -77,7 +79,7 @@ func newApp(t testing.TB, adjust ...func(*config.Config)) app {
 	for _, f := range adjust {
 		f(&cfg)
 	}
-	a := app{db: db, store: cachedstore.New(db, &cachedstore.LocalSignal{}), cfg: cfg, hasher: testHasher()}
+	a := app{db: db, store: cachedstore.New(db, &cachedstore.LocalSignal{}), cfg: cfg, hasher: testHasher(), t: t}
 	a.accounts = a.newAccounts(a.store, db)
 	a.handler = a.build(t, a.store)
 	return a
@@ -172,10 +174,27 @@ func onEachSessionStore(t *testing.T, test func(t *testing.T, sessions func(*con
 	}
 }
 
-// do sends req and returns the response.
+// do sends req and returns the response. An exchange the contract speaks
+// of (openapi/openapi.yaml: the API, the seed's routes, the health checks)
+// must match it, or the test fails: the response always, the request when
+// the server accepted it (see openapitest.Checker.Check).
 func (a app) do(req *http.Request) *httptest.ResponseRecorder {
+	a.t.Helper()
+	body, err := openapitest.ReadRequestBody(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, req)
+	if openapitest.InScope(req) {
+		contract, err := openapitest.Contract()
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		if err := contract.Check(req, body, rec.Result()); err != nil {
+			a.t.Error(err)
+		}
+	}
 	return rec
 }
 

@@ -98,13 +98,18 @@ func (h *Handlers) apiListTokens(c *gin.Context) error {
 	return nil
 }
 
-// apiRevokeToken: DELETE /api/v1/tokens/:id -> 204; it stops working at once.
-func (h *Handlers) apiRevokeToken(c *gin.Context) error {
+// revokeToken revokes the token named by :id, for the request's principal.
+func (h *Handlers) revokeToken(c *gin.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return models.ErrNoToken
 	}
-	if err := h.accounts.RevokeToken(c.Request.Context(), principal(c), id); err != nil {
+	return h.accounts.RevokeToken(c.Request.Context(), principal(c), id)
+}
+
+// apiRevokeToken: DELETE /api/v1/tokens/:id -> 204; it stops working at once.
+func (h *Handlers) apiRevokeToken(c *gin.Context) error {
+	if err := h.revokeToken(c); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)

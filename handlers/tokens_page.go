@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -134,11 +133,7 @@ func (h *Handlers) tokensPageCreate(c *gin.Context) error {
 // tokensPageRevoke: POST /account/tokens/:id/revoke -> back to the page,
 // which says so.
 func (h *Handlers) tokensPageRevoke(c *gin.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return models.ErrNoToken
-	}
-	if err := h.accounts.RevokeToken(c.Request.Context(), principal(c), id); err != nil {
+	if err := h.revokeToken(c); err != nil {
 		return err
 	}
 	c.Redirect(http.StatusSeeOther, "/account/tokens?revoked=1")

@@ -118,10 +118,12 @@ type StoredAnswer struct {
 
 // IdempotencyStore keeps answers by idempotency key, for every instance.
 type IdempotencyStore interface {
-	// ClaimIdempotencyKey claims key for a request (its hash), unless a
-	// claim younger than ttl holds it: then it returns that claim's answer
-	// (Status 0 while it runs) and claimed false.
-	ClaimIdempotencyKey(ctx context.Context, scope, key string, request []byte, ttl time.Duration) (held StoredAnswer, claimed bool, err error)
+	// ClaimIdempotencyKey claims key for a request (its hash), unless an
+	// answer younger than ttl, or a claim of a request still running (younger
+	// than lease), holds it: then it returns that answer (Status 0 while the
+	// request runs) and claimed false. A running claim older than lease is
+	// one whose process died: the key is claimed anew.
+	ClaimIdempotencyKey(ctx context.Context, scope, key string, request []byte, ttl, lease time.Duration) (held StoredAnswer, claimed bool, err error)
 	// SaveIdempotentAnswer records the answer of the request that claimed key.
 	SaveIdempotentAnswer(ctx context.Context, scope, key string, a StoredAnswer) error
 	// ReleaseIdempotencyKey forgets key (its request failed on our side:

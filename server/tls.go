@@ -265,3 +265,30 @@ func ticketKey(secret []byte, day int64) [32]byte {
 	copy(key[:], k) // hkdf.Key fails only for a length over 255*32
 	return key
 }
+
+// CertificateReport is what `userhub doctor` says of static certificate
+// files: they load (key matches, not expired), and what they cover.
+type CertificateReport struct {
+	Names    []string
+	NotAfter time.Time
+	Chain    int   // certificates sent: the leaf and intermediates
+	Verified error // nil when the chain verifies against the system's roots
+}
+
+// CheckCertificate loads certificate files as tls.mode static does, and
+// reports on them.
+func CheckCertificate(certFile, keyFile string, caFiles []string) (CertificateReport, error) {
+	cert, err := readCertificate(certFile, keyFile, caFiles)
+	if err != nil {
+		return CertificateReport{}, err
+	}
+	r := CertificateReport{Names: certNames(cert.Leaf), NotAfter: cert.Leaf.NotAfter, Chain: len(cert.Certificate)}
+	intermediates := x509.NewCertPool()
+	for _, der := range cert.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			intermediates.AddCert(c)
+		}
+	}
+	_, r.Verified = cert.Leaf.Verify(x509.VerifyOptions{Intermediates: intermediates})
+	return r, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrNotSQLite: backup and restore copy an SQLite database; PostgreSQL
@@ -23,11 +24,17 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 }
 
 // CheckIntegrity runs SQLite's integrity check over the whole database.
-func (s *Store) CheckIntegrity(ctx context.Context) error {
+func (s *Store) CheckIntegrity(ctx context.Context) error { return s.check(ctx, "integrity_check") }
+
+// QuickCheck runs SQLite's quick check: most of the integrity check, in
+// time linear in the database's size.
+func (s *Store) QuickCheck(ctx context.Context) error { return s.check(ctx, "quick_check") }
+
+func (s *Store) check(ctx context.Context, pragma string) error {
 	if s.dialect.name != "sqlite" {
 		return ErrNotSQLite
 	}
-	rows, err := s.read.QueryContext(ctx, "PRAGMA integrity_check")
+	rows, err := s.read.QueryContext(ctx, "PRAGMA "+pragma)
 	if err != nil {
 		return err
 	}
@@ -46,7 +53,18 @@ func (s *Store) CheckIntegrity(ctx context.Context) error {
 		return err
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("integrity check: %d problems, the first: %s", len(problems), problems[0])
+		return fmt.Errorf("%s: %d problems, the first: %s", pragma, len(problems), problems[0])
 	}
 	return nil
+}
+
+// Now is the database server's clock (for SQLite, this machine's: the
+// same clock, so no skew to find).
+func (s *Store) Now(ctx context.Context) (time.Time, error) {
+	if s.dialect.name != "postgres" {
+		return time.Now(), nil
+	}
+	var micros int64
+	err := s.read.QueryRowContext(ctx, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint").Scan(&micros)
+	return time.UnixMicro(micros), err
 }

@@ -14,7 +14,7 @@ import (
 
 // ClaimIdempotencyKey implements models.IdempotencyStore, in one write
 // transaction: two requests with one key cannot both claim it.
-func (s *Store) ClaimIdempotencyKey(ctx context.Context, scope, key string, request []byte, ttl time.Duration) (held models.StoredAnswer, claimed bool, err error) {
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, scope, key string, request []byte, ttl, lease time.Duration) (held models.StoredAnswer, claimed bool, err error) {
 	ctx, end := s.call(ctx, &err, writing)
 	defer end()
 	now := s.now()
@@ -52,11 +52,12 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, scope, key string, requ
 			return nil
 		case err != nil:
 			return err
-		case now.Sub(time.UnixMicro(created)) < ttl:
+		case held.Status != 0 && now.Sub(time.UnixMicro(created)) < ttl,
+			held.Status == 0 && now.Sub(time.UnixMicro(created)) < lease:
 			held.Body = body
-			return nil // held by another request, or answered
+			return nil // answered, or its request still runs
 		}
-		claimed = true // its time is up (the row is locked): a new claim
+		claimed = true // its time is up, or its request died (the row is locked): a new claim
 		_, err = tx.ExecContext(ctx, "UPDATE idempotency_keys SET request = $1, status = 0, location = '', body = NULL, created_at = $2 WHERE scope = $3 AND key = $4",
 			request, now.UnixMicro(), scope, key)
 		return err

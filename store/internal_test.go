@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"userhub/models"
 )
@@ -84,4 +85,39 @@ func PostgresTestOptions(t testing.TB) Options {
 		sep = "&"
 	}
 	return Options{Driver: "postgres", DSN: dsn + sep + "search_path=" + schema}
+}
+
+// TestMigrationsMergedOutOfOrder: a database that has a higher migration
+// but not a lower one (branches merged in another order than numbered)
+// gets the lower one on the next Migrate.
+func TestMigrationsMergedOutOfOrder(t *testing.T) {
+	s := openMigrated(t, filepath.Join(t.TempDir(), "u.db"))
+	ctx := context.Background()
+	all, err := s.dialect.migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lower Migration
+	for _, m := range all {
+		if strings.Contains(m.Name, "idempotency_keys") {
+			lower = m
+		}
+	}
+	if lower.Version == 0 || lower.Version == all[len(all)-1].Version {
+		t.Fatalf("no migration below the newest to take out: %+v", lower)
+	}
+	// As if the database had been migrated by a tree without it.
+	if _, err := s.write.ExecContext(ctx, "DROP TABLE idempotency_keys"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = $1", lower.Version); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || len(applied) != 1 || applied[0].Version != lower.Version {
+		t.Fatalf("Migrate applied %v, %v; want only %04d", applied, err, lower.Version)
+	}
+	if _, _, err := s.ClaimIdempotencyKey(ctx, "u:1", "k", []byte{1}, time.Hour, time.Hour); err != nil {
+		t.Fatalf("the table of the migration applied late: %v", err)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -94,15 +93,15 @@ func (s *Store) applyMigration(ctx context.Context, m Migration, newest int) (bo
 		if current.Int64 > int64(newest) {
 			return fmt.Errorf("the database schema is at version %d, newer than this binary knows (%d): run a newer userhub", current.Int64, newest)
 		}
-		// Applied or not by its own record, not by the newest applied: a
-		// migration merged after a later one (numbers reserved by a branch
-		// still under way) is applied too.
-		var seen int
-		switch err := tx.QueryRowContext(ctx, "SELECT 1 FROM schema_migrations WHERE version = $1", m.Version).Scan(&seen); {
-		case err == nil:
-			return nil
-		case !errors.Is(err, sql.ErrNoRows):
+		// Each migration is applied unless it was, whatever its number:
+		// branches merged in another order leave lower numbers to apply
+		// after higher ones.
+		var done bool
+		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", m.Version).Scan(&done); err != nil {
 			return err
+		}
+		if done {
+			return nil
 		}
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return err
@@ -115,4 +114,20 @@ func (s *Store) applyMigration(ctx context.Context, m Migration, newest int) (bo
 		return nil
 	})
 	return did, err
+}
+
+// SchemaVersion returns the database's schema version (0 before any
+// migration) and the newest this binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (current, newest int, err error) {
+	all, err := s.dialect.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	newest = all[len(all)-1].Version
+	var v sql.NullInt64
+	err = s.read.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v)
+	if err != nil && (strings.Contains(err.Error(), "no such table") || strings.Contains(err.Error(), "SQLSTATE 42P01")) {
+		return 0, newest, nil // not migrated at all yet
+	}
+	return int(v.Int64), newest, err
 }

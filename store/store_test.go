@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,30 +117,5 @@ func TestRedactDSN(t *testing.T) {
 		if got := store.RedactDSN(in); got != want || strings.Contains(got, "s3cret") {
 			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-// TestMigrationMergedLate: a migration numbered below one the database has
-// applied already (a branch's reserved number, merged after a later one)
-// is applied all the same.
-func TestMigrationMergedLate(t *testing.T) {
-	opt := sqliteOptions(t)
-	open(t, opt).Close()
-	db, err := sql.Open("sqlite", opt.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("DROP TABLE passkeys; DELETE FROM schema_migrations WHERE version = 9"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s, err := store.Open(context.Background(), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	applied, err := s.Migrate(context.Background())
-	if err != nil || len(applied) != 1 || applied[0].Version != 9 {
-		t.Fatalf("applied %v, %v; want the passkeys migration (9) alone", applied, err)
 	}
 }

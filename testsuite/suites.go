@@ -42,6 +42,7 @@ var optionalSuites = []suite{
 	{"TestBrowserTOTP", "Chromium"},
 	{"TestBrowserPasskeys", "Chromium"},
 	{"TestBrowserSessions", "Chromium"},
+	{"TestBrowserAPIDocs", "Chromium"},
 	{"TestScreenshots", "Chromium"},
 	{"TestAxe", "Chromium and axe-core (from npm)"},
 	{"TestREADMEExamples", "bash and curl"},

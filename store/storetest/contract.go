@@ -905,7 +905,7 @@ func testIdempotencyKeys(t *testing.T, open func() models.UserStore) {
 	req := []byte("POST /api/v1/users {name: park}")
 	claim := func(scope, key string, ttl time.Duration) (models.StoredAnswer, bool) {
 		t.Helper()
-		held, claimed, err := s.ClaimIdempotencyKey(ctx, scope, key, req, ttl)
+		held, claimed, err := s.ClaimIdempotencyKey(ctx, scope, key, req, ttl, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -933,16 +933,29 @@ func testIdempotencyKeys(t *testing.T, open func() models.UserStore) {
 	if _, claimed := claim("u:1", "k1", time.Hour); !claimed {
 		t.Fatal("a released key was not claimed again")
 	}
+	// A running claim whose process died (older than the lease): claimed anew.
 	time.Sleep(5 * time.Millisecond)
 	if _, claimed := claim("u:1", "k1", time.Millisecond); !claimed {
-		t.Fatal("a key whose time is up was not claimed again")
+		t.Fatal("a claim older than its lease was not claimed again")
+	}
+	// An answer older than the time kept: claimed anew; younger: kept,
+	// however old its lease.
+	if err := s.SaveIdempotentAnswer(ctx, "u:1", "k1", answer); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if held, claimed, err := s.ClaimIdempotencyKey(ctx, "u:1", "k1", req, time.Hour, time.Millisecond); err != nil || claimed || held.Status != 201 {
+		t.Fatalf("an answer within its time, past the lease: %+v, claimed %v, %v", held, claimed, err)
+	}
+	if _, claimed := claim("u:1", "k1", time.Millisecond); !claimed {
+		t.Fatal("an answer whose time is up was not claimed again")
 	}
 	// Of several claims at once, one wins.
 	var wins atomic.Int32
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
-			if _, claimed, err := s.ClaimIdempotencyKey(ctx, "u:2", "race", req, time.Hour); err == nil && claimed {
+			if _, claimed, err := s.ClaimIdempotencyKey(ctx, "u:2", "race", req, time.Hour, time.Hour); err == nil && claimed {
 				wins.Add(1)
 			} else if err != nil {
 				t.Error(err)
