@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"userhub/auth"
 	"userhub/models"
 )
 
@@ -13,20 +14,42 @@ import (
 // whatever the client sent.
 const maxLoggedName = 64
 
-// Authenticate checks a name and password, within the login throttle,
-// and returns the user. A wrong name and a wrong password fail alike
+// Login is how far a login has come.
+type Login struct {
+	User models.User
+	// SecondFactorPending: the password is right and the account has a
+	// second factor, which the attempt did not give: the login goes on
+	// with it (CompleteLogin), and is nothing until then.
+	SecondFactorPending bool
+	// MustEnrol: an administrator without a second factor where
+	// auth.require_2fa_for_admins asks for one; they may do nothing but
+	// enrol one.
+	MustEnrol bool
+}
+
+// LogIn checks a name and password, within the login throttle, and the
+// second factor f when the account has one (without f, the login is
+// SecondFactorPending). A wrong name and a wrong password fail alike
 // (models.ErrBadCredentials) and take the same time (a user that does not
 // exist is checked against a dummy hash); the log says which, for the
 // operator, with the client's address, never the password. The right
 // password of a suspended user gets models.ErrSuspended: telling them so
 // reveals nothing to someone who knows the password. A hash made with
-// older parameters is redone while the password is at hand, and the
-// login's time is recorded. The outcome goes to Options.Logins.
-func (s *Service) Authenticate(ctx context.Context, name, password, clientIP string) (user models.User, err error) {
-	defer func() { s.logins.Login(outcomeOf(err)) }()
+// older parameters is redone while the password is at hand. A wrong
+// second factor is models.ErrBadSecondFactor, and counts toward the
+// throttle as a wrong password does; the name's failures are cleared only
+// when the whole login succeeds. The outcome goes to Options.Logins.
+func (s *Service) LogIn(ctx context.Context, name, password string, f SecondFactor, clientIP string) (l Login, err error) {
+	defer func() {
+		if err == nil && l.SecondFactorPending {
+			s.logins.Login(LoginSecondFactorPending)
+		} else {
+			s.logins.Login(outcomeOf(err))
+		}
+	}()
 	user, rehash, err := s.verify(ctx, name, password, clientIP, nil)
 	if err != nil {
-		return models.User{}, err
+		return Login{}, err
 	}
 	if rehash {
 		// The sessions stay: it is the same password. A failure costs
@@ -37,26 +60,75 @@ func (s *Service) Authenticate(ctx context.Context, name, password, clientIP str
 			}
 		}
 	}
-	// Looked at last, on the user as the rehash left them: a suspension
-	// made while the password was checked counts.
+	// Looked at after the rehash, on the user as it left them: a
+	// suspension made while the password was checked counts.
 	if user.Suspended {
 		s.log.Warn("login refused: the account is suspended", "user", user.Name, "ip", clientIP)
-		return models.User{}, models.ErrSuspended
+		return Login{}, models.ErrSuspended
 	}
+	has, err := s.hasSecondFactor(ctx, user.ID)
+	if err != nil {
+		return Login{}, err
+	}
+	switch {
+	case has && !f.Given():
+		s.log.Info("password accepted; second factor awaited", "user", user.Name, "ip", clientIP)
+		return Login{User: user, SecondFactorPending: true}, nil
+	case has:
+		if err := s.checkSecondFactor(ctx, user, f, clientIP); err != nil {
+			return Login{}, err
+		}
+	default:
+		if err := s.throttle.Succeeded(ctx, name, clientIP); err != nil {
+			return Login{}, err
+		}
+	}
+	return s.completed(ctx, user, has, clientIP)
+}
+
+// CompleteLogin checks the second factor of p, a login whose password was
+// right (SecondFactorPending), within the login throttle.
+func (s *Service) CompleteLogin(ctx context.Context, p auth.Principal, f SecondFactor, clientIP string) (Login, error) {
+	if !p.SecondFactorPending || p.User.ID == 0 {
+		return Login{}, models.ErrNotAuthenticated
+	}
+	if !f.Given() {
+		return Login{}, models.ErrSecondFactorRequired
+	}
+	if err := s.checkSecondFactor(ctx, p.User, f, clientIP); err != nil {
+		return Login{}, err
+	}
+	return s.completed(ctx, p.User, true, clientIP)
+}
+
+// completed records a login that has succeeded, and says whether the user
+// must enrol a second factor before anything else.
+func (s *Service) completed(ctx context.Context, user models.User, hasSecondFactor bool, clientIP string) (Login, error) {
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	if err := s.store.RecordLogin(ctx, user.ID, at); err != nil {
-		return models.User{}, err
+		return Login{}, err
 	}
 	user.LastLoginAt = at
-	s.log.Info("login", "user", user.Name, "ip", clientIP)
-	return user, nil
+	s.log.Info("login", "user", user.Name, "ip", clientIP, "second_factor", hasSecondFactor)
+	return Login{User: user, MustEnrol: s.require2FAForAdmins && user.IsAdmin() && !hasSecondFactor}, nil
+}
+
+// Authenticate logs in with a name and password alone: for an account
+// with a second factor it is models.ErrSecondFactorRequired.
+func (s *Service) Authenticate(ctx context.Context, name, password, clientIP string) (models.User, error) {
+	l, err := s.LogIn(ctx, name, password, SecondFactor{}, clientIP)
+	if err == nil && l.SecondFactorPending {
+		return models.User{}, models.ErrSecondFactorRequired
+	}
+	return l.User, err
 }
 
 // verify checks name's password within the login throttle, and reports
 // whether its hash should be redone. The user is looked up by name unless
 // known (a logged-in user confirming their password). The throttle is
 // asked before anything else, and once more while the attempt holds its
-// hashing slot (see loginThrottle); only a wrong password is counted.
+// hashing slot (see loginThrottle); only a wrong password is counted, and
+// the caller clears the name's failures once its whole check succeeds.
 // The slot is held until verify returns.
 func (s *Service) verify(ctx context.Context, name, password, clientIP string, known *models.User) (user models.User, rehash bool, err error) {
 	logName := truncate(name, maxLoggedName)
@@ -117,9 +189,6 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 			return models.User{}, false, err
 		}
 		return models.User{}, false, models.ErrBadCredentials
-	}
-	if err := s.throttle.Succeeded(ctx, name, clientIP); err != nil {
-		return models.User{}, false, err
 	}
 	return user, rehash, nil
 }

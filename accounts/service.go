@@ -13,6 +13,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"userhub/auth"
 	"userhub/config"
@@ -23,11 +26,21 @@ import (
 type Service struct {
 	store    models.UserStore
 	tokens   models.TokenStore
-	hasher   *Hasher
-	policy   PasswordPolicy
-	throttle *loginThrottle
-	logins   LoginObserver
-	log      *slog.Logger
+	factors  models.SecondFactorStore
+	passkeys models.PasskeyStore
+	// webauthn is the passkeys' relying party; nil (webauthnErr says why)
+	// when it is not configured.
+	webauthn    *webauthn.WebAuthn
+	webauthnErr error
+	sealKey     []byte
+	now         func() time.Time
+	// require2FAForAdmins: auth.require_2fa_for_admins.
+	require2FAForAdmins bool
+	hasher              *Hasher
+	policy              PasswordPolicy
+	throttle            *loginThrottle
+	logins              LoginObserver
+	log                 *slog.Logger
 }
 
 // Options are what a Service is built from.
@@ -35,6 +48,19 @@ type Options struct {
 	Store models.UserStore
 	// Tokens keeps the personal access tokens (nil: none can be made).
 	Tokens models.TokenStore
+	// SecondFactors keeps the second factors (nil: nobody has one).
+	SecondFactors models.SecondFactorStore
+	// Passkeys keeps the passkeys (nil: none can be registered).
+	Passkeys models.PasskeyStore
+	// RPID and RPOrigins are the passkeys' relying party (config's
+	// RelyingParty); without RPID, passkeys are off.
+	RPID      string
+	RPOrigins []string
+	// SealKey (SealKey of the session secret) seals the authenticator
+	// secrets; without it none can be made or checked.
+	SealKey []byte
+	// Now is the clock of the authenticator codes (time.Now when nil).
+	Now func() time.Time
 	// Counter keeps the login-throttling counts (the database, or Redis).
 	Counter models.Counter
 	Hasher  *Hasher
@@ -51,12 +77,23 @@ func New(o Options) *Service {
 	if logins == nil {
 		logins = noLogins{}
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	wa, waErr := newWebAuthn(o.RPID, o.RPOrigins)
 	return &Service{
-		logins: logins,
-		store:  o.Store,
-		tokens: o.Tokens,
-		hasher: o.Hasher,
-		policy: PasswordPolicy{MinLength: o.Auth.PasswordMinLength},
+		logins:              logins,
+		passkeys:            o.Passkeys,
+		webauthn:            wa,
+		webauthnErr:         waErr,
+		store:               o.Store,
+		tokens:              o.Tokens,
+		factors:             o.SecondFactors,
+		sealKey:             o.SealKey,
+		now:                 o.Now,
+		require2FAForAdmins: o.Auth.Require2FAForAdmins,
+		hasher:              o.Hasher,
+		policy:              PasswordPolicy{MinLength: o.Auth.PasswordMinLength},
 		throttle: &loginThrottle{
 			Counter: o.Counter,
 			PerName: o.Auth.LoginLimitPerName,
@@ -252,6 +289,9 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor auth.Principal, c
 		if errors.Is(err, models.ErrBadCredentials) {
 			err = models.Invalid("current_password", "wrong_password", "the current password is wrong")
 		}
+		return models.User{}, err
+	}
+	if err := s.throttle.Succeeded(ctx, me.Name, clientIP); err != nil {
 		return models.User{}, err
 	}
 	if err := s.policy.Check("new_password", next, me.Name); err != nil {

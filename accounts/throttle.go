@@ -128,6 +128,43 @@ func (t *loginThrottle) Failed(ctx context.Context, name, ip string) error {
 	return nil
 }
 
+// Attempt counts an attempt at a second factor for name from ip before it
+// is checked (against the address, the name, and the name from this
+// address), and refuses it (*models.ThrottledError) when that takes the
+// address or the name over its limit: counted first, a burst of guesses
+// in parallel cannot all pass one look at the count. undo takes the
+// attempt back when it was right: the name's failures, and this address's
+// on it, are cleared (the login has succeeded), and the address's count
+// goes back down by one, so that successful logins never slow an office
+// behind one address.
+func (t *loginThrottle) Attempt(ctx context.Context, name, ip string) (undo func(context.Context) error, err error) {
+	var refusal *models.ThrottledError
+	for _, k := range []struct {
+		key   string
+		limit int // 0: counted, not limited on its own
+	}{{ipKey(ip), t.PerIP}, {nameKey(name), t.PerName}, {pairKey(name, ip), 0}} {
+		n, left, err := t.Counter.Add(ctx, k.key, 1, t.Window)
+		if err != nil {
+			return nil, err
+		}
+		if k.limit > 0 && n > k.limit {
+			wait := max(left, time.Second)
+			if refusal == nil || wait > refusal.RetryAfter {
+				refusal = &models.ThrottledError{RetryAfter: wait}
+			}
+		}
+	}
+	if refusal != nil {
+		return nil, refusal
+	}
+	return func(ctx context.Context) error {
+		if _, _, err := t.Counter.Add(ctx, ipKey(ip), -1, t.Window); err != nil {
+			return err
+		}
+		return t.Succeeded(ctx, name, ip)
+	}, nil
+}
+
 // Succeeded clears the name's failures, and this address's on the name.
 // The address's own count stays: one good password must not reset the
 // count of an attacker sharing it.

@@ -44,6 +44,9 @@ type Principal struct {
 	// SecondFactorPending: the password was right, but the login still
 	// needs its second factor; until then the principal is not logged in.
 	SecondFactorPending bool
+	// MustEnrol: logged in, but an administrator who must enrol a second
+	// factor (auth.require_2fa_for_admins) before doing anything else.
+	MustEnrol bool
 	// Token is the personal access token of a MethodToken principal.
 	Token models.Token
 }
@@ -188,6 +191,26 @@ func RequireLogin(fail middleware.Fail, page bool) gin.HandlerFunc {
 			return
 		}
 		fail(c, models.ErrNotAuthenticated)
+	}
+}
+
+// RequireEnrolled holds a principal who must enrol a second factor
+// (Principal.MustEnrol) to the requests allowed lets through: a visit
+// (GET) to a page (isPage) is sent to enrolPage, anything else refused
+// with models.ErrEnrolmentRequired.
+func RequireEnrolled(fail middleware.Fail, enrolPage string, allowed, isPage func(*http.Request) bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := From(c)
+		if !ok || !p.MustEnrol || allowed(c.Request) {
+			c.Next()
+			return
+		}
+		if isPage(c.Request) && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) {
+			c.Redirect(http.StatusSeeOther, enrolPage)
+			c.Abort()
+			return
+		}
+		fail(c, models.ErrEnrolmentRequired)
 	}
 }
 

@@ -53,6 +53,7 @@ Commands:
                user list
                user delete NAME
                user logout NAME     (ends every session of the user)
+               user reset-2fa NAME  (removes the user's second factors and passkeys, for a lost phone; ends their sessions)
                user suspend NAME    (ends their sessions; they cannot log in until restored)
                user restore NAME
   token      personal access tokens for the API, from the shell:

@@ -393,11 +393,22 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		observed = metrics.New(metrics.Sources{Build: buildinfo.Get(), LiveSessions: s.CountLiveSessions, Pools: s.PoolStats, Cache: users.Stats})
 		logins, requests = observed, observed
 	}
+	sealKey, err := accounts.SealKey(secret)
+	if err != nil {
+		return err
+	}
+	ceremonies, err := sessions.NewCeremonies(secret, users)
+	if err != nil {
+		return err
+	}
+	rpID, rpOrigins := cfg.RelyingParty()
 	handler, err := handlers.New(handlers.Deps{
-		Config:      cfg,
-		Store:       users,
-		Accounts:    accounts.New(accounts.Options{Store: users, Tokens: s, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Logins: logins, Log: log}),
+		Config: cfg,
+		Store:  users,
+		Accounts: accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, SealKey: sealKey,
+			RPID: rpID, RPOrigins: rpOrigins, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Logins: logins, Log: log}),
 		Requests:    requests,
+		Ceremonies:  ceremonies,
 		Sessions:    manager,
 		Logger:      log,
 		Templates:   assets.Templates,

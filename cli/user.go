@@ -23,11 +23,11 @@ import (
 // straight on the database (a running server sees the changes at once).
 func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []string) error {
 	if len(args) == 0 {
-		return usageError("user: which subcommand? add, passwd, list, delete, logout, suspend or restore")
+		return usageError("user: which subcommand? add, passwd, list, delete, logout, suspend, restore or reset-2fa")
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
-	case "add", "passwd", "list", "delete", "logout", "suspend", "restore":
+	case "add", "passwd", "list", "delete", "logout", "suspend", "restore", "reset-2fa":
 	default:
 		return usageError(fmt.Sprintf("user: unknown subcommand %q", sub))
 	}
@@ -55,7 +55,7 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		return err
 	}
 	defer stopSignal()
-	acc := accounts.New(accounts.Options{Store: users, Tokens: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
+	acc := accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
 	operator := auth.Operator()
 
 	if sub == "add" {
@@ -108,6 +108,11 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 			return err
 		}
 		fmt.Fprintf(e.stdout, "every session of %s has ended\n", u.Name)
+	case "reset-2fa":
+		if _, err := acc.ResetSecondFactors(ctx, operator, u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "second factors and passkeys of %s removed and their sessions ended: they log in with their password alone, and can set up new ones on /account/security\n", u.Name)
 	case "suspend", "restore":
 		suspend := sub == "suspend"
 		if _, err := acc.Update(ctx, operator, u.ID, accounts.Change{Suspended: &suspend}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -30,6 +31,7 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Session  Session  `yaml:"session"`
 	Auth     Auth     `yaml:"auth"`
+	WebAuthn WebAuthn `yaml:"webauthn"`
 	API      API      `yaml:"api"`
 	TLS      TLS      `yaml:"tls"`
 	Cluster  Cluster  `yaml:"cluster"`
@@ -147,6 +149,53 @@ type Auth struct {
 	LoginLimitPerName int           `yaml:"login_limit_per_name"`
 	LoginLimitPerIP   int           `yaml:"login_limit_per_ip"`
 	LoginWindow       time.Duration `yaml:"login_window"`
+	// Require2FAForAdmins sends an administrator without a second factor
+	// to enrol one after login, and lets them do nothing else until then.
+	Require2FAForAdmins bool `yaml:"require_2fa_for_admins"`
+}
+
+// WebAuthn configures passkeys: the relying party's id (the domain the
+// passkeys belong to) and the origins the pages are served from. Empty:
+// derived (see RelyingParty).
+type WebAuthn struct {
+	RPID    string   `yaml:"rp_id"`
+	Origins []string `yaml:"origins"`
+}
+
+// RelyingParty returns the passkeys' relying party id and origins: the
+// settings, or, where empty, the first of tls.domains (its https origins
+// for every domain), else localhost on server.addr's port (http and
+// https) and tls.addr's, for development.
+func (c Config) RelyingParty() (rpID string, origins []string) {
+	rpID, origins = c.WebAuthn.RPID, c.WebAuthn.Origins
+	if rpID == "" {
+		rpID = "localhost"
+		if len(c.TLS.Domains) > 0 {
+			rpID = c.TLS.Domains[0]
+		}
+	}
+	if len(origins) > 0 {
+		return rpID, origins
+	}
+	if len(c.TLS.Domains) > 0 {
+		port := ""
+		if _, p, err := net.SplitHostPort(c.TLS.Addr); err == nil && p != "443" && c.TLSOn() {
+			port = ":" + p
+		}
+		for _, d := range c.TLS.Domains {
+			origins = append(origins, "https://"+d+port)
+		}
+		return rpID, origins
+	}
+	port := "8080"
+	if _, p, err := net.SplitHostPort(c.Server.Addr); err == nil && p != "" {
+		port = p
+	}
+	origins = []string{"http://" + rpID + ":" + port, "https://" + rpID + ":" + port}
+	if _, p, err := net.SplitHostPort(c.TLS.Addr); err == nil && p != "" && c.TLSOn() {
+		origins = append(origins, "https://"+rpID+":"+p)
+	}
+	return rpID, origins
 }
 
 // Log says how to write logs.
@@ -209,8 +258,9 @@ func Default() Config {
 			Redirect:      true,
 			HSTSMaxAge:    31536000,
 		},
-		Cluster: Cluster{Workers: "0"},
-		Log:     Log{Format: "text", Level: "info"},
+		Cluster:  Cluster{Workers: "0"},
+		Log:      Log{Format: "text", Level: "info"},
+		WebAuthn: WebAuthn{Origins: []string{}},
 	}
 }
 

@@ -250,3 +250,48 @@ func TestTyposAreNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestRelyingParty: the passkeys' relying party and origins, set or
+// derived, and the settings refused.
+func TestRelyingParty(t *testing.T) {
+	tests := []struct {
+		name    string
+		adjust  func(*Config)
+		rpID    string
+		origins []string
+		problem string
+	}{
+		{"development", func(c *Config) {}, "localhost", []string{"http://localhost:8080", "https://localhost:8080"}, ""},
+		{"self-signed", func(c *Config) { c.TLS.Mode = "self-signed" }, "localhost",
+			[]string{"http://localhost:8080", "https://localhost:8080", "https://localhost:8443"}, ""},
+		{"tls domains", func(c *Config) {
+			c.TLS.Mode, c.TLS.Addr, c.TLS.Domains = "autocert", ":443", []string{"example.com", "www.example.com"}
+		},
+			"example.com", []string{"https://example.com", "https://www.example.com"}, ""},
+		{"set", func(c *Config) {
+			c.WebAuthn.RPID, c.WebAuthn.Origins = "example.org", []string{"https://id.example.org"}
+		},
+			"example.org", []string{"https://id.example.org"}, ""},
+		{"an IP address", func(c *Config) { c.WebAuthn.RPID = "10.0.0.1" }, "", nil, "webauthn.rp_id"},
+		{"an origin elsewhere", func(c *Config) { c.WebAuthn.RPID, c.WebAuthn.Origins = "example.org", []string{"https://example.com"} },
+			"", nil, "webauthn.origins: \"https://example.com\" is not allowed; an origin's host must be webauthn.rp_id"},
+		{"an origin with a path", func(c *Config) { c.WebAuthn.Origins = []string{"http://localhost:8080/app"} }, "", nil, "webauthn.origins"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.adjust(&c)
+			problems := strings.Join(c.Validate(), "\n")
+			if tt.problem != "" {
+				if !strings.Contains(problems, tt.problem) {
+					t.Fatalf("problems %q, want one with %q", problems, tt.problem)
+				}
+				return
+			}
+			rpID, origins := c.RelyingParty()
+			if strings.Contains(problems, "webauthn") || rpID != tt.rpID || strings.Join(origins, " ") != strings.Join(tt.origins, " ") {
+				t.Fatalf("%s %v (problems %q), want %s %v", rpID, origins, problems, tt.rpID, tt.origins)
+			}
+		})
+	}
+}

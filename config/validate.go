@@ -18,6 +18,20 @@ func (c Config) Validate() Problems {
 		p = append(p, fmt.Sprintf("%s: %q is not allowed; %s", key, fmt.Sprint(value), allowed))
 	}
 
+	if d := c.WebAuthn.RPID; d != "" && !validDomain(d) {
+		bad("webauthn.rp_id", d, "give a domain name such as example.com (no scheme, port or IP address), or leave it empty to take the first of tls.domains")
+	}
+	rpID, _ := c.RelyingParty()
+	for _, o := range c.WebAuthn.Origins {
+		u, err := url.Parse(o)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "":
+			bad("webauthn.origins", o, "list origins such as https://example.com (a scheme, a host, a port if not the default; no path)")
+		case u.Hostname() != rpID && !strings.HasSuffix(u.Hostname(), "."+rpID):
+			bad("webauthn.origins", o, fmt.Sprintf("an origin's host must be webauthn.rp_id (%s) or below it", rpID))
+		}
+	}
+
 	if c.DataDir == "" {
 		bad("data_dir", c.DataDir, "give a directory for the database and generated secrets, e.g. ./data")
 	}
@@ -271,4 +285,23 @@ func checkListenAddr(addr string) error {
 		return fmt.Errorf("the port must be a number from 0 to 65535")
 	}
 	return nil
+}
+
+// validDomain reports whether d is a domain name (letters, digits,
+// hyphens, dots; not an IP address), as a passkey's relying party id must be.
+func validDomain(d string) bool {
+	if net.ParseIP(d) != nil || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || len(d) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -109,15 +109,18 @@ func TestAxe(t *testing.T) {
 	addUser(t, admin, p.base, `{"name":"park","role":"admin"}`)
 	addUser(t, admin, p.base, `{"name":"`+longName+`"}`)
 	addUser(t, admin, p.base, `{"name":"김철수"}`)
+	addUser(t, admin, p.base, `{"name":"choi","password":"a long secret phrase"}`)
+	enrolTOTP(t, p.base, sessionOf(t, apiLogin(t, p.base, "choi", "a long secret phrase", "")))
 
 	// A browser for each kind of visitor (each its own cookies).
 	browsers := map[string]*browser{
-		"fresh":  newBrowser(t), // the server before setup
-		"anon":   newBrowser(t), // logged out
-		"admin":  newBrowser(t),
-		"member": newBrowser(t),
+		"fresh":   newBrowser(t), // the server before setup
+		"anon":    newBrowser(t), // logged out
+		"admin":   newBrowser(t),
+		"member":  newBrowser(t),
+		"twostep": newBrowser(t), // a user with an authenticator app, between password and code
 	}
-	bases := map[string]string{"fresh": fresh.base, "anon": p.base, "admin": p.base, "member": p.base}
+	bases := map[string]string{"fresh": fresh.base, "anon": p.base, "admin": p.base, "member": p.base, "twostep": p.base}
 	browsers["admin"].login(p.base, "kim", adminPassword)
 	browsers["admin"].do("admin logged in", waitURL("/"))
 	browsers["member"].login(p.base, "lee", "a long secret phrase")
@@ -166,6 +169,19 @@ func TestAxe(t *testing.T) {
 		}},
 		{"account", "member", func(b *browser, base string) {
 			b.do("account page", chromedp.Navigate(base+"/account"), waitURL("/account"), chromedp.WaitVisible(chromedp.ID("account-name-input")))
+		}},
+		{"security", "admin", func(b *browser, base string) {
+			// With a new authenticator secret: its QR code, the key, the confirm form.
+			b.do("security page", chromedp.Navigate(base+"/account/security"), waitURL("/account/security"),
+				waitJS(`document.getElementById('totp-qr') || document.getElementById('totp-begin')`))
+			if run(b, "a secret shown?", chromedp.Evaluate[bool](`!document.getElementById('totp-qr')`)) {
+				b.do("set up an authenticator app", chromedp.Click(chromedp.ID("totp-begin")), waitURL("/account/security"))
+			}
+			b.do("the QR code and the passkeys", chromedp.WaitVisible(chromedp.ID("totp-qr")), chromedp.WaitVisible(chromedp.ID("passkey-register")))
+		}},
+		{"login-2fa", "twostep", func(b *browser, base string) {
+			b.login(base, "choi", "a long secret phrase")
+			b.do("the second step", waitURL("/login/2fa"), chromedp.WaitVisible(chromedp.ID("login-code")))
 		}},
 		{"error-404", "admin", func(b *browser, base string) {
 			b.do("404 page", chromedp.Navigate(base+"/no-such-page"), waitURL("/no-such-page"), chromedp.WaitVisible(chromedp.CSS(".error-status")))

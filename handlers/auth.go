@@ -8,10 +8,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"userhub/accounts"
 	"userhub/auth"
 	"userhub/locale"
 	"userhub/middleware"
 	"userhub/models"
+	"userhub/sessions"
 )
 
 // Logging in and out, and one's own account. The accounts service checks
@@ -61,19 +63,17 @@ func (h *Handlers) loginPage(c *gin.Context) error {
 }
 
 // loginSubmit: POST /login (a form: name, password, next). A wrong
-// password or too many attempts show the form again, saying so.
+// password or too many attempts show the form again, saying so. An
+// account with a second factor goes on to /login/2fa.
 func (h *Handlers) loginSubmit(c *gin.Context) error {
 	name, password := c.PostForm("name"), c.PostForm("password")
 	page := loginPage{Next: safeNext(c.PostForm("next")), Name: name}
-	user, err := h.accounts.Authenticate(c.Request.Context(), name, password, c.ClientIP())
+	login, err := h.accounts.LogIn(c.Request.Context(), name, password, accounts.SecondFactor{}, c.ClientIP())
 	if err == nil {
-		err = h.sessions.Login(c, user)
+		return h.startSession(c, login, page.Next)
 	}
 	var throttled *models.ThrottledError
 	switch {
-	case err == nil:
-		c.Redirect(http.StatusSeeOther, page.Next)
-		return nil
 	case errors.Is(err, models.ErrBadCredentials):
 		page.Error = "login.failed"
 	case errors.Is(err, models.ErrSuspended):
@@ -97,24 +97,37 @@ func (h *Handlers) logout(c *gin.Context) error {
 	return nil
 }
 
-// apiLogin: POST /api/v1/login {"name", "password"} -> 200, the user, and
-// the session cookie.
+// apiLogin: POST /api/v1/login {"name", "password", "totp"?,
+// "recovery_code"?} -> 200, the user, and the session cookie. An account
+// with a second factor needs it in the same request (401
+// second_factor_required without). An administrator who must enrol one
+// gets a session that may only do that.
 func (h *Handlers) apiLogin(c *gin.Context) error {
 	var in struct {
-		Name     *string `json:"name" required:"true"`
-		Password *string `json:"password" required:"true"`
+		Name         *string `json:"name" required:"true"`
+		Password     *string `json:"password" required:"true"`
+		TOTP         string  `json:"totp"`
+		RecoveryCode string  `json:"recovery_code"`
 	}
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	user, err := h.accounts.Authenticate(c.Request.Context(), *in.Name, *in.Password, c.ClientIP())
+	login, err := h.accounts.LogIn(c.Request.Context(), *in.Name, *in.Password,
+		accounts.SecondFactor{Code: in.TOTP, RecoveryCode: in.RecoveryCode}, c.ClientIP())
 	if err != nil {
 		return err
 	}
-	if err := h.sessions.Login(c, user); err != nil {
+	if login.SecondFactorPending {
+		return models.ErrSecondFactorRequired
+	}
+	stage := sessions.Complete
+	if login.MustEnrol {
+		stage = sessions.MustEnrol
+	}
+	if err := h.sessions.Start(c, login.User, stage); err != nil {
 		return err
 	}
-	writeJSON(c, http.StatusOK, typeJSON, toJSON(user))
+	writeJSON(c, http.StatusOK, typeJSON, toJSON(login.User))
 	return nil
 }
 

@@ -41,6 +41,12 @@ var messageSets = map[string][]message{
 	"account": {
 		{"renamed", "msg.renamed"}, {"password-changed", "msg.password_changed"}, {"mismatch", "field.password_mismatch"},
 	},
+	// The passkeys' words (the login page, the security page).
+	"passkeys": {
+		{"passkey-failed", "msg.passkey_failed"}, {"passkey-cancelled", "msg.passkey_cancelled"},
+		{"passkey-working", "msg.passkey_working"}, {"err-invalid_passkey", "msg.passkey_failed"},
+		{"err-no_ceremony", "msg.passkey_cancelled"},
+	},
 	// What the API's error codes mean, for every page that calls it.
 	"errors": {
 		{"err-name_taken", "field.name_taken"}, {"err-required", "field.required"}, {"err-too_long", "field.too_long"},
@@ -50,7 +56,7 @@ var messageSets = map[string][]message{
 		{"err-password_contains_name", "field.password_contains_name"}, {"err-wrong_password", "field.wrong_password"},
 		{"err-last_admin", "msg.last_admin"}, {"err-suspended", "msg.account_suspended"}, {"err-suspend_self", "msg.suspend_self"}, {"err-forbidden", "msg.forbidden"}, {"err-not_authenticated", "msg.not_authenticated"},
 		{"err-too_many_attempts", "login.throttled"}, {"err-not_found", "msg.not_found"}, {"err-network", "msg.network"},
-		{"err-failed", "msg.failed"},
+		{"err-second_factor_enrolment_required", "msg.second_factor_enrolment_required"}, {"err-failed", "msg.failed"},
 	},
 }
 

@@ -55,6 +55,8 @@ type Deps struct {
 	// SetupToken opens the setup page to visitors from other machines
 	// while no user exists (the link in the log); "": only from loopback.
 	SetupToken string
+	// Ceremonies keeps the passkey ceremonies between their two requests.
+	Ceremonies *sessions.Ceremonies
 }
 
 // Handlers serves every route; New wires it into the engine.
@@ -73,6 +75,7 @@ type Handlers struct {
 	// idempotency keeps the answers to creates sent with an
 	// Idempotency-Key (nil: the header is ignored).
 	idempotency models.IdempotencyStore
+	ceremonies  *sessions.Ceremonies
 	setupToken  string
 	// challenge is the WWW-Authenticate header of every 401.
 	challenge string
@@ -98,6 +101,7 @@ func New(d Deps) (*gin.Engine, error) {
 		draining:    d.Draining,
 		idempotency: d.Idempotency,
 		setupToken:  d.SetupToken,
+		ceremonies:  d.Ceremonies,
 	}
 	maps.Copy(h.ready, d.Ready)
 	if d.Counter != nil && d.Config.API.RateLimit > 0 {
@@ -174,6 +178,7 @@ func New(d Deps) (*gin.Engine, error) {
 		crossOrigin,
 		middleware.BodyLimit(d.Config.Server.MaxBodyBytes, h.fail),
 		authenticator.Authenticate(),
+		auth.RequireEnrolled(h.fail, "/account/security", enrolmentAllowed, func(r *http.Request) bool { return !h.answersJSON(r.URL.Path) }),
 	)
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errMethod) }) // gin has set Allow
@@ -187,6 +192,8 @@ func New(d Deps) (*gin.Engine, error) {
 	get(r, "/api/docs", h.handle(h.apiDocs))
 	get(r, "/login", h.firstRun, h.handle(h.loginPage))
 	r.POST("/login", h.handle(h.loginSubmit))
+	get(r, "/login/2fa", h.handle(h.secondStepGet))
+	r.POST("/login/2fa", h.handle(h.secondStepSubmit))
 	get(r, "/setup", h.handle(h.setupPage))
 	r.POST("/setup", h.handle(h.setupSubmit))
 	r.POST("/lang", h.handle(h.setLanguage))
@@ -198,6 +205,11 @@ func New(d Deps) (*gin.Engine, error) {
 	get(pages, "/account/tokens", h.handle(h.tokensPageGet))
 	pages.POST("/account/tokens", h.handle(h.tokensPageCreate))
 	pages.POST("/account/tokens/:id/revoke", h.handle(h.tokensPageRevoke))
+	get(pages, "/account/security", h.handle(h.securityPageGet))
+	pages.POST("/account/security/totp", h.handle(h.securityPageBegin))
+	pages.POST("/account/security/totp/confirm", h.handle(h.securityPageConfirm))
+	pages.POST("/account/security/totp/remove", h.handle(h.securityPageRemove))
+	pages.POST("/account/security/passkeys/:id/remove", h.handle(h.securityPageRemovePasskey))
 	get(pages, "/account/sessions", h.handle(h.sessionsPageGet))
 	pages.POST("/account/sessions/end-others", h.handle(h.sessionsPageEndOthers))
 	pages.POST("/account/sessions/:id/end", h.handle(h.sessionsPageEnd))
@@ -214,10 +226,19 @@ func New(d Deps) (*gin.Engine, error) {
 	// The versioned JSON API.
 	api := h.group(r, "/api", asJSON, h.rateLimit)
 	api.POST("/v1/login", h.handle(h.apiLogin))
+	api.POST("/v1/login/passkey/options", h.handle(h.apiPasskeyLoginOptions))
+	api.POST("/v1/login/passkey", h.handle(h.apiPasskeyLogin))
 	v1 := api.Group("/v1", loggedIn, auth.RequireScopes(h.fail))
 	v1.POST("/logout", h.sessionOnly, h.handle(h.apiLogout))
 	get(v1, "/me", h.handle(h.apiMe))
 	v1.PUT("/me/password", h.sessionOnly, h.handle(h.apiChangePassword))
+	v1.POST("/me/totp", h.sessionOnly, h.handle(h.apiBeginTOTP))
+	v1.POST("/me/totp/confirm", h.sessionOnly, h.handle(h.apiConfirmTOTP))
+	v1.DELETE("/me/totp", h.sessionOnly, h.handle(h.apiDisableTOTP))
+	get(v1, "/me/passkeys", h.handle(h.apiListPasskeys))
+	v1.POST("/me/passkeys/options", h.sessionOnly, h.handle(h.apiPasskeyOptions))
+	v1.POST("/me/passkeys", h.sessionOnly, h.handle(h.apiAddPasskey))
+	v1.DELETE("/me/passkeys/:id", h.sessionOnly, h.handle(h.apiRemovePasskey))
 	get(v1, "/me/sessions", h.handle(h.apiMySessions))
 	v1.DELETE("/me/sessions", h.sessionOnly, h.handle(h.apiEndMySessions))
 	v1.DELETE("/me/sessions/:id", h.sessionOnly, h.handle(h.apiEndMySession))

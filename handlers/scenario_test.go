@@ -93,7 +93,10 @@ func testHasher() *accounts.Hasher {
 }
 
 func (a app) newAccounts(s models.UserStore, counter models.Counter) *accounts.Service {
-	return accounts.New(accounts.Options{Store: s, Tokens: a.db, Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
+	key, _ := accounts.SealKey([]byte("test secret: 0123456789abcdef0123456789"))
+	rpID, origins := a.cfg.RelyingParty()
+	return accounts.New(accounts.Options{Store: s, Tokens: a.db, SecondFactors: a.db, Passkeys: a.db, SealKey: key, RPID: rpID, RPOrigins: origins,
+		Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
 }
 
 // testStore is what the handlers read and the sessions check.
@@ -119,6 +122,10 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 	}
 	manager := sessions.NewManager(backend, a.cfg.Session, s, s, a.logger())
 	manager.KeepList(a.db)
+	ceremonies, err := sessions.NewCeremonies([]byte("test secret: 0123456789abcdef0123456789"), s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := handlers.New(handlers.Deps{
 		Config:      a.cfg,
 		Store:       s,
@@ -131,6 +138,7 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 		Idempotency: a.db,
 		SetupToken:  testSetupToken,
 		Requests:    a.requests,
+		Ceremonies:  ceremonies,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,26 @@ type record struct {
 	login   time.Time // "iat": when the user logged in
 	expires time.Time // "exp": login + the absolute timeout of that time
 	seen    time.Time // "seen": the last refresh (idle timeout)
+	stage   Stage     // "stage": how far the login has come (absent: complete)
 }
+
+// Stage is how far the login of a session has come.
+type Stage string
+
+// The stages of a login.
+const (
+	// Complete: logged in.
+	Complete Stage = ""
+	// SecondFactorPending: the password was right; the second factor is
+	// awaited, for at most PendingTimeout. The session is no login yet.
+	SecondFactorPending Stage = "2fa"
+	// MustEnrol: logged in, but an administrator who must enrol a second
+	// factor before doing anything else.
+	MustEnrol Stage = "enrol"
+)
+
+// PendingTimeout is how long a session waits for its second factor.
+const PendingTimeout = 5 * time.Minute
 
 // readRecord reads a session's values; ok is false when one is missing or
 // of the wrong type (a session of an older layout: it has ended).
@@ -53,6 +72,9 @@ func readRecord(values map[any]any) (r record, ok bool) {
 	seen, ok5 = values["seen"].(int64)
 	expires, ok6 = values["exp"].(int64)
 	r.login, r.seen, r.expires = time.UnixMilli(login), time.UnixMilli(seen), time.UnixMilli(expires)
+	if stage, ok := values["stage"].(string); ok {
+		r.stage = Stage(stage)
+	}
 	return r, ok1 && ok2 && ok3 && ok4 && ok5 && ok6
 }
 
@@ -64,6 +86,11 @@ func (r record) write(values map[any]any) {
 	values["iat"] = r.login.UnixMilli()
 	values["exp"] = r.expires.UnixMilli()
 	values["seen"] = r.seen.UnixMilli()
+	if r.stage != Complete {
+		values["stage"] = string(r.stage)
+	} else {
+		delete(values, "stage")
+	}
 }
 
 // sessionKey is where the request's session lives in the gin context.
@@ -188,7 +215,13 @@ func (m *Manager) Principal(c *gin.Context) (auth.Principal, bool, error) {
 			}
 		}
 	}
-	return auth.Principal{User: user, Method: auth.MethodSession, SessionID: rec.id}, true, nil
+	return rec.principal(user), true, nil
+}
+
+// principal is the principal of a session with record r, of user.
+func (r record) principal(user models.User) auth.Principal {
+	return auth.Principal{User: user, Method: auth.MethodSession, SessionID: r.id,
+		SecondFactorPending: r.stage == SecondFactorPending, MustEnrol: r.stage == MustEnrol}
 }
 
 // refreshInterval is how stale the last-seen time may get before it is
@@ -241,6 +274,9 @@ func (m *Manager) check(c *gin.Context, sess *gsessions.Session) (record, models
 		rec.login.After(ahead) || rec.seen.After(ahead) {
 		return rec, models.User{}, errSessionEnded
 	}
+	if rec.stage == SecondFactorPending && now.Sub(rec.login) > PendingTimeout {
+		return rec, models.User{}, errSessionEnded
+	}
 	ctx := c.Request.Context()
 	user, err := m.users.User(ctx, rec.userID)
 	if errors.Is(err, models.ErrNotFound) {
@@ -276,17 +312,25 @@ func current(c *gin.Context) (*gsessions.Session, record, bool) {
 // Login starts a new session for user, replacing (and revoking) any the
 // request came with.
 func (m *Manager) Login(c *gin.Context, user models.User) error {
+	return m.Start(c, user, Complete)
+}
+
+// Start starts a new session for user at stage, replacing (and revoking)
+// any the request came with: each step of a login gets a session of its
+// own.
+func (m *Manager) Start(c *gin.Context, user models.User, stage Stage) error {
 	if err := m.revokeCurrent(c); err != nil {
 		return err
 	}
 	now := m.now()
-	return m.start(c, user, now, now.Add(m.cfg.AbsoluteTimeout))
+	return m.start(c, user, now, now.Add(m.cfg.AbsoluteTimeout), stage)
 }
 
-// Reissue replaces the current session with a new one under the user's
-// current session version, keeping its login and expiry times: after a user changes
-// their own password, the session they did it from goes on while every
-// other one has ended.
+// Reissue replaces the current session with a new, complete one under the
+// user's current session version, keeping its login and expiry times:
+// after a user changes their own password, the session they did it from
+// goes on while every other one has ended; after an administrator who had
+// to enrol a second factor has, they may go on.
 func (m *Manager) Reissue(c *gin.Context, user models.User) error {
 	login := m.now()
 	expires := login.Add(m.cfg.AbsoluteTimeout)
@@ -296,18 +340,19 @@ func (m *Manager) Reissue(c *gin.Context, user models.User) error {
 	if err := m.revokeCurrent(c); err != nil {
 		return err
 	}
-	return m.start(c, user, login, expires)
+	return m.start(c, user, login, expires, Complete)
 }
 
-func (m *Manager) start(c *gin.Context, user models.User, login, expires time.Time) error {
+func (m *Manager) start(c *gin.Context, user models.User, login, expires time.Time, stage Stage) error {
 	sess := gsessions.NewSession(m.store, m.cookieName(c.Request))
 	sess.Options = m.options(c.Request)
 	sess.IsNew = true
-	rec := record{userID: user.ID, version: user.SessionVersion, id: rand.Text(), login: login, expires: expires, seen: m.now()}
+	rec := record{userID: user.ID, version: user.SessionVersion, id: rand.Text(), login: login, expires: expires, seen: m.now(), stage: stage}
 	rec.write(sess.Values)
 	// Listed before the cookie is sent: a session that could not be listed
-	// is never handed out (its user could not see or end it).
-	if m.list != nil {
+	// is never handed out (its user could not see or end it). A login is
+	// listed only once complete.
+	if m.list != nil && stage != SecondFactorPending {
 		if err := m.list.ListSession(c.Request.Context(), m.listEntry(c, rec)); err != nil {
 			return err
 		}
@@ -316,7 +361,7 @@ func (m *Manager) start(c *gin.Context, user models.User, login, expires time.Ti
 		return m.storeFailed(err)
 	}
 	c.Set(sessionKey, sess)
-	auth.Set(c, auth.Principal{User: user, Method: auth.MethodSession, SessionID: rec.id})
+	auth.Set(c, rec.principal(user))
 	return nil
 }
 

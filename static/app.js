@@ -4,7 +4,10 @@
 //     server writes every row); administrators add users, rename them,
 //     change their role, set their password, suspend, restore and delete
 //     them, one at a time or several selected at once;
-//   - the account page: users change their own name and password.
+//   - the account page: users change their own name and password;
+//   - passkeys: "Sign in with a passkey" on the login page, and adding one
+//     on the security page, with navigator.credentials and the server's
+//     JSON options.
 // It talks to the seed's REST routes (PUT, PATCH, DELETE /user/:id) and to
 // the JSON API (/api/v1) with fetch(). Every visible string comes from the
 // page's data-msg-* attributes, i.e. from the server's translation table.
@@ -521,6 +524,108 @@
         say(msg('password-changed'), 'ok');
       } catch (err) {
         say(err.message, 'error');
+      }
+    });
+  }
+  // ---- Passkeys: sign in on the login page, add one on the security page ----
+  // The server's options ({"publicKey": ...}) carry bytes as base64url;
+  // navigator.credentials wants ArrayBuffers, and the answer goes back as
+  // JSON with base64url again.
+  const fromB64url = (s) => {
+    const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4);
+    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer;
+  };
+  const toB64url = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const credentialJSON = (cred) => {
+    const r = cred.response;
+    const response = { clientDataJSON: toB64url(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = toB64url(r.attestationObject);
+      if (r.getTransports) response.transports = r.getTransports();
+    }
+    if (r.authenticatorData) {
+      response.authenticatorData = toB64url(r.authenticatorData);
+      response.signature = toB64url(r.signature);
+      if (r.userHandle) response.userHandle = toB64url(r.userHandle);
+    }
+    return {
+      id: cred.id, rawId: toB64url(cred.rawId), type: cred.type, response: response,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: cred.getClientExtensionResults(),
+    };
+  };
+  // postJSON sends body and returns the JSON answer; a failure throws an
+  // Error whose message is ready to show (a 401 here is a passkey refused,
+  // not a session ended).
+  const postJSON = async (msg, url, body) => {
+    let res;
+    try {
+      res = await fetch(url, {
+        method: 'POST', credentials: 'same-origin',
+        headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+        body: JSON.stringify(body || {}),
+      });
+    } catch (err) {
+      throw new Error(msg('err-network'));
+    }
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new Error(describe(msg, data, res.status));
+    return data;
+  };
+  // ceremony runs the browser's part; a person who cancels is told so.
+  const ceremony = async (msg, run) => {
+    try {
+      return await run();
+    } catch (err) {
+      throw new Error(err && err.name === 'NotAllowedError' ? msg('passkey-cancelled') : msg('passkey-failed'));
+    }
+  };
+  const passkeysWork = !!(window.PublicKeyCredential && navigator.credentials);
+
+  const passkeyLogin = document.getElementById('passkey-login-box');
+  if (passkeyLogin && passkeysWork) {
+    const msg = messages(passkeyLogin);
+    const line = document.getElementById('passkey-status');
+    const button = document.getElementById('passkey-login');
+    passkeyLogin.hidden = false;
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      say(msg('passkey-working'), '', line);
+      try {
+        const options = (await postJSON(msg, '/api/v1/login/passkey/options')).publicKey;
+        options.challenge = fromB64url(options.challenge);
+        (options.allowCredentials || []).forEach((c) => { c.id = fromB64url(c.id); });
+        const cred = await ceremony(msg, () => navigator.credentials.get({ publicKey: options }));
+        await postJSON(msg, '/api/v1/login/passkey', { credential: credentialJSON(cred) });
+        window.location.assign(passkeyLogin.dataset.next || '/');
+      } catch (err) {
+        say(err.message, 'error', line);
+        button.disabled = false;
+      }
+    });
+  }
+
+  const passkeyForm = document.getElementById('passkey-register');
+  if (passkeyForm && passkeysWork) {
+    const msg = messages(document.getElementById('passkeys'));
+    const line = document.getElementById('passkey-status');
+    const submit = document.getElementById('passkey-register-submit');
+    passkeyForm.hidden = false;
+    passkeyForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      submit.disabled = true;
+      say(msg('passkey-working'), '', line);
+      try {
+        const options = (await postJSON(msg, '/api/v1/me/passkeys/options')).publicKey;
+        options.challenge = fromB64url(options.challenge);
+        options.user.id = fromB64url(options.user.id);
+        (options.excludeCredentials || []).forEach((c) => { c.id = fromB64url(c.id); });
+        const cred = await ceremony(msg, () => navigator.credentials.create({ publicKey: options }));
+        await postJSON(msg, '/api/v1/me/passkeys', { name: passkeyForm.elements.name.value, credential: credentialJSON(cred) });
+        window.location.assign('/account/security?passkey_added=1');
+      } catch (err) {
+        say(err.message, 'error', line);
+        submit.disabled = false;
       }
     });
   }

@@ -39,6 +39,8 @@ var optionalSuites = []suite{
 	{"TestBrowserEndedSessionSaysSo", "Chromium"},
 	{"TestBrowserPhoneLabels", "Chromium"},
 	{"TestBrowserTokens", "Chromium"},
+	{"TestBrowserTOTP", "Chromium"},
+	{"TestBrowserPasskeys", "Chromium"},
 	{"TestBrowserSessions", "Chromium"},
 	{"TestBrowserAPIDocs", "Chromium"},
 	{"TestScreenshots", "Chromium"},

@@ -50,6 +50,8 @@ func Run(t *testing.T, newDB Opener) {
 		{"ConcurrentChangesFromOneReadMakeOne", testLostUpdate},
 		{"Tokens", testTokens},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"SecondFactors", testSecondFactors},
+		{"Passkeys", testPasskeys},
 		{"SessionList", testSessionList},
 	}
 	for _, tt := range tests {
@@ -966,6 +968,89 @@ func testIdempotencyKeys(t *testing.T, open func() models.UserStore) {
 	}
 }
 
+// testSecondFactors: a secret is set, replaced while unconfirmed, confirmed
+// once with its recovery codes; a step is used once and never an earlier
+// one; a recovery code once; deleting removes both, and so does deleting
+// the user.
+func testSecondFactors(t *testing.T, open func() models.UserStore) {
+	us := open()
+	s, ok := us.(models.SecondFactorStore)
+	if !ok {
+		t.Log("this store keeps no second factors (the read cache does not)")
+		return
+	}
+	kim := mustCreate(t, us, "kim", models.RoleAdmin)
+	_, err := s.TOTP(ctx, kim.ID)
+	wantErr(t, err, models.ErrNoTOTP)
+	wantErr(t, s.SetTOTP(ctx, 999, []byte("x")), models.ErrNotFound)
+	wantErr(t, s.ConfirmTOTP(ctx, kim.ID, 1, nil), models.ErrNoTOTP)
+	for _, sealed := range []string{"first", "second"} {
+		if err := s.SetTOTP(ctx, kim.ID, []byte(sealed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.TOTP(ctx, kim.ID); err != nil || string(got.Sealed) != "second" || got.Confirmed || got.UserID != kim.ID || got.CreatedAt.IsZero() {
+		t.Fatalf("unconfirmed: %+v, %v", got, err)
+	}
+	if ok, err := s.UseTOTPStep(ctx, kim.ID, 5); err != nil || ok {
+		t.Fatalf("a step of an unconfirmed secret: %v, %v", ok, err)
+	}
+	codes := [][]byte{{1}, {2}, {3}}
+	if err := s.ConfirmTOTP(ctx, kim.ID, 100, codes); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.ConfirmTOTP(ctx, kim.ID, 101, codes), models.ErrNoTOTP)
+	wantErr(t, s.SetTOTP(ctx, kim.ID, []byte("third")), models.ErrTOTPEnabled)
+	if got, err := s.TOTP(ctx, kim.ID); err != nil || string(got.Sealed) != "second" || !got.Confirmed || got.LastStep != 100 {
+		t.Fatalf("confirmed: %+v, %v", got, err)
+	}
+	for _, tc := range []struct {
+		step int64
+		want bool
+	}{{100, false}, {99, false}, {101, true}, {101, false}, {103, true}, {102, false}} {
+		if ok, err := s.UseTOTPStep(ctx, kim.ID, tc.step); err != nil || ok != tc.want {
+			t.Errorf("use step %d: %v, %v; want %v", tc.step, ok, err, tc.want)
+		}
+	}
+	if n, err := s.RecoveryCodesLeft(ctx, kim.ID); err != nil || n != 3 {
+		t.Fatalf("recovery codes left: %d, %v", n, err)
+	}
+	for _, tc := range []struct {
+		hash byte
+		want bool
+	}{{2, true}, {2, false}, {9, false}} {
+		if ok, err := s.UseRecoveryCode(ctx, kim.ID, []byte{tc.hash}); err != nil || ok != tc.want {
+			t.Errorf("use recovery code %d: %v, %v; want %v", tc.hash, ok, err, tc.want)
+		}
+	}
+	if n, _ := s.RecoveryCodesLeft(ctx, kim.ID); n != 2 {
+		t.Errorf("recovery codes left after one used: %d", n)
+	}
+	if err := s.DeleteTOTP(ctx, kim.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.DeleteTOTP(ctx, kim.ID), models.ErrNoTOTP)
+	if n, _ := s.RecoveryCodesLeft(ctx, kim.ID); n != 0 {
+		t.Errorf("recovery codes left after delete: %d", n)
+	}
+	// A user's second factor goes with the user.
+	lee := mustCreate(t, us, "lee", "")
+	if err := s.SetTOTP(ctx, lee.ID, []byte("lee")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmTOTP(ctx, lee.ID, 1, codes); err != nil {
+		t.Fatal(err)
+	}
+	if err := us.DeleteUser(ctx, lee.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.TOTP(ctx, lee.ID)
+	wantErr(t, err, models.ErrNoTOTP)
+	if n, _ := s.RecoveryCodesLeft(ctx, lee.ID); n != 0 {
+		t.Errorf("a deleted user's recovery codes: %d", n)
+	}
+}
+
 // testSessionList: a user's listed sessions are those of their current
 // session version that have not expired, newest first; a use moves last
 // seen; an unlisted one is gone; a deleted user's go with them.
@@ -1025,4 +1110,60 @@ func testSessionList(t *testing.T, open func() models.UserStore) {
 		t.Fatalf("a deleted user's sessions are still listed: %+v", list)
 	}
 	countLive(1)
+}
+
+// testPasskeys: passkeys are added for a user (not for nobody, not twice),
+// listed oldest first, found by id, used (data and last use move), removed
+// only by their user, and go with the user.
+func testPasskeys(t *testing.T, open func() models.UserStore) {
+	us := open()
+	s, ok := us.(models.PasskeyStore)
+	if !ok {
+		t.Log("this store keeps no passkeys (the read cache does not)")
+		return
+	}
+	kim := mustCreate(t, us, "kim", models.RoleAdmin)
+	lee := mustCreate(t, us, "lee", "")
+	add := func(u models.User, id byte, name string) models.Passkey {
+		t.Helper()
+		k, err := s.AddPasskey(ctx, models.Passkey{ID: []byte{id, 0xff}, UserID: u.ID, Name: name, Data: []byte(`{"n":0}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	laptop := add(kim, 1, "laptop")
+	phone := add(kim, 2, "phone")
+	add(lee, 3, "lee's")
+	if laptop.CreatedAt.IsZero() || !laptop.LastUsedAt.IsZero() || laptop.Name != "laptop" || laptop.UserID != kim.ID {
+		t.Fatalf("added %+v", laptop)
+	}
+	if _, err := s.AddPasskey(ctx, models.Passkey{ID: []byte{1, 0xff}, UserID: lee.ID, Name: "again", Data: []byte("{}")}); err == nil {
+		t.Error("a credential id stored twice")
+	}
+	_, err := s.AddPasskey(ctx, models.Passkey{ID: []byte{9}, UserID: 999, Name: "x", Data: []byte("{}")})
+	wantErr(t, err, models.ErrNotFound)
+	list, err := s.Passkeys(ctx, kim.ID)
+	if err != nil || len(list) != 2 || list[0].Name != "laptop" || list[1].Name != "phone" {
+		t.Fatalf("kim's passkeys: %+v, %v", list, err)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.PasskeyUsed(ctx, phone.ID, []byte(`{"n":1}`), at); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Passkey(ctx, phone.ID); err != nil || string(got.Data) != `{"n":1}` || !got.LastUsedAt.Equal(at) || got.UserID != kim.ID {
+		t.Fatalf("used: %+v, %v", got, err)
+	}
+	_, err = s.Passkey(ctx, []byte{7})
+	wantErr(t, err, models.ErrNoPasskey)
+	wantErr(t, s.DeletePasskey(ctx, lee.ID, laptop.ID), models.ErrNoPasskey)
+	if err := s.DeletePasskey(ctx, kim.ID, laptop.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.DeletePasskey(ctx, kim.ID, laptop.ID), models.ErrNoPasskey)
+	if err := us.DeleteUser(ctx, lee.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Passkey(ctx, []byte{3, 0xff})
+	wantErr(t, err, models.ErrNoPasskey)
 }

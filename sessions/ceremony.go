@@ -1,0 +1,103 @@
+package sessions
+
+import (
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/securecookie"
+
+	"userhub/middleware"
+	"userhub/models"
+)
+
+// Ceremonies keeps the state of a WebAuthn ceremony (its challenge)
+// between its two requests, where every instance finds it: in a
+// short-lived cookie, signed and encrypted with keys derived from the
+// session secret, so that no server keeps anything for a ceremony begun
+// and never finished. Each is used once: its id is recorded among the
+// revocations (the database, shared by the instances) when it is taken.
+type Ceremonies struct {
+	codec       *securecookie.SecureCookie
+	revocations models.Revocations
+	now         func() time.Time
+}
+
+// ErrNoCeremony: the request carries no ceremony of the kind asked for,
+// or one that has expired, been used, or belongs to someone else.
+var ErrNoCeremony = errors.New("no passkey ceremony under way: start again")
+
+const (
+	ceremonyCookie = "userhub_webauthn"
+	// CeremonyLifetime is how long a ceremony may take.
+	CeremonyLifetime = 5 * time.Minute
+)
+
+// NewCeremonies returns the ceremonies kept with keys from secret, used
+// once according to revocations.
+func NewCeremonies(secret []byte, revocations models.Revocations) (*Ceremonies, error) {
+	hashKey, err := hkdf.Key(sha256.New, secret, nil, "userhub webauthn ceremony authentication", 32)
+	if err != nil {
+		return nil, err
+	}
+	blockKey, err := hkdf.Key(sha256.New, secret, nil, "userhub webauthn ceremony encryption", 32)
+	if err != nil {
+		return nil, err
+	}
+	codec := securecookie.New(hashKey, blockKey).MaxAge(int(CeremonyLifetime.Seconds())).SetSerializer(securecookie.JSONEncoder{})
+	return &Ceremonies{codec: codec, revocations: revocations, now: time.Now}, nil
+}
+
+// ceremony is what the cookie holds.
+type ceremony struct {
+	ID     string `json:"id"`
+	Kind   string `json:"kind"` // "register", "login"
+	UserID int64  `json:"uid"`  // 0 for a login
+	State  []byte `json:"state"`
+}
+
+func (cs *Ceremonies) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: ceremonyCookie, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: middleware.IsHTTPS(r), SameSite: http.SameSiteStrictMode}
+}
+
+// Put keeps state for a ceremony of kind, for userID (0: anyone), in the
+// answer's cookie.
+func (cs *Ceremonies) Put(c *gin.Context, kind string, userID int64, state []byte) error {
+	value, err := cs.codec.Encode(ceremonyCookie, ceremony{ID: rand.Text(), Kind: kind, UserID: userID, State: state})
+	if err != nil {
+		return err
+	}
+	http.SetCookie(c.Writer, cs.cookie(c.Request, value, int(CeremonyLifetime.Seconds())))
+	return nil
+}
+
+// Take returns the state of the request's ceremony of kind for userID,
+// and makes it unusable: the cookie is deleted and its id revoked.
+func (cs *Ceremonies) Take(c *gin.Context, kind string, userID int64) ([]byte, error) {
+	http.SetCookie(c.Writer, cs.cookie(c.Request, "", -1))
+	got, err := c.Request.Cookie(ceremonyCookie)
+	if err != nil {
+		return nil, ErrNoCeremony
+	}
+	var cer ceremony
+	if err := cs.codec.Decode(ceremonyCookie, got.Value, &cer); err != nil || cer.Kind != kind || cer.UserID != userID || cer.ID == "" {
+		return nil, ErrNoCeremony
+	}
+	ctx := c.Request.Context()
+	used, err := cs.revocations.SessionRevoked(ctx, "webauthn:"+cer.ID)
+	if err != nil {
+		return nil, err
+	}
+	if used {
+		return nil, ErrNoCeremony
+	}
+	if err := cs.revocations.RevokeSession(ctx, "webauthn:"+cer.ID, cs.now().Add(CeremonyLifetime+models.MaxClockSkew)); err != nil {
+		return nil, err
+	}
+	return cer.State, nil
+}
