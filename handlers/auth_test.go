@@ -758,7 +758,9 @@ func TestCookiesThatDoNotDecode(t *testing.T) {
 // (401 here), never with a server error or an outage. The corpus is in
 // testdata/fuzz/FuzzSessionCookie.
 func FuzzSessionCookie(f *testing.F) {
-	a := newApp(f)
+	// Every input comes from one address and one session: the API's rate
+	// limits are not what this fuzzes.
+	a := newApp(f, func(c *config.Config) { c.API.RateLimit, c.API.AnonymousRateLimit = 0, 0 })
 	users("kim")(f, a)
 	valid := a.login(f, "kim").Value
 	for _, seed := range []string{valid, valid[:len(valid)/2], valid + "x", strings.Repeat("a", 5000), "", "=", "MTIzfA=="} {
