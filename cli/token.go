@@ -78,7 +78,7 @@ func (e env) token(cfg config.Config, log *slog.Logger, opt options, args []stri
 		if !t.ExpiresAt.IsZero() {
 			expires = "expires " + t.ExpiresAt.Local().Format(time.DateTime)
 		}
-		fmt.Fprintf(e.stderr, "token %d for %s (%s, %s); it is shown once, keep it now:\n", t.ID, u.Name, joinScopes(t.Scopes), expires)
+		fmt.Fprintf(e.stderr, "token %d for %s (%s, %s); it is shown once, keep it now:\n", t.ID, u.Name, models.JoinScopes(t.Scopes, ","), expires)
 		fmt.Fprintln(e.stdout, t.Secret) // alone on stdout, for TOKEN=$(userhub token create ...)
 		return nil
 	case "list":
@@ -107,7 +107,7 @@ func (e env) token(cfg config.Config, log *slog.Logger, opt options, args []stri
 		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tUSER\tNAME\tPREFIX\tSCOPES\tCREATED\tEXPIRES\tLAST USED")
 		for _, t := range tokens {
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, names[t.UserID], t.Name, t.Prefix, joinScopes(t.Scopes),
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, names[t.UserID], t.Name, t.Prefix, models.JoinScopes(t.Scopes, ","),
 				t.CreatedAt.Local().Format(time.DateTime), orNever(t.ExpiresAt), orNever(t.LastUsedAt))
 		}
 		return w.Flush()
@@ -125,14 +125,6 @@ func (e env) token(cfg config.Config, log *slog.Logger, opt options, args []stri
 		fmt.Fprintf(e.stdout, "revoked token %d: it no longer works\n", id)
 		return nil
 	}
-}
-
-func joinScopes(scopes []models.Scope) string {
-	parts := make([]string, len(scopes))
-	for i, s := range scopes {
-		parts[i] = string(s)
-	}
-	return strings.Join(parts, ",")
 }
 
 func orNever(t time.Time) string {

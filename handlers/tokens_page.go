@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -63,7 +62,7 @@ func (h *Handlers) renderTokens(c *gin.Context, status int, page tokensPage) err
 	}
 	now := time.Now()
 	for _, t := range tokens {
-		row := tokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scopes: joinScopes(t.Scopes), Created: displayTime(t.CreatedAt), Expired: t.Expired(now)}
+		row := tokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scopes: models.JoinScopes(t.Scopes, ", "), Created: displayTime(t.CreatedAt), Expired: t.Expired(now)}
 		if !t.ExpiresAt.IsZero() {
 			row.Expires = displayTime(t.ExpiresAt)
 		}
@@ -84,14 +83,6 @@ func (h *Handlers) renderTokens(c *gin.Context, status int, page tokensPage) err
 		page.Lifetimes = append(page.Lifetimes, lifetimeOption{Value: l.value, Label: l.label, Selected: l.value == chosen})
 	}
 	return h.renderPage(c, status, "account_tokens.html", "account", page)
-}
-
-func joinScopes(scopes []models.Scope) string {
-	parts := make([]string, len(scopes))
-	for i, s := range scopes {
-		parts[i] = string(s)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // tokensPageGet: GET /account/tokens.

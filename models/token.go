@@ -43,6 +43,15 @@ type Token struct {
 	LastUsedAt  time.Time // zero: never used
 }
 
+// JoinScopes writes scopes as one string, sep between them ("read,write").
+func JoinScopes(scopes []Scope, sep string) string {
+	parts := make([]string, len(scopes))
+	for i, s := range scopes {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, sep)
+}
+
 // Has reports whether t was given scope s.
 func (t Token) Has(s Scope) bool { return slices.Contains(t.Scopes, s) }
 

@@ -44,14 +44,6 @@ func nullTime(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: t.UnixMicro(), Valid: !t.IsZero()}
 }
 
-func joinScopes(scopes []models.Scope) string {
-	parts := make([]string, len(scopes))
-	for i, s := range scopes {
-		parts[i] = string(s)
-	}
-	return strings.Join(parts, ",")
-}
-
 // CreateToken implements models.TokenStore.
 func (s *Store) CreateToken(ctx context.Context, t models.Token) (out models.Token, err error) {
 	ctx, end := s.call(ctx, &err, writing)
@@ -62,7 +54,7 @@ func (s *Store) CreateToken(ctx context.Context, t models.Token) (out models.Tok
 			`INSERT INTO api_tokens (user_id, name, prefix, hash, scopes, user_version, created_at, expires_at)
 			 SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM users WHERE id = $1
 			 RETURNING `+tokenColumns,
-			t.UserID, t.Name, t.Prefix, t.Hash, joinScopes(t.Scopes), t.UserVersion, now().UnixMicro(), nullTime(t.ExpiresAt)))
+			t.UserID, t.Name, t.Prefix, t.Hash, models.JoinScopes(t.Scopes, ","), t.UserVersion, now().UnixMicro(), nullTime(t.ExpiresAt)))
 		if errors.Is(err, models.ErrNoToken) {
 			return models.ErrNotFound // no such user
 		}
