@@ -52,6 +52,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"SecondFactors", testSecondFactors},
 		{"Passkeys", testPasskeys},
+		{"OIDCLinks", testOIDCLinks},
 		{"SessionList", testSessionList},
 	}
 	for _, tt := range tests {
@@ -1166,4 +1167,66 @@ func testPasskeys(t *testing.T, open func() models.UserStore) {
 	}
 	_, err = s.Passkey(ctx, []byte{3, 0xff})
 	wantErr(t, err, models.ErrNoPasskey)
+}
+
+// testOIDCLinks: a subject of an issuer is linked to one account at most
+// (the same subject at another issuer is another person), found by issuer
+// and subject only, listed per user, unlinked only by its user, and goes
+// with the user.
+func testOIDCLinks(t *testing.T, open func() models.UserStore) {
+	us := open()
+	s, ok := us.(models.OIDCLinkStore)
+	if !ok {
+		t.Log("this store keeps no links (the read cache does not)")
+		return
+	}
+	kim := mustCreate(t, us, "kim", models.RoleAdmin)
+	lee := mustCreate(t, us, "lee", "")
+	const iss, other = "https://id.example.com", "https://other.example.com"
+	link := func(u models.User, issuer, subject string) models.OIDCLink {
+		t.Helper()
+		l, err := s.LinkOIDC(ctx, models.OIDCLink{UserID: u.ID, Issuer: issuer, Subject: subject})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	first := link(kim, iss, "sub-1")
+	if first.CreatedAt.IsZero() || first.UserID != kim.ID || first.Issuer != iss || first.Subject != "sub-1" {
+		t.Fatalf("linked %+v", first)
+	}
+	link(kim, other, "sub-1") // the same subject at another issuer: another person
+	link(lee, iss, "SUB-1")   // subjects are compared exactly
+	_, err := s.LinkOIDC(ctx, models.OIDCLink{UserID: lee.ID, Issuer: iss, Subject: "sub-1"})
+	wantErr(t, err, models.ErrOIDCLinkTaken)
+	_, err = s.LinkOIDC(ctx, models.OIDCLink{UserID: kim.ID, Issuer: iss, Subject: "sub-1"})
+	wantErr(t, err, models.ErrOIDCLinkTaken)
+	_, err = s.LinkOIDC(ctx, models.OIDCLink{UserID: 999, Issuer: iss, Subject: "sub-9"})
+	wantErr(t, err, models.ErrNotFound)
+
+	if got, err := s.OIDCLinkBySubject(ctx, iss, "sub-1"); err != nil || got.UserID != kim.ID {
+		t.Fatalf("by subject: %+v, %v", got, err)
+	}
+	if got, err := s.OIDCLinkBySubject(ctx, iss, "SUB-1"); err != nil || got.UserID != lee.ID {
+		t.Fatalf("by subject SUB-1: %+v, %v", got, err)
+	}
+	_, err = s.OIDCLinkBySubject(ctx, iss, "kim")
+	wantErr(t, err, models.ErrNoOIDCLink)
+	list, err := s.OIDCLinks(ctx, kim.ID)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("kim's links: %+v, %v", list, err)
+	}
+
+	wantErr(t, s.UnlinkOIDC(ctx, lee.ID, iss, "sub-1"), models.ErrNoOIDCLink)
+	if err := s.UnlinkOIDC(ctx, kim.ID, iss, "sub-1"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.UnlinkOIDC(ctx, kim.ID, iss, "sub-1"), models.ErrNoOIDCLink)
+	_, err = s.OIDCLinkBySubject(ctx, iss, "sub-1")
+	wantErr(t, err, models.ErrNoOIDCLink)
+	if err := us.DeleteUser(ctx, lee.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.OIDCLinkBySubject(ctx, iss, "SUB-1")
+	wantErr(t, err, models.ErrNoOIDCLink)
 }
