@@ -32,6 +32,7 @@ type Config struct {
 	Session  Session  `yaml:"session"`
 	Auth     Auth     `yaml:"auth"`
 	WebAuthn WebAuthn `yaml:"webauthn"`
+	OIDC     OIDC     `yaml:"oidc"`
 	API      API      `yaml:"api"`
 	TLS      TLS      `yaml:"tls"`
 	Cluster  Cluster  `yaml:"cluster"`
@@ -198,6 +199,42 @@ func (c Config) RelyingParty() (rpID string, origins []string) {
 	return rpID, origins
 }
 
+// OIDC configures single sign-on through an OpenID Connect provider
+// (Keycloak, Dex, Authentik, Google, ...). It is on when Issuer is set.
+type OIDC struct {
+	// Issuer is the provider's issuer URL, exactly as its discovery
+	// document says (https://id.example.com/realms/main).
+	Issuer string `yaml:"issuer"`
+	// Name is what the button says: "Sign in with <name>".
+	Name     string `yaml:"name"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecret, or ClientSecretFile naming a file that holds it (one
+	// of the two; a file keeps it out of the configuration).
+	ClientSecret     string `yaml:"client_secret"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// RedirectURL is this server's callback, registered at the provider:
+	// https://users.example.com/login/oidc/callback.
+	RedirectURL string   `yaml:"redirect_url"`
+	Scopes      []string `yaml:"scopes"`
+	// NameClaim is the claim an account created at first login is named
+	// after.
+	NameClaim string `yaml:"name_claim"`
+	// GroupsClaim lists the person's groups; members of AdminGroup are
+	// administrators, everyone else a member, at each login ("": roles
+	// are managed in userhub).
+	GroupsClaim string `yaml:"groups_claim"`
+	AdminGroup  string `yaml:"admin_group"`
+	// CreateUsers creates an account at the first login of a subject that
+	// is linked to none.
+	CreateUsers bool `yaml:"create_users"`
+	// DisablePasswordLogin leaves the provider as the only way in through
+	// the web and the API; the command line still manages users.
+	DisablePasswordLogin bool `yaml:"disable_password_login"`
+}
+
+// Enabled reports whether single sign-on is configured.
+func (o OIDC) Enabled() bool { return o.Issuer != "" }
+
 // Log says how to write logs.
 type Log struct {
 	Format string `yaml:"format"`
@@ -261,6 +298,11 @@ func Default() Config {
 		Cluster:  Cluster{Workers: "0"},
 		Log:      Log{Format: "text", Level: "info"},
 		WebAuthn: WebAuthn{Origins: []string{}},
+		OIDC: OIDC{
+			Scopes:      []string{"openid", "profile", "email"},
+			NameClaim:   "preferred_username",
+			GroupsClaim: "groups",
+		},
 	}
 }
 
@@ -542,7 +584,7 @@ func (f field) set(s string) error {
 // `userhub config`.
 func (c Config) Redacted(redactDSN func(string) string) ([]byte, error) {
 	c.Database.DSN = redactDSN(c.Database.DSN)
-	for _, secret := range []*string{&c.Session.Secret, &c.Session.RedisPassword} {
+	for _, secret := range []*string{&c.Session.Secret, &c.Session.RedisPassword, &c.OIDC.ClientSecret} {
 		if *secret != "" {
 			*secret = "REDACTED"
 		}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,8 @@ func (c Config) Validate() Problems {
 			bad("webauthn.origins", o, fmt.Sprintf("an origin's host must be webauthn.rp_id (%s) or below it", rpID))
 		}
 	}
+
+	p = append(p, c.OIDC.validate()...)
 
 	if c.DataDir == "" {
 		bad("data_dir", c.DataDir, "give a directory for the database and generated secrets, e.g. ./data")
@@ -304,4 +307,41 @@ func validDomain(d string) bool {
 		}
 	}
 	return true
+}
+
+// validate checks the single sign-on settings, when they are on (or half
+// set: a client id without an issuer is a mistake, not "off").
+func (o OIDC) validate() Problems {
+	var p Problems
+	bad := func(key string, value any, allowed string) {
+		p = append(p, fmt.Sprintf("%s: %q is not allowed; %s", key, fmt.Sprint(value), allowed))
+	}
+	if !o.Enabled() {
+		if o.ClientID != "" || o.RedirectURL != "" || o.DisablePasswordLogin {
+			p = append(p, "oidc.issuer: empty, but other oidc settings are set; give the provider's issuer URL (single sign-on) or clear the oidc settings")
+		}
+		return p
+	}
+	if u, err := url.Parse(o.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("oidc.issuer", o.Issuer, "give the provider's issuer URL, e.g. https://id.example.com/realms/main (as its /.well-known/openid-configuration says)")
+	}
+	if o.ClientID == "" {
+		p = append(p, "oidc.client_id: empty; give the client id registered at the provider for userhub")
+	}
+	if o.ClientSecret != "" && o.ClientSecretFile != "" {
+		p = append(p, "oidc.client_secret and oidc.client_secret_file: both set; give one of the two")
+	}
+	if u, err := url.Parse(o.RedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "/login/oidc/callback" || u.RawQuery != "" {
+		bad("oidc.redirect_url", o.RedirectURL, "give this server's callback, https://<your host>/login/oidc/callback, also registered at the provider")
+	}
+	if !slices.Contains(o.Scopes, "openid") {
+		bad("oidc.scopes", strings.Join(o.Scopes, " "), "include openid, e.g. [openid, profile, email]")
+	}
+	if o.NameClaim == "" {
+		bad("oidc.name_claim", o.NameClaim, "name the claim new accounts are named after, e.g. preferred_username")
+	}
+	if o.AdminGroup != "" && o.GroupsClaim == "" {
+		bad("oidc.groups_claim", o.GroupsClaim, "name the claim that lists the groups (e.g. groups), or clear oidc.admin_group")
+	}
+	return p
 }

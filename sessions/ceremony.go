@@ -25,7 +25,28 @@ type Ceremonies struct {
 	codec       *securecookie.SecureCookie
 	revocations models.Revocations
 	now         func() time.Time
+	spec        ceremonySpec
 }
+
+// ceremonySpec is what sets one kind of ceremonies apart: its cookie,
+// keys, lifetime and revocation prefix.
+type ceremonySpec struct {
+	cookie   string
+	keyInfo  string // the HKDF info of its keys, followed by " authentication" / " encryption"
+	prefix   string // of its ids among the revocations
+	lifetime time.Duration
+	// sameSite: Strict for passkeys (both requests come from our pages);
+	// Lax for single sign-on, whose second request is the provider's
+	// redirect, a navigation from another site.
+	sameSite http.SameSite
+}
+
+var (
+	webauthnSpec = ceremonySpec{cookie: ceremonyCookie, keyInfo: "userhub webauthn ceremony", prefix: "webauthn:",
+		lifetime: CeremonyLifetime, sameSite: http.SameSiteStrictMode}
+	oidcSpec = ceremonySpec{cookie: "userhub_oidc", keyInfo: "userhub oidc flow", prefix: "oidc:",
+		lifetime: OIDCFlowLifetime, sameSite: http.SameSiteLaxMode}
+)
 
 // ErrNoCeremony: the request carries no ceremony of the kind asked for,
 // or one that has expired, been used, or belongs to someone else.
@@ -35,21 +56,36 @@ const (
 	ceremonyCookie = "userhub_webauthn"
 	// CeremonyLifetime is how long a ceremony may take.
 	CeremonyLifetime = 5 * time.Minute
+	// OIDCFlowLifetime is how long a sign-in at the provider may take
+	// (typing a password, a second factor there).
+	OIDCFlowLifetime = 10 * time.Minute
 )
 
 // NewCeremonies returns the ceremonies kept with keys from secret, used
 // once according to revocations.
 func NewCeremonies(secret []byte, revocations models.Revocations) (*Ceremonies, error) {
-	hashKey, err := hkdf.Key(sha256.New, secret, nil, "userhub webauthn ceremony authentication", 32)
+	return newCeremonies(secret, revocations, webauthnSpec)
+}
+
+// NewOIDCFlows returns the same for the single sign-on flows (state,
+// nonce and PKCE verifier between the redirect to the provider and its
+// answer), in a cookie of their own, with keys of their own, that the
+// provider's redirect back brings along (SameSite=Lax).
+func NewOIDCFlows(secret []byte, revocations models.Revocations) (*Ceremonies, error) {
+	return newCeremonies(secret, revocations, oidcSpec)
+}
+
+func newCeremonies(secret []byte, revocations models.Revocations, spec ceremonySpec) (*Ceremonies, error) {
+	hashKey, err := hkdf.Key(sha256.New, secret, nil, spec.keyInfo+" authentication", 32)
 	if err != nil {
 		return nil, err
 	}
-	blockKey, err := hkdf.Key(sha256.New, secret, nil, "userhub webauthn ceremony encryption", 32)
+	blockKey, err := hkdf.Key(sha256.New, secret, nil, spec.keyInfo+" encryption", 32)
 	if err != nil {
 		return nil, err
 	}
-	codec := securecookie.New(hashKey, blockKey).MaxAge(int(CeremonyLifetime.Seconds())).SetSerializer(securecookie.JSONEncoder{})
-	return &Ceremonies{codec: codec, revocations: revocations, now: time.Now}, nil
+	codec := securecookie.New(hashKey, blockKey).MaxAge(int(spec.lifetime.Seconds())).SetSerializer(securecookie.JSONEncoder{})
+	return &Ceremonies{codec: codec, revocations: revocations, now: time.Now, spec: spec}, nil
 }
 
 // ceremony is what the cookie holds.
@@ -61,18 +97,18 @@ type ceremony struct {
 }
 
 func (cs *Ceremonies) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: ceremonyCookie, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: middleware.IsHTTPS(r), SameSite: http.SameSiteStrictMode}
+	return &http.Cookie{Name: cs.spec.cookie, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: middleware.IsHTTPS(r), SameSite: cs.spec.sameSite}
 }
 
 // Put keeps state for a ceremony of kind, for userID (0: anyone), in the
 // answer's cookie.
 func (cs *Ceremonies) Put(c *gin.Context, kind string, userID int64, state []byte) error {
-	value, err := cs.codec.Encode(ceremonyCookie, ceremony{ID: rand.Text(), Kind: kind, UserID: userID, State: state})
+	value, err := cs.codec.Encode(cs.spec.cookie, ceremony{ID: rand.Text(), Kind: kind, UserID: userID, State: state})
 	if err != nil {
 		return err
 	}
-	http.SetCookie(c.Writer, cs.cookie(c.Request, value, int(CeremonyLifetime.Seconds())))
+	http.SetCookie(c.Writer, cs.cookie(c.Request, value, int(cs.spec.lifetime.Seconds())))
 	return nil
 }
 
@@ -80,23 +116,23 @@ func (cs *Ceremonies) Put(c *gin.Context, kind string, userID int64, state []byt
 // and makes it unusable: the cookie is deleted and its id revoked.
 func (cs *Ceremonies) Take(c *gin.Context, kind string, userID int64) ([]byte, error) {
 	http.SetCookie(c.Writer, cs.cookie(c.Request, "", -1))
-	got, err := c.Request.Cookie(ceremonyCookie)
+	got, err := c.Request.Cookie(cs.spec.cookie)
 	if err != nil {
 		return nil, ErrNoCeremony
 	}
 	var cer ceremony
-	if err := cs.codec.Decode(ceremonyCookie, got.Value, &cer); err != nil || cer.Kind != kind || cer.UserID != userID || cer.ID == "" {
+	if err := cs.codec.Decode(cs.spec.cookie, got.Value, &cer); err != nil || cer.Kind != kind || cer.UserID != userID || cer.ID == "" {
 		return nil, ErrNoCeremony
 	}
 	ctx := c.Request.Context()
-	used, err := cs.revocations.SessionRevoked(ctx, "webauthn:"+cer.ID)
+	used, err := cs.revocations.SessionRevoked(ctx, cs.spec.prefix+cer.ID)
 	if err != nil {
 		return nil, err
 	}
 	if used {
 		return nil, ErrNoCeremony
 	}
-	if err := cs.revocations.RevokeSession(ctx, "webauthn:"+cer.ID, cs.now().Add(CeremonyLifetime+models.MaxClockSkew)); err != nil {
+	if err := cs.revocations.RevokeSession(ctx, cs.spec.prefix+cer.ID, cs.now().Add(cs.spec.lifetime+models.MaxClockSkew)); err != nil {
 		return nil, err
 	}
 	return cer.State, nil
