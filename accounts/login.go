@@ -47,6 +47,10 @@ func (s *Service) LogIn(ctx context.Context, name, password string, f SecondFact
 			s.logins.Login(outcomeOf(err))
 		}
 	}()
+	if s.oidc.PasswordLoginOff {
+		s.log.Warn("login refused: password login is off (oidc.disable_password_login)", "name", truncate(name, maxLoggedName), "ip", clientIP)
+		return Login{}, ErrPasswordLoginOff
+	}
 	user, rehash, err := s.verify(ctx, name, password, clientIP, nil)
 	if err != nil {
 		return Login{}, err

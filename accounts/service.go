@@ -28,6 +28,8 @@ type Service struct {
 	tokens   models.TokenStore
 	factors  models.SecondFactorStore
 	passkeys models.PasskeyStore
+	links    models.OIDCLinkStore
+	oidc     OIDCOptions
 	// webauthn is the passkeys' relying party; nil (webauthnErr says why)
 	// when it is not configured.
 	webauthn    *webauthn.WebAuthn
@@ -52,6 +54,10 @@ type Options struct {
 	SecondFactors models.SecondFactorStore
 	// Passkeys keeps the passkeys (nil: none can be registered).
 	Passkeys models.PasskeyStore
+	// OIDCLinks keeps the links to an OpenID Connect provider's subjects
+	// (nil: single sign-on is off); OIDC are its rules.
+	OIDCLinks models.OIDCLinkStore
+	OIDC      OIDCOptions
 	// RPID and RPOrigins are the passkeys' relying party (config's
 	// RelyingParty); without RPID, passkeys are off.
 	RPID      string
@@ -84,6 +90,8 @@ func New(o Options) *Service {
 	return &Service{
 		logins:              logins,
 		passkeys:            o.Passkeys,
+		links:               o.OIDCLinks,
+		oidc:                o.OIDC,
 		webauthn:            wa,
 		webauthnErr:         waErr,
 		store:               o.Store,

@@ -16,6 +16,17 @@ type OIDCLink struct {
 	CreatedAt time.Time
 }
 
+// OIDCIdentity is who an OpenID Connect provider says signed in.
+type OIDCIdentity struct {
+	Issuer, Subject string
+	// Name is the name claim, "" when absent.
+	Name string
+	// Groups is the groups claim; HasGroups says whether it was there at
+	// all (an empty list is a claim too).
+	Groups    []string
+	HasGroups bool
+}
+
 // MaxOIDCIdentifier bounds an issuer or a subject, in bytes (the
 // specification caps the subject at 255 ASCII characters).
 const MaxOIDCIdentifier = 1024

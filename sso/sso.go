@@ -26,6 +26,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"userhub/config"
+	"userhub/models"
 )
 
 // Errors of a sign-in, each answered with its own page.
@@ -51,16 +52,9 @@ var (
 	ErrDenied = errors.New("the provider did not sign you in")
 )
 
-// Identity is who the provider says signed in.
-type Identity struct {
-	Issuer, Subject string
-	// Name is the name claim (config oidc.name_claim), "" when absent.
-	Name string
-	// Groups is the groups claim; nil when absent.
-	Groups []string
-	// HasGroups: the groups claim was present (an empty list included).
-	HasGroups bool
-}
+// Identity is who the provider says signed in: Name is the claim
+// oidc.name_claim, Groups the claim oidc.groups_claim.
+type Identity = models.OIDCIdentity
 
 // Client signs people in through the configured provider.
 type Client struct {

@@ -328,7 +328,8 @@ func (s *Store) lockAdmins(ctx context.Context, tx *sql.Tx) error {
 }
 
 // checkOtherAdmin returns ErrLastAdmin when user id is the only admin who
-// can log in (an admin without a password, or suspended, cannot), and nil
+// can log in (an admin with neither a password nor a link to the single
+// sign-on provider, or suspended, cannot), and nil
 // when it is not an admin or another such admin remains. It first takes the dialect's
 // admin lock, so that two transactions removing two different admins run
 // one after the other and the second sees the first's change.
@@ -339,7 +340,8 @@ func (s *Store) checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error
 	var targetIsAdmin, others int
 	err := tx.QueryRowContext(ctx,
 		`SELECT (SELECT count(*) FROM users WHERE id = $1 AND role = 'admin'),
-		        (SELECT count(*) FROM users WHERE id <> $1 AND role = 'admin' AND password_hash <> '' AND NOT suspended)`, id).Scan(&targetIsAdmin, &others)
+		        (SELECT count(*) FROM users WHERE id <> $1 AND role = 'admin' AND NOT suspended
+		            AND (password_hash <> '' OR EXISTS (SELECT 1 FROM oidc_links WHERE oidc_links.user_id = users.id)))`, id).Scan(&targetIsAdmin, &others)
 	if err != nil {
 		return err
 	}

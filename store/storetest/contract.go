@@ -1229,4 +1229,19 @@ func testOIDCLinks(t *testing.T, open func() models.UserStore) {
 	}
 	_, err = s.OIDCLinkBySubject(ctx, iss, "SUB-1")
 	wantErr(t, err, models.ErrNoOIDCLink)
+
+	// An administrator without a password but with a link can log in:
+	// they count against the last-admin rule; unlinked, they do not.
+	ann, err := us.CreateUser(ctx, models.NewUser{Name: "ann", Role: models.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = us.UpdateUser(ctx, kim.ID, models.UserChange{Role: new(models.RoleMember)})
+	wantErr(t, err, models.ErrLastAdmin) // ann cannot log in
+	link(ann, iss, "sub-ann")
+	if _, err := us.UpdateUser(ctx, kim.ID, models.UserChange{Role: new(models.RoleMember)}); err != nil {
+		t.Fatalf("demoting kim while ann (linked) is an admin: %v", err)
+	}
+	_, err = us.UpdateUser(ctx, ann.ID, models.UserChange{Role: new(models.RoleMember)})
+	wantErr(t, err, models.ErrLastAdmin)
 }
