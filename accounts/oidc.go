@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"userhub/auth"
+	"userhub/config"
 	"userhub/models"
 )
 
@@ -272,4 +273,13 @@ func (s *Service) UnlinkOIDC(ctx context.Context, p auth.Principal, issuer, subj
 	}
 	s.log.Info("account unlinked from the provider", "user", p.User.Name, "id", p.User.ID, "issuer", issuer, "subject", subject)
 	return nil
+}
+
+// OIDCRules returns the account rules of the single sign-on settings c
+// (none when single sign-on is off).
+func OIDCRules(c config.OIDC) OIDCOptions {
+	if !c.Enabled() {
+		return OIDCOptions{}
+	}
+	return OIDCOptions{CreateUsers: c.CreateUsers, AdminGroup: c.AdminGroup, PasswordLoginOff: c.DisablePasswordLogin}
 }

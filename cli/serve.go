@@ -29,6 +29,7 @@ import (
 	"userhub/models"
 	"userhub/server"
 	"userhub/sessions"
+	"userhub/sso"
 	"userhub/store"
 )
 
@@ -401,12 +402,19 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	ssoClient, oidcFlows, err := singleSignOn(ctx, cfg.OIDC, secret, users, log)
+	if err != nil {
+		return err
+	}
 	rpID, rpOrigins := cfg.RelyingParty()
 	handler, err := handlers.New(handlers.Deps{
+		SSO:       ssoClient,
+		OIDCFlows: oidcFlows,
 		Config: cfg,
 		Store:  users,
 		Accounts: accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, SealKey: sealKey,
-			RPID: rpID, RPOrigins: rpOrigins, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Logins: logins, Log: log}),
+			RPID: rpID, RPOrigins: rpOrigins, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Logins: logins, Log: log,
+			OIDCLinks: s, OIDC: accounts.OIDCRules(cfg.OIDC)}),
 		Requests:    requests,
 		Ceremonies:  ceremonies,
 		Sessions:    manager,
@@ -442,6 +450,30 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		log.Info("stopped")
 	}
 	return err
+}
+
+// singleSignOn returns the OpenID Connect client, discovering its provider
+// in the background (an unreachable provider never stops the server), and
+// where its flows wait; nil, nil when single sign-on is off.
+func singleSignOn(ctx context.Context, cfg config.OIDC, secret []byte, revocations models.Revocations, log *slog.Logger) (*sso.Client, *sessions.Ceremonies, error) {
+	if !cfg.Enabled() {
+		return nil, nil, nil
+	}
+	clientSecret := cfg.ClientSecret
+	if cfg.ClientSecretFile != "" {
+		b, err := os.ReadFile(cfg.ClientSecretFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("oidc.client_secret_file: %w", err)
+		}
+		clientSecret = strings.TrimSpace(string(b))
+	}
+	flows, err := sessions.NewOIDCFlows(secret, revocations)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := sso.New(cfg, clientSecret, log)
+	client.Start(ctx)
+	return client, flows, nil
 }
 
 // newHasher returns the password hasher the configuration asks for. Each

@@ -50,6 +50,7 @@ type loginPage struct {
 	Error     string // translation key
 	LoggedOut bool
 	Ended     bool // a session ended: say so, not just ask for a password
+	SSO       ssoLogin
 }
 
 // loginPage: GET /login.
@@ -59,7 +60,8 @@ func (h *Handlers) loginPage(c *gin.Context) error {
 		c.Redirect(http.StatusSeeOther, next)
 		return nil
 	}
-	return h.renderPage(c, http.StatusOK, "login.html", "login", loginPage{Next: next, LoggedOut: c.Query("bye") != "", Ended: c.Query("ended") != ""})
+	bye := c.Query("bye") != ""
+	return h.renderPage(c, http.StatusOK, "login.html", "login", loginPage{Next: next, LoggedOut: bye, Ended: c.Query("ended") != "", SSO: h.ssoForLogin(bye)})
 }
 
 // loginSubmit: POST /login (a form: name, password, next). A wrong
@@ -67,7 +69,7 @@ func (h *Handlers) loginPage(c *gin.Context) error {
 // account with a second factor goes on to /login/2fa.
 func (h *Handlers) loginSubmit(c *gin.Context) error {
 	name, password := c.PostForm("name"), c.PostForm("password")
-	page := loginPage{Next: safeNext(c.PostForm("next")), Name: name}
+	page := loginPage{Next: safeNext(c.PostForm("next")), Name: name, SSO: h.ssoForLogin(false)}
 	login, err := h.accounts.LogIn(c.Request.Context(), name, password, accounts.SecondFactor{}, c.ClientIP())
 	if err == nil {
 		return h.startSession(c, login, page.Next)

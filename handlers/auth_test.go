@@ -562,11 +562,12 @@ func TestDenyByDefault(t *testing.T) {
 		"GET /about": true, "GET /login": true, "POST /login": true, "GET /setup": true, "POST /setup": true,
 		"POST /lang": true, "POST /api/v1/login": true, "GET /api/v1/openapi.json": true, "GET /api/docs": true,
 		"GET /login/2fa": true, "POST /login/2fa": true, "POST /api/v1/login/passkey/options": true, "POST /api/v1/login/passkey": true,
+		"GET /login/oidc": true, "GET /login/oidc/callback": true,
 	}
 	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true,
 		"/account/security": true, "/account/security/totp": true, "/account/security/totp/confirm": true, "/account/security/totp/remove": true,
-		"/account/security/passkeys/:id/remove": true,
-		"/account/sessions":                     true, "/account/sessions/end-others": true, "/account/sessions/:id/end": true}
+		"/account/security/passkeys/:id/remove": true, "/account/security/oidc/link": true, "/account/security/oidc/unlink": true,
+		"/account/sessions": true, "/account/sessions/end-others": true, "/account/sessions/:id/end": true}
 	a := newApp(t)
 	users("kim", "lee")(t, a)
 	engine := a.handler.(*gin.Engine)

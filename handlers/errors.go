@@ -16,6 +16,7 @@ import (
 	"userhub/middleware"
 	"userhub/models"
 	"userhub/sessions"
+	"userhub/sso"
 )
 
 // requestError is a client error found in the HTTP layer itself (malformed
@@ -91,6 +92,17 @@ var errorTable = []struct {
 	{accounts.ErrBadPasskey, http.StatusUnauthorized, "invalid_passkey", accounts.ErrBadPasskey.Error(), 0},
 	{accounts.ErrPasskeysOff, http.StatusNotFound, "passkeys_off", accounts.ErrPasskeysOff.Error(), 0},
 	{sessions.ErrNoCeremony, http.StatusBadRequest, "no_ceremony", sessions.ErrNoCeremony.Error(), 0},
+	{sso.ErrUnavailable, http.StatusServiceUnavailable, "oidc_unavailable", "the sign-in provider does not answer; try again later", 0},
+	{sso.ErrBadState, http.StatusBadRequest, "oidc_state", sso.ErrBadState.Error(), 0},
+	{sso.ErrCodeRefused, http.StatusBadRequest, "oidc_code", sso.ErrCodeRefused.Error(), 0},
+	{sso.ErrBadNonce, http.StatusBadRequest, "oidc_nonce", sso.ErrBadNonce.Error(), 0},
+	{sso.ErrBadToken, http.StatusBadRequest, "oidc_token", sso.ErrBadToken.Error(), 0},
+	{sso.ErrDenied, http.StatusForbidden, "oidc_denied", sso.ErrDenied.Error(), 0},
+	{models.ErrNoOIDCLink, http.StatusForbidden, "oidc_not_linked", "no account here is linked to this sign-in; ask an administrator", 0},
+	{models.ErrOIDCLinkTaken, http.StatusConflict, "oidc_link_taken", models.ErrOIDCLinkTaken.Error(), 0},
+	{accounts.ErrLastWayIn, http.StatusConflict, "last_way_in", accounts.ErrLastWayIn.Error(), 0},
+	{accounts.ErrPasswordLoginOff, http.StatusForbidden, "password_login_off", accounts.ErrPasswordLoginOff.Error(), 0},
+	{accounts.ErrOIDCOff, http.StatusNotFound, "not_found", "no such page or resource", 0},
 	{models.ErrSetupDone, http.StatusNotFound, "not_found", "no such page or resource", 0},
 	{middleware.ErrCrossOrigin, http.StatusForbidden, "cross_origin", "cross-origin request refused", 0},
 	{accounts.ErrHasherBusy, http.StatusServiceUnavailable, "busy", "too many logins at once; try again in a second", 1},

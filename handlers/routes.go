@@ -24,6 +24,7 @@ import (
 	"userhub/models"
 	"userhub/ratelimit"
 	"userhub/sessions"
+	"userhub/sso"
 )
 
 // Deps is what the HTTP layer needs from the rest of the program.
@@ -57,6 +58,11 @@ type Deps struct {
 	SetupToken string
 	// Ceremonies keeps the passkey ceremonies between their two requests.
 	Ceremonies *sessions.Ceremonies
+	// SSO signs people in through the OpenID Connect provider (nil:
+	// single sign-on is off); OIDCFlows keeps its flows between the
+	// redirect to the provider and the answer.
+	SSO       *sso.Client
+	OIDCFlows *sessions.Ceremonies
 }
 
 // Handlers serves every route; New wires it into the engine.
@@ -76,7 +82,14 @@ type Handlers struct {
 	// Idempotency-Key (nil: the header is ignored).
 	idempotency models.IdempotencyStore
 	ceremonies  *sessions.Ceremonies
-	setupToken  string
+	sso         *sso.Client
+	oidcFlows   *sessions.Ceremonies
+	// oidcPasswordOff: oidc.disable_password_login (the login page hides
+	// its password form); oidcAfterLogout: where the provider's logout
+	// sends the browser back to.
+	oidcPasswordOff bool
+	oidcAfterLogout string
+	setupToken      string
 	// challenge is the WWW-Authenticate header of every 401.
 	challenge string
 	// jsonPrefixes are the paths whose routes answer JSON (see group).
@@ -102,6 +115,12 @@ func New(d Deps) (*gin.Engine, error) {
 		idempotency: d.Idempotency,
 		setupToken:  d.SetupToken,
 		ceremonies:  d.Ceremonies,
+		sso:         d.SSO,
+		oidcFlows:   d.OIDCFlows,
+	}
+	if d.SSO != nil {
+		h.oidcPasswordOff = d.Config.OIDC.DisablePasswordLogin
+		h.oidcAfterLogout = afterLogoutURL(d.Config.OIDC.RedirectURL)
 	}
 	maps.Copy(h.ready, d.Ready)
 	if d.Counter != nil && d.Config.API.RateLimit > 0 {
@@ -192,6 +211,8 @@ func New(d Deps) (*gin.Engine, error) {
 	get(r, "/api/docs", h.handle(h.apiDocs))
 	get(r, "/login", h.firstRun, h.handle(h.loginPage))
 	r.POST("/login", h.handle(h.loginSubmit))
+	get(r, "/login/oidc", h.handle(h.oidcStart))
+	get(r, "/login/oidc/callback", h.handle(h.oidcCallback))
 	get(r, "/login/2fa", h.handle(h.secondStepGet))
 	r.POST("/login/2fa", h.handle(h.secondStepSubmit))
 	get(r, "/setup", h.handle(h.setupPage))
@@ -210,6 +231,8 @@ func New(d Deps) (*gin.Engine, error) {
 	pages.POST("/account/security/totp/confirm", h.handle(h.securityPageConfirm))
 	pages.POST("/account/security/totp/remove", h.handle(h.securityPageRemove))
 	pages.POST("/account/security/passkeys/:id/remove", h.handle(h.securityPageRemovePasskey))
+	pages.POST("/account/security/oidc/link", h.handle(h.oidcLink))
+	pages.POST("/account/security/oidc/unlink", h.handle(h.oidcUnlink))
 	get(pages, "/account/sessions", h.handle(h.sessionsPageGet))
 	pages.POST("/account/sessions/end-others", h.handle(h.sessionsPageEndOthers))
 	pages.POST("/account/sessions/:id/end", h.handle(h.sessionsPageEnd))

@@ -25,6 +25,7 @@ import (
 	"userhub/models"
 	"userhub/openapi/openapitest"
 	"userhub/sessions"
+	"userhub/sso"
 	"userhub/store"
 )
 
@@ -96,7 +97,8 @@ func (a app) newAccounts(s models.UserStore, counter models.Counter) *accounts.S
 	key, _ := accounts.SealKey([]byte("test secret: 0123456789abcdef0123456789"))
 	rpID, origins := a.cfg.RelyingParty()
 	return accounts.New(accounts.Options{Store: s, Tokens: a.db, SecondFactors: a.db, Passkeys: a.db, SealKey: key, RPID: rpID, RPOrigins: origins,
-		Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger()})
+		Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger(),
+		OIDCLinks: a.db, OIDC: accounts.OIDCRules(a.cfg.OIDC)})
 }
 
 // testStore is what the handlers read and the sessions check.
@@ -126,7 +128,17 @@ func (a app) build(t testing.TB, s testStore) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var client *sso.Client
+	var flows *sessions.Ceremonies
+	if a.cfg.OIDC.Enabled() {
+		client = sso.New(a.cfg.OIDC, a.cfg.OIDC.ClientSecret, a.logger())
+		if flows, err = sessions.NewOIDCFlows([]byte("test secret: 0123456789abcdef0123456789"), s); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h, err := handlers.New(handlers.Deps{
+		SSO:         client,
+		OIDCFlows:   flows,
 		Config:      a.cfg,
 		Store:       s,
 		Accounts:    a.newAccounts(s, counter),

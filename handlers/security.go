@@ -97,6 +97,13 @@ type securityPage struct {
 	// PasskeyAdded, PasskeyRemoved: what the page was sent back for.
 	PasskeyAdded, PasskeyRemoved bool
 	Errors                       []string // translation keys
+	// SSO: single sign-on is on; OIDCLinks are the account's links to
+	// the provider, OIDCName its name; Linked, Unlinked what the page was
+	// sent back for.
+	SSO              bool
+	OIDCName         string
+	OIDCLinks        []oidcRow
+	Linked, Unlinked bool
 }
 
 // passkeyRow is one passkey in the page's list.
@@ -131,6 +138,12 @@ func (h *Handlers) renderSecurity(c *gin.Context, status int, page securityPage)
 		}
 		page.Passkeys = append(page.Passkeys, row)
 	}
+	if page.OIDCLinks, err = h.oidcLinks(c); err != nil {
+		return err
+	}
+	if h.sso != nil {
+		page.SSO, page.OIDCName = true, h.sso.Name()
+	}
 	if st.Pending != nil {
 		page.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(st.Pending.QRPNG))
 	}
@@ -140,7 +153,8 @@ func (h *Handlers) renderSecurity(c *gin.Context, status int, page securityPage)
 // securityPageGet: GET /account/security.
 func (h *Handlers) securityPageGet(c *gin.Context) error {
 	return h.renderSecurity(c, http.StatusOK, securityPage{Removed: c.Query("removed") == "1",
-		PasskeyAdded: c.Query("passkey_added") == "1", PasskeyRemoved: c.Query("passkey_removed") == "1"})
+		PasskeyAdded: c.Query("passkey_added") == "1", PasskeyRemoved: c.Query("passkey_removed") == "1",
+		Linked: c.Query("linked") == "1", Unlinked: c.Query("unlinked") == "1"})
 }
 
 // securityPageBegin: POST /account/security/totp -> back to the page,
