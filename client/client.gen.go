@@ -725,7 +725,7 @@ type ClientInterface interface {
 
 	// LoginWithBody Log in with a name and a password
 	//
-	// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
+	// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -734,7 +734,7 @@ type ClientInterface interface {
 
 	// Login Log in with a name and a password
 	//
-	// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
+	// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1107,7 +1107,7 @@ type ClientInterface interface {
 
 // LoginWithBody Log in with a name and a password
 //
-// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
+// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1126,7 +1126,7 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 
 // Login Log in with a name and a password
 //
-// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
+// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3436,7 +3436,7 @@ type ClientWithResponsesInterface interface {
 
 	// LoginWithBodyWithResponse Log in with a name and a password
 	//
-	// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
+	// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3445,7 +3445,7 @@ type ClientWithResponsesInterface interface {
 
 	// LoginWithResponse Log in with a name and a password
 	//
-	// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
+	// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7632,7 +7632,7 @@ func (r SeedListUsersResponse) ContentType() string {
 
 // LoginWithBodyWithResponse Log in with a name and a password
 //
-// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
+// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7647,7 +7647,7 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 
 // LoginWithResponse Log in with a name and a password
 //
-// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
+// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -235,5 +235,6 @@ type client struct {
 
 func (c *client) PostLogoutRedirectURIs() []string { return c.postLogout }
 
-func (c *client) IsScopeAllowed(scope string) bool { return scope == "groups" || c.Client.IsScopeAllowed(scope) }
-
+func (c *client) IsScopeAllowed(scope string) bool {
+	return scope == "groups" || c.Client.IsScopeAllowed(scope)
+}
