@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/rand"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -343,4 +344,101 @@ func TestBrowserOIDCProviderDown(t *testing.T) {
 	b.toProvider(p.base)
 	b.signInAtProvider(oidcprovider.Bob)
 	b.do("bob signs in once the provider answers", waitURL("/"), waitText("#home-greeting", "Hello, bob"))
+}
+
+// providerAnswer starts a sign-in with c at start (userhub's /login/oidc),
+// signs in at the provider as u, and returns the provider's answer (the
+// callback URL), not yet visited. c follows no redirects by itself.
+func providerAnswer(t *testing.T, c *http.Client, start string, u oidcprovider.User) *url.URL {
+	t.Helper()
+	next := start
+	for range 10 {
+		resp, err := c.Get(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := resp.Location()
+		if err != nil {
+			t.Fatalf("%s: %s, want a redirect on the way to the provider's page", next, resp.Status)
+		}
+		if loc.Path == "/login/username" {
+			form := url.Values{"id": {loc.Query().Get("authRequestID")}, "username": {u.Username}, "password": {u.Password}}
+			resp, err = c.PostForm(loc.ResolveReference(&url.URL{Path: "/login/username"}).String(), form)
+			for range 10 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				back, lerr := resp.Location()
+				if lerr != nil {
+					t.Fatalf("the provider answered %s without a redirect", resp.Status)
+				}
+				if back.Path == "/login/oidc/callback" {
+					return back
+				}
+				resp, err = c.Get(back.String())
+			}
+		}
+		next = loc.String()
+	}
+	t.Fatal("no way to the provider's page")
+	return nil
+}
+
+// TestOIDCAcrossInstances: two instances in cluster mode (two workers
+// each) on one PostgreSQL and one Redis, as behind a load balancer: a
+// sign-in begun on one is finished by the other (the provider sends the
+// browser back to the other's address), the session works on both, and
+// the same answer replayed on the first is refused: the flow's state is
+// where every instance and worker finds it, and is used once.
+func TestOIDCAcrossInstances(t *testing.T) {
+	dsn, redisAddr := os.Getenv("USERHUB_TEST_POSTGRES_DSN"), os.Getenv("USERHUB_TEST_REDIS_ADDR")
+	if dsn == "" || redisAddr == "" {
+		t.Skip("single sign-on across instances skipped: set USERHUB_TEST_POSTGRES_DSN and USERHUB_TEST_REDIS_ADDR")
+	}
+	s := newSSO(t, false)
+	db := pgSchema(t, dsn)
+	shared := []string{"USERHUB_DATABASE_DRIVER=postgres", "USERHUB_DATABASE_DSN=" + db, "USERHUB_CLUSTER_WORKERS=2",
+		"USERHUB_SESSION_STORE=redis", "USERHUB_SESSION_REDIS_ADDR=" + redisAddr,
+		"USERHUB_SESSION_REDIS_PREFIX=e2e-" + strings.ToLower(rand.Text()[:8]) + ":"}
+	// Both send the provider to two's callback (s.addr); one listens elsewhere.
+	two := start(t, append(append([]string{"USERHUB_DATA_DIR=" + t.TempDir()}, s.env...), shared...)...)
+	one := start(t, append(append(append([]string{"USERHUB_DATA_DIR=" + t.TempDir()}, s.env...), shared...), "USERHUB_SERVER_ADDR="+freeAddr(t))...)
+	one.setup(t)
+	for _, u := range []oidcprovider.User{oidcprovider.Alice, oidcprovider.Bob} {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		answer := providerAnswer(t, c, one.base+"/login/oidc", u)
+		if answer.Host != strings.TrimPrefix(two.base, "http://") {
+			t.Fatalf("the provider sent back to %s, want two (%s)", answer.Host, two.base)
+		}
+		flowCookie := jar.Cookies(mustParse(one.base)) // 127.0.0.1, whatever the port
+		if len(flowCookie) == 0 {
+			t.Fatal("no flow cookie")
+		}
+		resp, err := c.Get(answer.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Fatalf("%s's answer on two: %s to %q\n%s", u.Username, resp.Status, loc, two.output())
+		}
+		for _, p := range []*proc{one, two} {
+			resp, body := doWith(t, c, "GET", p.base+"/api/v1/me", "", "")
+			if resp.StatusCode != 200 || !strings.Contains(body, `"name":"`+u.Username+`"`) {
+				t.Errorf("%s's session on %s: %s %s", u.Username, p.base, resp.Status, body)
+			}
+		}
+		// The same answer, with a copy of the flow cookie, on one.
+		replay := *answer
+		replay.Host = strings.TrimPrefix(one.base, "http://")
+		other, _ := cookiejar.New(nil)
+		other.SetCookies(mustParse(one.base), flowCookie)
+		resp, body := doWith(t, &http.Client{Jar: other}, "GET", replay.String(), "", "")
+		if resp.StatusCode != 400 || !strings.Contains(body, "or was used already") {
+			t.Errorf("%s's answer replayed on one: %s %.300s", u.Username, resp.Status, body)
+		}
+	}
 }
