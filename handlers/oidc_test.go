@@ -402,3 +402,38 @@ func TestOIDCProviderDown(t *testing.T) {
 		t.Error("the password login failed while the provider is down")
 	}
 }
+
+// TestOIDCLogoutAtProvider: after logging out, the login page offers the
+// provider's logout (RP-initiated, with our client id), which the provider
+// accepts and which sends the browser back to our login page.
+func TestOIDCLogoutAtProvider(t *testing.T) {
+	w := newSSOWorld(t, false)
+	c := browser(t)
+	fetch(t, c, w.signInAtProvider(t, c, w.base+"/login/oidc", oidcprovider.Bob).String())
+	resp, err := c.PostForm(w.base+"/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if w.loggedInAs(t, c) != "" || !strings.Contains(string(body), "Also sign out of Test ID") {
+		t.Fatalf("after logout: %s %.2000s", resp.Request.URL, body)
+	}
+	_, href, _ := strings.Cut(string(body), `id="oidc-logout"><a href="`)
+	href, _, _ = strings.Cut(href, `"`)
+	href = strings.ReplaceAll(href, "&amp;", "&")
+	end, err := url.Parse(href)
+	if err != nil || !strings.HasPrefix(href, w.provider.Issuer) || end.Query().Get("client_id") != oidcprovider.ClientID ||
+		end.Query().Get("post_logout_redirect_uri") != w.base+"/login" {
+		t.Fatalf("the provider's logout link: %q", href)
+	}
+	status, at, page := fetch(t, c, href)
+	if status != 200 || at.String() != w.base+"/login" || !strings.Contains(page, `id="oidc-login"`) {
+		t.Errorf("after the provider's logout: %d at %s", status, at)
+	}
+	// Without a logout, no such link.
+	_, _, page = fetch(t, browser(t), w.base+"/login")
+	if strings.Contains(page, "oidc-logout") {
+		t.Error("the provider's logout offered on a plain visit")
+	}
+}
