@@ -437,3 +437,39 @@ func TestOIDCLogoutAtProvider(t *testing.T) {
 		t.Error("the provider's logout offered on a plain visit")
 	}
 }
+
+// TestOIDCKeyRotation: the ID token's signature is checked with the
+// provider's published keys: a rotation (a new key, announced in its
+// JWKS) is followed, and a token signed with a key the provider does not
+// publish is refused.
+func TestOIDCKeyRotation(t *testing.T) {
+	w := newSSOWorld(t, false)
+	login := func(u oidcprovider.User) (*http.Client, int, string) {
+		t.Helper()
+		c := browser(t)
+		status, _, body := fetch(t, c, w.signInAtProvider(t, c, w.base+"/login/oidc", u).String())
+		return c, status, body
+	}
+	if c, status, _ := login(oidcprovider.Alice); status != 200 || w.loggedInAs(t, c) != "alice" {
+		t.Fatalf("before the rotation: %d", status)
+	}
+	if err := w.provider.RotateKeys(); err != nil {
+		t.Fatal(err)
+	}
+	if c, status, body := login(oidcprovider.Bob); status != 200 || w.loggedInAs(t, c) != "bob" {
+		t.Fatalf("after the rotation: %d %.1000s", status, body)
+	}
+	if err := w.provider.SignWithUnpublishedKey(true); err != nil {
+		t.Fatal(err)
+	}
+	c, status, body := login(oidcprovider.Alice)
+	if status != 400 || !strings.Contains(body, "did not pass its checks") || w.loggedInAs(t, c) != "" {
+		t.Errorf("a token signed with an unpublished key: %d %.1000s", status, body)
+	}
+	if err := w.provider.SignWithUnpublishedKey(false); err != nil {
+		t.Fatal(err)
+	}
+	if c, status, _ := login(oidcprovider.Alice); status != 200 || w.loggedInAs(t, c) != "alice" {
+		t.Errorf("back to the published key: %d", status)
+	}
+}

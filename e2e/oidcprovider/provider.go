@@ -14,14 +14,17 @@ package oidcprovider
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -71,6 +74,7 @@ type Provider struct {
 	Issuer string
 	server *http.Server
 	done   chan struct{}
+	store  *store
 }
 
 // Start serves a provider on o.Listener until Close.
@@ -85,6 +89,9 @@ func Start(o Options) (*Provider, error) {
 	web := storage.WebClient(ClientID, ClientSecret, o.RedirectURIs...)
 	st := &store{Storage: storage.NewStorageWithClients(users, map[string]*storage.Client{ClientID: web}),
 		users: users, client: &client{Client: web, postLogout: o.PostLogoutRedirectURIs}}
+	if err := st.keys.rotate(); err != nil {
+		return nil, err
+	}
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, err
@@ -118,7 +125,7 @@ func Start(o Options) (*Provider, error) {
 		w.Write([]byte("signed out of the test provider"))
 	})
 	mux.Handle("/", provider)
-	p := &Provider{Issuer: o.Issuer, done: make(chan struct{}),
+	p := &Provider{Issuer: o.Issuer, done: make(chan struct{}), store: st,
 		server: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		defer close(p.done)
@@ -126,6 +133,14 @@ func Start(o Options) (*Provider, error) {
 	}()
 	return p, nil
 }
+
+// RotateKeys signs from now on with a new key, published beside the old
+// one, as providers rotate their keys.
+func (p *Provider) RotateKeys() error { return p.store.keys.rotate() }
+
+// SignWithUnpublishedKey makes the provider sign tokens with a key it does
+// not publish (a forged signature), until called with false.
+func (p *Provider) SignWithUnpublishedKey(on bool) error { return p.store.keys.forge(on) }
 
 // Close stops the provider: its port refuses connections after.
 func (p *Provider) Close() error {
@@ -179,12 +194,92 @@ func toStorage(u User) *storage.User {
 }
 
 // store is the example's storage with a groups claim (in the ID token
-// and at userinfo), our client, and mallory's wrong nonce.
+// and at userinfo), our client, mallory's wrong nonce, and keys that
+// rotate.
 type store struct {
 	*storage.Storage
 	users  userStore
 	client *client
+	keys   keys
 }
+
+// keys are the provider's signing keys: the newest signs, all are
+// published; rogue, when set, signs and is not published.
+type keys struct {
+	mu        sync.Mutex
+	published []*rsaKey
+	rogue     *rsaKey
+}
+
+func newKey() (*rsaKey, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	return &rsaKey{id: rand.Text(), key: k}, nil
+}
+
+func (k *keys) rotate() error {
+	key, err := newKey()
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.published = append(k.published, key)
+	return nil
+}
+
+func (k *keys) forge(on bool) error {
+	var key *rsaKey
+	if on {
+		var err error
+		if key, err = newKey(); err != nil {
+			return err
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.rogue = key
+	return nil
+}
+
+func (s *store) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	if s.keys.rogue != nil {
+		return s.keys.rogue, nil
+	}
+	return s.keys.published[len(s.keys.published)-1], nil
+}
+
+func (s *store) KeySet(ctx context.Context) ([]op.Key, error) {
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	out := make([]op.Key, 0, len(s.keys.published))
+	for _, k := range s.keys.published {
+		out = append(out, publicKey{k})
+	}
+	return out, nil
+}
+
+// rsaKey is an RS256 signing key (op.SigningKey); publicKey its public
+// half (op.Key).
+type rsaKey struct {
+	id  string
+	key *rsa.PrivateKey
+}
+
+func (k *rsaKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k *rsaKey) Key() any                                    { return k.key }
+func (k *rsaKey) ID() string                                  { return k.id }
+
+type publicKey struct{ k *rsaKey }
+
+func (p publicKey) ID() string                         { return p.k.id }
+func (p publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (p publicKey) Use() string                        { return "sig" }
+func (p publicKey) Key() any                           { return &p.k.key.PublicKey }
 
 func (s *store) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	if id != ClientID {
