@@ -295,3 +295,44 @@ func TestRelyingParty(t *testing.T) {
 		})
 	}
 }
+
+// TestOIDCSettings: single sign-on is off by default, on with an issuer;
+// every problem is named at once; the client secret is never printed.
+func TestOIDCSettings(t *testing.T) {
+	if Default().OIDC.Enabled() {
+		t.Fatal("single sign-on on by default")
+	}
+	_, err := Load("", []string{
+		"USERHUB_OIDC_ISSUER=id.example.com",
+		"USERHUB_OIDC_CLIENT_SECRET=s3cret",
+		"USERHUB_OIDC_CLIENT_SECRET_FILE=/etc/userhub/secret",
+		"USERHUB_OIDC_REDIRECT_URL=https://users.example.com/callback",
+		"USERHUB_OIDC_SCOPES=profile,email",
+		"USERHUB_OIDC_GROUPS_CLAIM=",
+		"USERHUB_OIDC_ADMIN_GROUP=admins",
+	}, nil)
+	for _, want := range []string{
+		`oidc.issuer: "id.example.com" is not allowed`, "oidc.client_id: empty", "oidc.client_secret and oidc.client_secret_file: both set",
+		`oidc.redirect_url: "https://users.example.com/callback" is not allowed; give this server's callback`,
+		`oidc.scopes: "profile email" is not allowed; include openid`, `oidc.groups_claim: "" is not allowed`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	if _, err := Load("", []string{"USERHUB_OIDC_DISABLE_PASSWORD_LOGIN=true"}, nil); err == nil || !strings.Contains(err.Error(), "oidc.issuer: empty, but other oidc settings are set") {
+		t.Errorf("password login off without a provider: %v", err)
+	}
+	cfg, err := Load("", []string{
+		"USERHUB_OIDC_ISSUER=https://id.example.com/realms/main",
+		"USERHUB_OIDC_CLIENT_ID=userhub",
+		"USERHUB_OIDC_CLIENT_SECRET=s3cret-s3cret",
+		"USERHUB_OIDC_REDIRECT_URL=https://users.example.com/login/oidc/callback",
+	}, nil)
+	if err != nil || !cfg.OIDC.Enabled() || cfg.OIDC.NameClaim != "preferred_username" {
+		t.Fatalf("a good configuration: %+v, %v", cfg.OIDC, err)
+	}
+	if out, _ := cfg.Redacted(func(s string) string { return s }); strings.Contains(string(out), "s3cret-s3cret") {
+		t.Errorf("the client secret is printed:\n%s", out)
+	}
+}
