@@ -565,8 +565,8 @@ func TestDenyByDefault(t *testing.T) {
 	}
 	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true,
 		"/account/security": true, "/account/security/totp": true, "/account/security/totp/confirm": true, "/account/security/totp/remove": true,
-		"/account/security/passkeys/:id/remove": true,
-		"/account/sessions":                     true, "/account/sessions/end-others": true, "/account/sessions/:id/end": true}
+		"/account/security/passkeys/:id/remove": true, "/admin/audit": true,
+		"/account/sessions": true, "/account/sessions/end-others": true, "/account/sessions/:id/end": true}
 	a := newApp(t)
 	users("kim", "lee")(t, a)
 	engine := a.handler.(*gin.Engine)

@@ -53,6 +53,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"SecondFactors", testSecondFactors},
 		{"Passkeys", testPasskeys},
 		{"SessionList", testSessionList},
+		{"AuditLog", testAuditLog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
