@@ -19,6 +19,8 @@ const (
 	EndSessions Action = "end sessions"
 	// ManageTokens: list or revoke the tokens of an account.
 	ManageTokens Action = "manage tokens"
+	// ReadAudit: read the audit log.
+	ReadAudit Action = "read the audit log"
 )
 
 // who may do an action.
@@ -44,6 +46,7 @@ var rules = map[Action]struct {
 	SuspendUser:  {admins, "only administrators may suspend or restore users"},
 	EndSessions:  {adminsOrSelf, "members may end only their own sessions"},
 	ManageTokens: {adminsOrSelf, "members may see and revoke only their own tokens"},
+	ReadAudit:    {admins, "only administrators may read the audit log"},
 }
 
 // Authorize says whether p may do action to the account with id target:

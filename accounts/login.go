@@ -87,7 +87,11 @@ func (s *Service) LogIn(ctx context.Context, name, password string, f SecondFact
 			return Login{}, err
 		}
 	}
-	return s.completed(ctx, user, has, clientIP)
+	method := "password"
+	if has {
+		method = "password+" + f.kind()
+	}
+	return s.completed(ctx, user, method, has, clientIP)
 }
 
 // CompleteLogin checks the second factor of p, a login whose password was
@@ -102,14 +106,17 @@ func (s *Service) CompleteLogin(ctx context.Context, p auth.Principal, f SecondF
 	if err := s.checkSecondFactor(ctx, p.User, f, clientIP); err != nil {
 		return Login{}, err
 	}
-	return s.completed(ctx, p.User, true, clientIP)
+	return s.completed(ctx, p.User, "password+"+f.kind(), true, clientIP)
 }
 
-// completed records a login that has succeeded, and says whether the user
-// must enrol a second factor before anything else.
-func (s *Service) completed(ctx context.Context, user models.User, hasSecondFactor bool, clientIP string) (Login, error) {
+// completed records a login that has succeeded (method says how: for the
+// audit log), and says whether the user must enrol a second factor before
+// anything else.
+func (s *Service) completed(ctx context.Context, user models.User, method string, hasSecondFactor bool, clientIP string) (Login, error) {
 	at := time.Now().UTC().Truncate(time.Microsecond)
-	if err := s.store.RecordLogin(ctx, user.ID, at); err != nil {
+	entry := models.AuditEntry{Action: models.AuditLogin, ActorID: user.ID, ActorName: user.Name, TargetID: user.ID, TargetName: user.Name,
+		ClientIP: clientIP, Details: map[string]string{"method": method}}
+	if err := s.store.RecordLogin(models.WithAudit(ctx, entry), user.ID, at); err != nil {
 		return Login{}, err
 	}
 	user.LastLoginAt = at
@@ -152,6 +159,7 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 	// so a megabyte costs nothing, but it is counted like any failure.
 	if overlong(password) {
 		s.log.Warn("login failed", "name", logName, "ip", clientIP, "reason", "password too long")
+		s.recordFailedLogin(ctx, models.User{Name: logName}, clientIP, "password too long")
 		if err := s.throttle.Failed(ctx, name, clientIP); err != nil {
 			return models.User{}, false, err
 		}
@@ -189,12 +197,24 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 			reason = "the user has no password"
 		}
 		s.log.Warn("login failed", "name", logName, "ip", clientIP, "reason", reason)
+		target := user
+		if user.ID == 0 {
+			target.Name = logName
+		}
+		s.recordFailedLogin(ctx, target, clientIP, reason)
 		if err := s.throttle.Failed(ctx, name, clientIP); err != nil {
 			return models.User{}, false, err
 		}
 		return models.User{}, false, models.ErrBadCredentials
 	}
 	return user, rehash, nil
+}
+
+// recordFailedLogin records a failed login into target (an account, or
+// only the name typed), for the audit log.
+func (s *Service) recordFailedLogin(ctx context.Context, target models.User, clientIP, reason string) {
+	s.record(ctx, models.AuditEntry{Action: models.AuditLoginFailed, TargetID: target.ID, TargetName: target.Name,
+		ClientIP: clientIP, Details: map[string]string{"reason": reason}})
 }
 
 // overlong reports whether password is longer than MaxPasswordLength

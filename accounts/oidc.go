@@ -93,8 +93,12 @@ func (s *Service) LogInWithOIDC(ctx context.Context, id models.OIDCIdentity, cli
 	if user, err = s.followGroups(ctx, user, id); err != nil {
 		return Login{}, err
 	}
-	return s.completed(ctx, user, true, clientIP)
+	return s.completed(ctx, user, "oidc", true, clientIP)
 }
+
+// oidcActor is who acts in the audit log when the provider's answer
+// makes a change (an account created, a role from the groups claim).
+const oidcActor = "(single sign-on)"
 
 // RecordSSOFailure counts a sign-in the provider's answer failed (a
 // forged state, a used code, a bad ID token) among the logins.
@@ -122,7 +126,9 @@ func (s *Service) followGroups(ctx context.Context, user models.User, id models.
 	if !ok || role == user.Role {
 		return user, nil
 	}
-	updated, err := s.store.UpdateUser(ctx, user.ID, models.UserChange{Role: &role, KeepSessions: true})
+	entry := models.AuditEntry{Action: models.AuditUserRoleChanged, ActorName: oidcActor, TargetID: user.ID, TargetName: user.Name,
+		Details: map[string]string{"from": string(user.Role), "to": string(role), "by": "groups claim"}}
+	updated, err := s.store.UpdateUser(models.WithAudit(ctx, entry), user.ID, models.UserChange{Role: &role, KeepSessions: true})
 	if errors.Is(err, models.ErrLastAdmin) {
 		s.log.Warn("single sign-on: the provider's groups make the last administrator a member; they stay an administrator", "user", user.Name)
 		return user, nil
@@ -152,7 +158,8 @@ func (s *Service) createFromOIDC(ctx context.Context, id models.OIDCIdentity, cl
 		if err != nil {
 			return models.User{}, err
 		}
-		user, err := s.store.CreateUser(ctx, n)
+		user, err := s.store.CreateUser(models.WithAudit(ctx, models.AuditEntry{Action: models.AuditUserCreated, ActorName: oidcActor,
+			Details: map[string]string{"role": string(n.Role), "issuer": id.Issuer}}), n)
 		if errors.Is(err, models.ErrNameTaken) {
 			continue
 		}
@@ -231,7 +238,7 @@ func (s *Service) LinkOIDC(ctx context.Context, p auth.Principal, id models.OIDC
 	if id.Issuer == "" || id.Subject == "" || len(id.Issuer) > models.MaxOIDCIdentifier || len(id.Subject) > models.MaxOIDCIdentifier {
 		return models.ErrNoOIDCLink
 	}
-	if _, err := s.links.LinkOIDC(ctx, models.OIDCLink{UserID: p.User.ID, Issuer: id.Issuer, Subject: id.Subject}); err != nil {
+	if _, err := s.links.LinkOIDC(audited(ctx, p, models.AuditOIDCLinked, p.User, map[string]string{"issuer": id.Issuer}), models.OIDCLink{UserID: p.User.ID, Issuer: id.Issuer, Subject: id.Subject}); err != nil {
 		return err
 	}
 	s.log.Info("account linked to the provider", "user", p.User.Name, "id", p.User.ID, "issuer", id.Issuer, "subject", id.Subject)
@@ -268,7 +275,7 @@ func (s *Service) UnlinkOIDC(ctx context.Context, p auth.Principal, issuer, subj
 			return ErrLastWayIn
 		}
 	}
-	if err := s.links.UnlinkOIDC(ctx, p.User.ID, issuer, subject); err != nil {
+	if err := s.links.UnlinkOIDC(audited(ctx, p, models.AuditOIDCUnlinked, p.User, map[string]string{"issuer": issuer}), p.User.ID, issuer, subject); err != nil {
 		return err
 	}
 	s.log.Info("account unlinked from the provider", "user", p.User.Name, "id", p.User.ID, "issuer", issuer, "subject", subject)

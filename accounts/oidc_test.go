@@ -31,7 +31,7 @@ func oidcWorld(t *testing.T, o accounts.OIDCOptions) (*accounts.Service, *store.
 		t.Fatal(err)
 	}
 	seen := &outcomes{}
-	svc := accounts.New(accounts.Options{Store: db, Counter: db, Passkeys: db, SecondFactors: db, OIDCLinks: db, OIDC: o,
+	svc := accounts.New(accounts.Options{Store: db, Counter: db, Passkeys: db, SecondFactors: db, OIDCLinks: db, OIDC: o, Audit: db,
 		Auth: config.Default().Auth, Logins: seen, Log: slog.New(slog.DiscardHandler),
 		Hasher: accounts.NewHasher(accounts.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 2, 10*time.Second)})
 	pw := password
@@ -225,5 +225,41 @@ func TestPasswordLoginOff(t *testing.T) {
 	}
 	if !slices.Equal(*seen, outcomes{accounts.LoginPasswordOff}) {
 		t.Errorf("observed %v", *seen)
+	}
+}
+
+// TestOIDCAudited: what single sign-on changes is in the audit log: the
+// account it creates, the role from the groups claim, the login (method
+// oidc), a link and an unlink.
+func TestOIDCAudited(t *testing.T) {
+	svc, db, _ := oidcWorld(t, accounts.OIDCOptions{CreateUsers: true, AdminGroup: "admins"})
+	if _, err := svc.LogInWithOIDC(ctx, identity("s-ann", "ann", "staff"), "192.0.2.7"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.LogInWithOIDC(ctx, identity("s-ann", "ann", "admins"), "192.0.2.7"); err != nil {
+		t.Fatal(err)
+	}
+	lee := session(t, db, "lee")
+	if err := svc.LinkOIDC(ctx, lee, identity("s-lee", "lee")); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.UnlinkOIDC(ctx, lee, issuer, "s-lee"); err != nil {
+		t.Fatal(err)
+	}
+	entries, _, err := db.AuditLog(ctx, models.AuditQuery{Oldest: true, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Action+" "+e.ActorName+">"+e.TargetName+" "+e.Details["method"]+e.Details["to"]+e.Details["issuer"])
+	}
+	for _, want := range []string{
+		"user.created (single sign-on)>ann " + issuer, "login ann>ann oidc", "user.role_changed (single sign-on)>ann admin",
+		"oidc.linked lee>lee " + issuer, "oidc.unlinked lee>lee " + issuer,
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the audit log lacks %q:\n%s", want, strings.Join(got, "\n"))
+		}
 	}
 }

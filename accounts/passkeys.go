@@ -184,7 +184,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, p auth.Principa
 	if err != nil {
 		return models.Passkey{}, err
 	}
-	k, err := s.passkeys.AddPasskey(ctx, models.Passkey{ID: cred.ID, UserID: p.User.ID, Name: name, Data: data})
+	k, err := s.passkeys.AddPasskey(audited(ctx, p, models.AuditPasskeyAdded, p.User, map[string]string{"passkey": name}), models.Passkey{ID: cred.ID, UserID: p.User.ID, Name: name, Data: data})
 	if err != nil {
 		return models.Passkey{}, err
 	}
@@ -270,7 +270,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, state, credential []by
 	if err := s.passkeys.PasskeyUsed(ctx, cred.ID, data, s.now().UTC().Truncate(time.Microsecond)); err != nil {
 		return Login{}, err
 	}
-	return s.completed(ctx, found, true, clientIP)
+	return s.completed(ctx, found, "passkey", true, clientIP)
 }
 
 // Passkeys lists p's passkeys.
@@ -290,7 +290,7 @@ func (s *Service) RemovePasskey(ctx context.Context, p auth.Principal, id []byte
 	if err := mayChangeFactors(p); err != nil {
 		return err
 	}
-	if err := s.passkeys.DeletePasskey(ctx, p.User.ID, id); err != nil {
+	if err := s.passkeys.DeletePasskey(audited(ctx, p, models.AuditPasskeyRemoved, p.User, nil), p.User.ID, id); err != nil {
 		return err
 	}
 	s.log.Info("passkey removed", "user", p.User.Name)

@@ -30,6 +30,8 @@ type Service struct {
 	passkeys models.PasskeyStore
 	links    models.OIDCLinkStore
 	oidc     OIDCOptions
+	// audit records what is done (nil: nothing is).
+	audit models.AuditStore
 	// webauthn is the passkeys' relying party; nil (webauthnErr says why)
 	// when it is not configured.
 	webauthn    *webauthn.WebAuthn
@@ -58,6 +60,11 @@ type Options struct {
 	// (nil: single sign-on is off); OIDC are its rules.
 	OIDCLinks models.OIDCLinkStore
 	OIDC      OIDCOptions
+	// Audit keeps the audit log. The entries of changes are written by
+	// the stores making them, in their transactions; Audit writes the
+	// others (a failed login, a logout) and reads the log. Nil: those are
+	// not recorded and the log cannot be read.
+	Audit models.AuditStore
 	// RPID and RPOrigins are the passkeys' relying party (config's
 	// RelyingParty); without RPID, passkeys are off.
 	RPID      string
@@ -92,6 +99,7 @@ func New(o Options) *Service {
 		passkeys:            o.Passkeys,
 		links:               o.OIDCLinks,
 		oidc:                o.OIDC,
+		audit:               o.Audit,
 		webauthn:            wa,
 		webauthnErr:         waErr,
 		store:               o.Store,
@@ -156,7 +164,7 @@ func (s *Service) Create(ctx context.Context, actor auth.Principal, n NewAccount
 	if err != nil {
 		return models.User{}, err
 	}
-	u, err := s.insert(ctx, user, n.Password)
+	u, err := s.insert(audited(ctx, actor, models.AuditUserCreated, models.User{}, map[string]string{"role": string(user.Role)}), user, n.Password)
 	if err != nil {
 		return u, err
 	}
@@ -180,7 +188,7 @@ func (s *Service) Setup(ctx context.Context, name, password, confirm, clientIP s
 		return models.User{}, err
 	}
 	user.First = true
-	u, err := s.insert(ctx, user, &password)
+	u, err := s.insert(models.WithAudit(ctx, models.AuditEntry{Action: models.AuditSetup, ClientIP: clientIP}), user, &password)
 	if err != nil {
 		return u, err
 	}
@@ -269,7 +277,7 @@ func (s *Service) Update(ctx context.Context, actor auth.Principal, id int64, c 
 		}
 		change.PasswordHash = &hash
 	}
-	u, err := s.store.UpdateUser(ctx, id, change)
+	u, err := s.store.UpdateUser(models.WithAudit(ctx, changeEntries(actor, target, name, change)...), id, change)
 	if err != nil {
 		return models.User{}, err
 	}
@@ -309,7 +317,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor auth.Principal, c
 	if err != nil {
 		return models.User{}, err
 	}
-	u, err := s.store.UpdateUser(ctx, me.ID, models.UserChange{PasswordHash: &hash})
+	u, err := s.store.UpdateUser(audited(ctx, actor, models.AuditPasswordChanged, me, nil), me.ID, models.UserChange{PasswordHash: &hash})
 	if err != nil {
 		return models.User{}, err
 	}
@@ -323,7 +331,7 @@ func (s *Service) Delete(ctx context.Context, actor auth.Principal, id int64, ch
 	if err := Authorize(actor, DeleteUser, id); err != nil {
 		return err
 	}
-	if err := s.store.DeleteUser(ctx, id, check); err != nil {
+	if err := s.store.DeleteUser(audited(ctx, actor, models.AuditUserDeleted, models.User{}, nil), id, check); err != nil {
 		return err
 	}
 	s.log.Info("user deleted", "id", id, "by", actorName(actor), "by_id", actorID(actor))
@@ -336,12 +344,37 @@ func (s *Service) EndSessions(ctx context.Context, actor auth.Principal, id int6
 	if err := Authorize(actor, EndSessions, id); err != nil {
 		return models.User{}, err
 	}
-	u, err := s.store.EndSessions(ctx, id)
+	u, err := s.store.EndSessions(audited(ctx, actor, models.AuditSessionsEnded, models.User{}, nil), id)
 	if err != nil {
 		return u, err
 	}
 	s.log.Info("sessions ended", "user", u.Name, "id", u.ID, "by", actorName(actor), "by_id", actorID(actor))
 	return u, nil
+}
+
+// changeEntries are the audit entries of change to target (as read
+// before it), whose name is now name: one per kind of change, so that
+// each can be looked for.
+func changeEntries(actor auth.Principal, target models.User, name string, change models.UserChange) []models.AuditEntry {
+	now := models.User{ID: target.ID, Name: name}
+	var entries []models.AuditEntry
+	if change.Name != nil && *change.Name != target.Name {
+		entries = append(entries, auditEntry(actor, models.AuditUserRenamed, now, map[string]string{"from": target.Name, "to": *change.Name}))
+	}
+	if change.Role != nil && *change.Role != target.Role {
+		entries = append(entries, auditEntry(actor, models.AuditUserRoleChanged, now, map[string]string{"from": string(target.Role), "to": string(*change.Role)}))
+	}
+	if change.PasswordHash != nil {
+		entries = append(entries, auditEntry(actor, models.AuditUserPasswordSet, now, nil))
+	}
+	if change.Suspended != nil {
+		action := models.AuditUserUnsuspended
+		if *change.Suspended {
+			action = models.AuditUserSuspended
+		}
+		entries = append(entries, auditEntry(actor, action, now, nil))
+	}
+	return entries
 }
 
 // actorName names who did something, for the log.

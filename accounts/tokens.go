@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,12 +132,21 @@ func (s *Service) CreateToken(ctx context.Context, actor auth.Principal, n NewTo
 	if n.ExpiresIn != 0 {
 		t.ExpiresAt = time.Now().Add(n.ExpiresIn).UTC().Truncate(time.Second)
 	}
-	t, err = s.tokens.CreateToken(ctx, t)
+	t, err = s.tokens.CreateToken(audited(ctx, actor, models.AuditTokenCreated, owner,
+		map[string]string{"token": name, "scopes": models.JoinScopes(scopes, " "), "expires": expiry(t.ExpiresAt)}), t)
 	if err != nil {
 		return CreatedToken{}, err
 	}
 	s.log.Info("token created", "user", owner.Name, "token_id", t.ID, "prefix", t.Prefix, "scopes", fmt.Sprint(t.Scopes), "by", actorName(actor), "by_id", actorID(actor))
 	return CreatedToken{Token: t, Secret: secret}, nil
+}
+
+// expiry says when a token expires, for the audit log.
+func expiry(at time.Time) string {
+	if at.IsZero() {
+		return "never"
+	}
+	return at.Format(time.RFC3339)
 }
 
 // Tokens lists the tokens of user (0: actor's own; the operator's:
@@ -163,7 +173,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor auth.Principal, id int6
 	} else if err := Authorize(actor, ManageTokens, owner); err != nil {
 		return err
 	}
-	if err := s.tokens.DeleteToken(ctx, id, owner); err != nil {
+	if err := s.tokens.DeleteToken(audited(ctx, actor, models.AuditTokenRevoked, models.User{}, map[string]string{"token_id": strconv.FormatInt(id, 10)}), id, owner); err != nil {
 		return err
 	}
 	s.log.Info("token revoked", "token_id", id, "by", actorName(actor), "by_id", actorID(actor))

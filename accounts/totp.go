@@ -166,7 +166,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p auth.Principal, code string
 		return nil, models.Invalid("code", "wrong_code", "this is not the app's current code: check the phone's clock, and type the code shown now")
 	}
 	codes, hashes := newRecoveryCodes(p.User.ID)
-	if err := s.factors.ConfirmTOTP(ctx, p.User.ID, step, hashes); err != nil {
+	if err := s.factors.ConfirmTOTP(audited(ctx, p, models.AuditTOTPEnabled, p.User, nil), p.User.ID, step, hashes); err != nil {
 		return nil, err
 	}
 	s.log.Info("second factor enrolled", "user", p.User.Name, "factor", "totp")
@@ -194,7 +194,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p auth.Principal, password, c
 		}
 		return err
 	}
-	if err := s.factors.DeleteTOTP(ctx, me.ID); err != nil {
+	if err := s.factors.DeleteTOTP(audited(ctx, p, models.AuditTOTPDisabled, me, nil), me.ID); err != nil {
 		return err
 	}
 	s.log.Info("second factor removed", "user", me.Name, "factor", "totp", "ip", clientIP)
@@ -222,7 +222,7 @@ func (s *Service) ResetSecondFactors(ctx context.Context, actor auth.Principal, 
 			}
 		}
 	}
-	u, err := s.store.EndSessions(ctx, id)
+	u, err := s.store.EndSessions(audited(ctx, actor, models.AuditSecondFactorsReset, models.User{}, nil), id)
 	if err != nil {
 		return models.User{}, err
 	}
@@ -332,6 +332,14 @@ type SecondFactor struct {
 	RecoveryCode string
 }
 
+// kind names the factor f gives, for the audit log.
+func (f SecondFactor) kind() string {
+	if strings.TrimSpace(f.Code) == "" && strings.TrimSpace(f.RecoveryCode) != "" {
+		return "recovery_code"
+	}
+	return "totp"
+}
+
 // Given reports whether f holds anything.
 func (f SecondFactor) Given() bool {
 	return strings.TrimSpace(f.Code) != "" || strings.TrimSpace(f.RecoveryCode) != ""
@@ -356,6 +364,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, user models.User, f Sec
 	}
 	if !ok {
 		s.log.Warn("second factor failed", "user", user.Name, "ip", clientIP)
+		s.recordFailedLogin(ctx, user, clientIP, "wrong second factor")
 		return models.ErrBadSecondFactor
 	}
 	return undo(ctx)

@@ -61,6 +61,8 @@ Commands:
                                     (prints the token, once)
                token list [-user USER]
                token revoke ID
+  audit      the audit log, from the shell:
+               audit export [-since T]   (JSON lines, oldest first; T: 2026-12-01, an RFC 3339 time, or 24h back)
   doctor     check this machine and the configuration before (or while) serving: the ports,
              the data directory, the database, Redis, certificates, the clock
   backup     backup FILE: a consistent copy of the SQLite database, while the server runs
@@ -107,6 +109,7 @@ type options struct {
 	tokenUser     string // token create, token list
 	tokenScopes   string // token create
 	tokenExpires  string // token create
+	since         string // audit export
 	sockets       string // worker (internal)
 }
 
@@ -138,6 +141,8 @@ func (e env) flags(cmd string, opt *options) *flag.FlagSet {
 		fl.StringVar(&opt.tokenUser, "user", "", "")
 		fl.StringVar(&opt.tokenScopes, "scopes", "", "")
 		fl.StringVar(&opt.tokenExpires, "expires", "", "")
+	case "audit":
+		fl.StringVar(&opt.since, "since", "", "")
 	case "cert":
 		fl.StringVar(&opt.out, "out", "", "")
 	case "worker":
@@ -178,7 +183,7 @@ func (e env) run(assets Assets) int {
 	if err != nil {
 		return exitUsage
 	}
-	wantArgs := map[string]bool{"user": true, "token": true, "cert": true, "backup": true, "restore": true}
+	wantArgs := map[string]bool{"user": true, "token": true, "audit": true, "cert": true, "backup": true, "restore": true}
 	if len(args) > 0 && !wantArgs[cmd] {
 		fmt.Fprintf(e.stderr, "userhub %s: unexpected arguments %q\n", cmd, args)
 		return exitUsage
@@ -191,7 +196,7 @@ func (e env) run(assets Assets) int {
 	case "help":
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
-	case "serve", "migrate", "config", "user", "token", "backup", "restore", "doctor", "cert", "worker":
+	case "serve", "migrate", "config", "user", "token", "audit", "backup", "restore", "doctor", "cert", "worker":
 	default:
 		fmt.Fprintf(e.stderr, "userhub: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -223,6 +228,8 @@ func (e env) run(assets Assets) int {
 		err = e.user(cfg, log, opt, args)
 	case "token":
 		err = e.token(cfg, log, opt, args)
+	case "audit":
+		err = e.audit(cfg, log, opt, args)
 	case "doctor":
 		err = e.doctor(cfg, log)
 	case "backup":

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -119,6 +120,13 @@ func TestUserCommands(t *testing.T) {
 		{"", []string{"user"}, exitUsage, "which subcommand"},
 		{"", []string{"user", "frob", "x"}, exitUsage, "unknown subcommand"},
 		{"", []string{"user", "add"}, exitUsage, "one NAME"},
+		// What the operator did is in the audit log, oldest first.
+		{"", []string{"audit", "export"}, 0, `"action":"user.created","actor_id":null,"actor_name":"(operator)","target_id":1,"target_name":"kim","client_ip":""`},
+		{"", []string{"audit", "export"}, 0, `"action":"user.deleted","actor_id":null,"actor_name":"(operator)","target_id":3,"target_name":"park"`},
+		{"", []string{"audit", "export", "-since", "1h"}, 0, `"action":"user.unsuspended"`},
+		{"", []string{"audit", "export", "--since", "2000-01-01"}, 0, `"action":"sessions.ended"`},
+		{"", []string{"audit", "export", "-since", "whenever"}, exitUsage, "-since"},
+		{"", []string{"audit"}, exitUsage, "export"},
 	}
 	for _, s := range steps {
 		code, stdout, stderr := runCLIWithInput(t, vars, s.stdin, s.args...)
@@ -129,9 +137,39 @@ func TestUserCommands(t *testing.T) {
 		if code != s.code || !strings.Contains(out, s.stdout) {
 			t.Fatalf("userhub %v: exit %d, want %d with %q\nstdout: %s\nstderr: %s", s.args, code, s.code, s.stdout, stdout, stderr)
 		}
-		if strings.Contains(stdout+stderr, "horse") {
+		if strings.Contains(stdout+stderr, "horse") || strings.Contains(stdout+stderr, "good password") {
 			t.Fatalf("a password was echoed: %s%s", stdout, stderr)
 		}
+	}
+}
+
+// audit export writes one JSON object a line, oldest first, and only
+// those since -since.
+func TestAuditExport(t *testing.T) {
+	vars := []string{"USERHUB_DATA_DIR=" + t.TempDir()}
+	for _, name := range []string{"kim", "lee", "park"} {
+		if code, _, stderr := runCLIWithInput(t, vars, "correct horse battery staple\n", "user", "add", name, "-admin", "-password-stdin"); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	code, out, stderr := runCLI(t, vars, "audit", "export")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("exit %d, %d lines\n%s%s", code, len(lines), out, stderr)
+	}
+	for i, name := range []string{"kim", "lee", "park"} {
+		var e struct {
+			ID         int64  `json:"id"`
+			Action     string `json:"action"`
+			TargetName string `json:"target_name"`
+			At         string `json:"at"`
+		}
+		if err := json.Unmarshal([]byte(lines[i]), &e); err != nil || e.Action != "user.created" || e.TargetName != name || e.At == "" {
+			t.Errorf("line %d: %s (%v)", i, lines[i], err)
+		}
+	}
+	if code, out, _ := runCLI(t, vars, "audit", "export", "-since", "2999-01-01"); code != 0 || out != "" {
+		t.Errorf("since 2999: exit %d, %q", code, out)
 	}
 }
 

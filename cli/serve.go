@@ -412,7 +412,7 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		OIDCFlows: oidcFlows,
 		Config: cfg,
 		Store:  users,
-		Accounts: accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, SealKey: sealKey,
+		Accounts: accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, Audit: s, SealKey: sealKey,
 			RPID: rpID, RPOrigins: rpOrigins, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Logins: logins, Log: log,
 			OIDCLinks: s, OIDC: accounts.OIDCRules(cfg.OIDC)}),
 		Requests:    requests,
@@ -438,6 +438,7 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		// (from this one, the page needs none).
 		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets)+"?token="+sessions.SetupToken(secret))
 	}
+	go pruneAudit(ctx, s, cfg.Audit.Retention, log)
 	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, draining, log)
 	if admin != nil {
 		listeners = append(listeners, server.AdminListener(cfg.Server, metrics.Handler(observed.Gatherer()), admin, log))

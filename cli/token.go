@@ -42,7 +42,7 @@ func (e env) token(cfg config.Config, log *slog.Logger, opt options, args []stri
 		return err
 	}
 	defer s.Close()
-	acc := accounts.New(accounts.Options{Store: s, Tokens: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
+	acc := accounts.New(accounts.Options{Store: s, Tokens: s, Audit: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
 	operator := auth.Operator()
 	userNamed := func(name string) (models.User, error) {
 		u, err := s.UserByName(ctx, name)

@@ -55,7 +55,7 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		return err
 	}
 	defer stopSignal()
-	acc := accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
+	acc := accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, Audit: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
 	operator := auth.Operator()
 
 	if sub == "add" {

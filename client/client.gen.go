@@ -17,6 +17,81 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AuditAction.
+const (
+	AuditActionLogin              AuditAction = "login"
+	AuditActionLoginFailed        AuditAction = "login.failed"
+	AuditActionLogout             AuditAction = "logout"
+	AuditActionPasskeyAdded       AuditAction = "passkey.added"
+	AuditActionPasskeyRemoved     AuditAction = "passkey.removed"
+	AuditActionPasswordChanged    AuditAction = "password.changed"
+	AuditActionSecondFactorsReset AuditAction = "second_factors.reset"
+	AuditActionSessionEnded       AuditAction = "session.ended"
+	AuditActionSessionsEnded      AuditAction = "sessions.ended"
+	AuditActionSetup              AuditAction = "setup"
+	AuditActionTokenCreated       AuditAction = "token.created"
+	AuditActionTokenRevoked       AuditAction = "token.revoked"
+	AuditActionTotpDisabled       AuditAction = "totp.disabled"
+	AuditActionTotpEnabled        AuditAction = "totp.enabled"
+	AuditActionUserCreated        AuditAction = "user.created"
+	AuditActionUserDeleted        AuditAction = "user.deleted"
+	AuditActionUserPasswordSet    AuditAction = "user.password_set"
+	AuditActionUserRenamed        AuditAction = "user.renamed"
+	AuditActionUserRoleChanged    AuditAction = "user.role_changed"
+	AuditActionUserSuspended      AuditAction = "user.suspended"
+	AuditActionUserUnsuspended    AuditAction = "user.unsuspended"
+)
+
+// Valid indicates whether the value is a known member of the AuditAction enum.
+func (e AuditAction) Valid() bool {
+	switch e {
+	case AuditActionLogin:
+		return true
+	case AuditActionLoginFailed:
+		return true
+	case AuditActionLogout:
+		return true
+	case AuditActionPasskeyAdded:
+		return true
+	case AuditActionPasskeyRemoved:
+		return true
+	case AuditActionPasswordChanged:
+		return true
+	case AuditActionSecondFactorsReset:
+		return true
+	case AuditActionSessionEnded:
+		return true
+	case AuditActionSessionsEnded:
+		return true
+	case AuditActionSetup:
+		return true
+	case AuditActionTokenCreated:
+		return true
+	case AuditActionTokenRevoked:
+		return true
+	case AuditActionTotpDisabled:
+		return true
+	case AuditActionTotpEnabled:
+		return true
+	case AuditActionUserCreated:
+		return true
+	case AuditActionUserDeleted:
+		return true
+	case AuditActionUserPasswordSet:
+		return true
+	case AuditActionUserRenamed:
+		return true
+	case AuditActionUserRoleChanged:
+		return true
+	case AuditActionUserSuspended:
+		return true
+	case AuditActionUserUnsuspended:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PublicKeyCredentialType.
 const (
 	PublicKey PublicKeyCredentialType = "public-key"
@@ -171,6 +246,35 @@ func (e Readyz200JSONResponseBodyStatus) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AuditAction defines model for AuditAction.
+type AuditAction string
+
+// AuditEntry defines model for AuditEntry.
+type AuditEntry struct {
+	Action AuditAction `json:"action"`
+
+	// ActorId Null where nobody was logged in (a failed login, the first run) or for the operator at the command line.
+	ActorId *int64 `json:"actor_id"`
+
+	// ActorName The actor's name at the time; `(operator)` for the command line; empty for nobody.
+	ActorName string    `json:"actor_name"`
+	At        time.Time `json:"at"`
+
+	// ClientIp The client's address (behind trusted proxies, the one they name); empty at the command line.
+	ClientIp string `json:"client_ip"`
+
+	// Details What changed, in words: `{"from": "kim", "to": "kim.lee"}` for a rename, a token's name and scopes, why a login failed.
+	Details map[string]string `json:"details"`
+	Id      int64             `json:"id"`
+
+	// RequestId The request's `X-Request-Id`, also in the server's log.
+	RequestId string `json:"request_id"`
+
+	// TargetId Null where the target is no account (a failed login's unknown name).
+	TargetId   *int64 `json:"target_id"`
+	TargetName string `json:"target_name"`
 }
 
 // CreatedToken A token just made, with the token itself, shown this once.
@@ -443,6 +547,28 @@ type UserCreated = User
 
 // ValidationFailed RFC 9457 problem details.
 type ValidationFailed = Problem
+
+// ListAuditEntriesParams defines parameters for ListAuditEntries.
+type ListAuditEntriesParams struct {
+	// Limit Entries per page.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Where the page starts, taken from a previous page (`next_cursor` or `Link`); opaque.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Actor Only what the user with this name did (the name as it was then).
+	Actor *string `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Target Only what was done to the user with this name (or, for a failed login, the name typed).
+	Target *string      `form:"target,omitempty" json:"target,omitempty"`
+	Action *AuditAction `form:"action,omitempty" json:"action,omitempty"`
+
+	// Since Only entries at or after this time (RFC 3339), or this date (UTC).
+	Since *string `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only entries before this time (RFC 3339), or up to the end of this date (UTC).
+	Until *string `form:"until,omitempty" json:"until,omitempty"`
+}
 
 // LoginJSONBody defines parameters for Login.
 type LoginJSONBody struct {
@@ -722,6 +848,19 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ListAuditEntries A page of the audit log (administrators)
+	//
+	// Who did what to whom, from where, newest first: logins (and failed
+	// ones), logouts, sessions ended, the first run, users added, renamed,
+	// given a role or a password, suspended, restored and deleted, tokens
+	// and second factors added and removed. Each change is recorded in the
+	// transaction that makes it. The page after this one is in
+	// `next_cursor` and `Link` (`rel="next"`). Never a password, a code or
+	// a token.
+	//
+	// Corresponds with GET /api/v1/audit (the `ListAuditEntries` operationId).
+	ListAuditEntries(ctx context.Context, params *ListAuditEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LoginWithBody Log in with a name and a password
 	//
@@ -1103,6 +1242,29 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /users (the `SeedListUsers` operationId).
 	SeedListUsers(ctx context.Context, params *SeedListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListAuditEntries A page of the audit log (administrators)
+//
+// Who did what to whom, from where, newest first: logins (and failed
+// ones), logouts, sessions ended, the first run, users added, renamed,
+// given a role or a password, suspended, restored and deleted, tokens
+// and second factors added and removed. Each change is recorded in the
+// transaction that makes it. The page after this one is in
+// `next_cursor` and `Link` (`rel="next"`). Never a password, a code or
+// a token.
+//
+// Corresponds with GET /api/v1/audit (the `ListAuditEntries` operationId).
+func (c *Client) ListAuditEntries(ctx context.Context, params *ListAuditEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAuditEntriesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // LoginWithBody Log in with a name and a password
@@ -1944,6 +2106,132 @@ func (c *Client) SeedListUsers(ctx context.Context, params *SeedListUsersParams,
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListAuditEntriesRequest constructs an http.Request for the ListAuditEntries method
+func NewListAuditEntriesRequest(server string, params *ListAuditEntriesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/audit")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Actor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Target != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "target", *params.Target, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewLoginRequest calls the generic Login builder with application/json body
@@ -3434,6 +3722,21 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListAuditEntriesWithResponse A page of the audit log (administrators)
+	//
+	// Who did what to whom, from where, newest first: logins (and failed
+	// ones), logouts, sessions ended, the first run, users added, renamed,
+	// given a role or a password, suspended, restored and deleted, tokens
+	// and second factors added and removed. Each change is recorded in the
+	// transaction that makes it. The page after this one is in
+	// `next_cursor` and `Link` (`rel="next"`). Never a password, a code or
+	// a token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/audit (the `ListAuditEntries` operationId).
+	ListAuditEntriesWithResponse(ctx context.Context, params *ListAuditEntriesParams, reqEditors ...RequestEditorFn) (*ListAuditEntriesResponse, error)
+
 	// LoginWithBodyWithResponse Log in with a name and a password
 	//
 	// Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
@@ -3854,6 +4157,123 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /users (the `SeedListUsers` operationId).
 	SeedListUsersWithResponse(ctx context.Context, params *SeedListUsersParams, reqEditors ...RequestEditorFn) (*SeedListUsersResponse, error)
+}
+
+// ListAuditEntriesResponse200Headers the declared response headers of an HTTP 200 response for ListAuditEntries
+type ListAuditEntriesResponse200Headers struct {
+	Link *string
+}
+
+// ListAuditEntriesResponse401Headers the declared response headers of an HTTP 401 response for ListAuditEntries
+type ListAuditEntriesResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// ListAuditEntriesResponse429Headers the declared response headers of an HTTP 429 response for ListAuditEntries
+type ListAuditEntriesResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListAuditEntriesResponse503Headers the declared response headers of an HTTP 503 response for ListAuditEntries
+type ListAuditEntriesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListAuditEntriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Entries    []AuditEntry `json:"entries"`
+		NextCursor *string      `json:"next_cursor,omitempty"`
+	}
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ValidationFailed
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListAuditEntriesResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAuditEntriesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAuditEntriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAuditEntriesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAuditEntriesResponse) GetJSON200() *struct {
+	Entries    []AuditEntry `json:"entries"`
+	NextCursor *string      `json:"next_cursor,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAuditEntriesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAuditEntriesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListAuditEntriesResponse) GetApplicationproblemJSON422() *ValidationFailed {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListAuditEntriesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAuditEntriesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListAuditEntriesResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAuditEntriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAuditEntriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAuditEntriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAuditEntriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // LoginResponse200Headers the declared response headers of an HTTP 200 response for Login
@@ -7630,6 +8050,27 @@ func (r SeedListUsersResponse) ContentType() string {
 	return ""
 }
 
+// ListAuditEntriesWithResponse A page of the audit log (administrators)
+//
+// Who did what to whom, from where, newest first: logins (and failed
+// ones), logouts, sessions ended, the first run, users added, renamed,
+// given a role or a password, suspended, restored and deleted, tokens
+// and second factors added and removed. Each change is recorded in the
+// transaction that makes it. The page after this one is in
+// `next_cursor` and `Link` (`rel="next"`). Never a password, a code or
+// a token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/audit (the `ListAuditEntries` operationId).
+func (c *ClientWithResponses) ListAuditEntriesWithResponse(ctx context.Context, params *ListAuditEntriesParams, reqEditors ...RequestEditorFn) (*ListAuditEntriesResponse, error) {
+	rsp, err := c.ListAuditEntries(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAuditEntriesResponse(rsp)
+}
+
 // LoginWithBodyWithResponse Log in with a name and a password
 //
 // Answers with the user and sets the session cookie. Wrong names and wrong passwords are alike (401); a suspended account with the right password is 403 `suspended`. Where single sign-on is the only way in (`oidc.disable_password_login`), every password is refused with 403 `password_login_off`. An account with a second factor needs its code in the same request, `totp` (the authenticator app's) or `recovery_code`: without one 401 `second_factor_required`, a wrong or used one 401 `invalid_second_factor` (counted toward the login throttle).
@@ -8325,6 +8766,120 @@ func (c *ClientWithResponses) SeedListUsersWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseSeedListUsersResponse(rsp)
+}
+
+// ParseListAuditEntriesResponse parses an HTTP response from a ListAuditEntriesWithResponse call
+func ParseListAuditEntriesResponse(rsp *http.Response) (*ListAuditEntriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAuditEntriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Entries    []AuditEntry `json:"entries"`
+			NextCursor *string      `json:"next_cursor,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListAuditEntriesResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListAuditEntriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAuditEntriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAuditEntriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call

@@ -34,6 +34,7 @@ type Config struct {
 	WebAuthn WebAuthn `yaml:"webauthn"`
 	OIDC     OIDC     `yaml:"oidc"`
 	API      API      `yaml:"api"`
+	Audit    Audit    `yaml:"audit"`
 	TLS      TLS      `yaml:"tls"`
 	Cluster  Cluster  `yaml:"cluster"`
 	Log      Log      `yaml:"log"`
@@ -45,6 +46,12 @@ type Config struct {
 type API struct {
 	RateLimit          int `yaml:"rate_limit"`
 	AnonymousRateLimit int `yaml:"anonymous_rate_limit"`
+}
+
+// Audit configures the audit log: entries older than Retention are
+// removed (checked hourly); 0 keeps them all.
+type Audit struct {
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Cluster configures cluster mode: a master process that owns the
@@ -285,7 +292,8 @@ func Default() Config {
 			LoginLimitPerIP:   20,
 			LoginWindow:       5 * time.Minute,
 		},
-		API: API{RateLimit: 600, AnonymousRateLimit: 60},
+		API:   API{RateLimit: 600, AnonymousRateLimit: 60},
+		Audit: Audit{Retention: 365 * 24 * time.Hour},
 		TLS: TLS{
 			Mode:          "off",
 			Addr:          ":8443",

@@ -65,6 +65,9 @@ func (c Config) Validate() Problems {
 			bad(t.key, t.d, "use a duration between 100ms and 24h, e.g. 30s")
 		}
 	}
+	if d := c.Audit.Retention; d != 0 && d < 24*time.Hour {
+		bad("audit.retention", d, "use a duration of a day or more, e.g. 8760h (365 days), or 0 to keep every entry")
+	}
 	if d := c.Server.DrainDelay; d < 0 || d > 10*time.Minute {
 		bad("server.drain_delay", d, "use a duration between 0s (no lame-duck period) and 10m, e.g. 5s")
 	}

@@ -92,10 +92,22 @@ func (h *Handlers) loginSubmit(c *gin.Context) error {
 
 // logout: POST /logout. (GET is 405: no state changes on GET.)
 func (h *Handlers) logout(c *gin.Context) error {
-	if err := h.sessions.Logout(c); err != nil {
+	if err := h.endSession(c); err != nil {
 		return err
 	}
 	c.Redirect(http.StatusSeeOther, "/login?bye=1")
+	return nil
+}
+
+// endSession logs the request's user out, and records it.
+func (h *Handlers) endSession(c *gin.Context) error {
+	p, loggedIn := auth.From(c)
+	if err := h.sessions.Logout(c); err != nil {
+		return err
+	}
+	if loggedIn && p.User.ID != 0 {
+		h.accounts.Record(c.Request.Context(), p, models.AuditLogout, p.User, nil)
+	}
 	return nil
 }
 
@@ -135,7 +147,7 @@ func (h *Handlers) apiLogin(c *gin.Context) error {
 
 // apiLogout: POST /api/v1/logout -> 204.
 func (h *Handlers) apiLogout(c *gin.Context) error {
-	if err := h.sessions.Logout(c); err != nil {
+	if err := h.endSession(c); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)

@@ -566,7 +566,7 @@ func TestDenyByDefault(t *testing.T) {
 	}
 	pages := map[string]bool{"/": true, "/account": true, "/logout": true, "/account/tokens": true, "/account/tokens/:id/revoke": true,
 		"/account/security": true, "/account/security/totp": true, "/account/security/totp/confirm": true, "/account/security/totp/remove": true,
-		"/account/security/passkeys/:id/remove": true, "/account/security/oidc/link": true, "/account/security/oidc/unlink": true,
+		"/account/security/passkeys/:id/remove": true, "/account/security/oidc/link": true, "/account/security/oidc/unlink": true, "/admin/audit": true,
 		"/account/sessions": true, "/account/sessions/end-others": true, "/account/sessions/:id/end": true}
 	a := newApp(t)
 	users("kim", "lee")(t, a)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 	"userhub/auth"
+	"userhub/models"
 
 	"github.com/gin-gonic/gin"
 )
@@ -92,10 +93,20 @@ func (h *Handlers) apiEndMySessions(c *gin.Context) error {
 // apiEndMySession: DELETE /api/v1/me/sessions/:id -> 204: that session has
 // ended (the request's own: a logout).
 func (h *Handlers) apiEndMySession(c *gin.Context) error {
-	if err := h.sessions.EndSession(c, c.Param("id")); err != nil {
+	if err := h.endListedSession(c); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// endListedSession ends the user's session :id, and records it.
+func (h *Handlers) endListedSession(c *gin.Context) error {
+	p := principal(c)
+	if err := h.sessions.EndSession(c, c.Param("id")); err != nil {
+		return err
+	}
+	h.accounts.Record(c.Request.Context(), p, models.AuditSessionEnded, p.User, nil)
 	return nil
 }
 
@@ -130,7 +141,7 @@ func (h *Handlers) sessionsPageGet(c *gin.Context) error {
 
 // sessionsPageEnd: POST /account/sessions/:id/end -> back to the page.
 func (h *Handlers) sessionsPageEnd(c *gin.Context) error {
-	if err := h.sessions.EndSession(c, c.Param("id")); err != nil {
+	if err := h.endListedSession(c); err != nil {
 		return err
 	}
 	if _, ok := auth.User(c); !ok { // it was this one: logged out

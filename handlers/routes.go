@@ -195,6 +195,7 @@ func New(d Deps) (*gin.Engine, error) {
 
 	r.Use(
 		crossOrigin,
+		middleware.AuditOrigin(),
 		middleware.BodyLimit(d.Config.Server.MaxBodyBytes, h.fail),
 		authenticator.Authenticate(),
 		auth.RequireEnrolled(h.fail, "/account/security", enrolmentAllowed, func(r *http.Request) bool { return !h.answersJSON(r.URL.Path) }),
@@ -237,6 +238,7 @@ func New(d Deps) (*gin.Engine, error) {
 	pages.POST("/account/sessions/end-others", h.handle(h.sessionsPageEndOthers))
 	pages.POST("/account/sessions/:id/end", h.handle(h.sessionsPageEnd))
 	pages.POST("/logout", h.handle(h.logout))
+	get(pages, "/admin/audit", admin, h.handle(h.auditPageGet))
 
 	// The seed's REST routes. Members may rename themselves (PUT, PATCH).
 	get(h.group(r, "/users", asJSON, loggedIn), "", h.handle(h.seedListUsers))
@@ -274,6 +276,7 @@ func New(d Deps) (*gin.Engine, error) {
 	v1.POST("/tokens", h.handle(h.apiCreateToken))
 	get(v1, "/tokens", h.handle(h.apiListTokens))
 	v1.DELETE("/tokens/:id", h.handle(h.apiRevokeToken))
+	get(v1, "/audit", admin, h.handle(h.apiAudit))
 
 	addOptions(r)
 	return r, nil

@@ -96,7 +96,7 @@ func testHasher() *accounts.Hasher {
 func (a app) newAccounts(s models.UserStore, counter models.Counter) *accounts.Service {
 	key, _ := accounts.SealKey([]byte("test secret: 0123456789abcdef0123456789"))
 	rpID, origins := a.cfg.RelyingParty()
-	return accounts.New(accounts.Options{Store: s, Tokens: a.db, SecondFactors: a.db, Passkeys: a.db, SealKey: key, RPID: rpID, RPOrigins: origins,
+	return accounts.New(accounts.Options{Store: s, Tokens: a.db, SecondFactors: a.db, Passkeys: a.db, Audit: a.db, SealKey: key, RPID: rpID, RPOrigins: origins,
 		Counter: counter, Hasher: a.hasher, Auth: a.cfg.Auth, Log: a.logger(),
 		OIDCLinks: a.db, OIDC: accounts.OIDCRules(a.cfg.OIDC)})
 }

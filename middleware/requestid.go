@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 
 	"github.com/gin-gonic/gin"
+
+	"userhub/models"
 )
 
 // RequestIDHeader carries the request id in both directions.
@@ -53,4 +55,15 @@ func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand.Read documents it)
 	return hex.EncodeToString(b[:])
+}
+
+// AuditOrigin puts the request's client address and id in its context,
+// for the audit entries of the changes it makes (models.WithAudit). It
+// runs after RequestID.
+func AuditOrigin() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		o := models.AuditOrigin{ClientIP: c.ClientIP(), RequestID: GetRequestID(c)}
+		c.Request = c.Request.WithContext(models.WithAuditOrigin(c.Request.Context(), o))
+		c.Next()
+	}
 }

@@ -271,9 +271,17 @@ func RedactDSN(dsn string) string {
 	return strings.Join(fields, " ")
 }
 
-// inTx runs fn in a write transaction and commits it when fn returns nil.
-// Under a deadline, the dialect's guard is armed first.
+// inTx runs fn in a write transaction and commits it when fn returns nil,
+// with the audit entries pending in ctx (models.WithAudit). Under a
+// deadline, the dialect's guard is armed first.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.auditedTx(ctx, nil, fn)
+}
+
+// auditedTx is inTx for a change to one user (made, removed, its
+// sessions ended): fn sets *target to it, and the audit entries naming no
+// target get it.
+func (s *Store) auditedTx(ctx context.Context, target *models.User, fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -285,6 +293,10 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		}
 	}
 	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := s.writeAudit(ctx, tx, target); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -111,12 +111,12 @@ func (s *Store) Tokens(ctx context.Context, userID int64) (ts []models.Token, er
 func (s *Store) DeleteToken(ctx context.Context, id, userID int64) (err error) {
 	ctx, end := s.call(ctx, &err, writing)
 	defer end()
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM api_tokens WHERE id = $1 AND (CAST($2 AS BIGINT) = 0 OR user_id = $2)", id, userID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
+	var owner models.User
+	return s.auditedTx(ctx, &owner, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx,
+			`DELETE FROM api_tokens WHERE id = $1 AND (CAST($2 AS BIGINT) = 0 OR user_id = $2)
+			 RETURNING user_id, (SELECT name FROM users WHERE users.id = api_tokens.user_id)`, id, userID).Scan(&owner.ID, &owner.Name)
+		if errors.Is(err, sql.ErrNoRows) {
 			return models.ErrNoToken
 		}
 		return err

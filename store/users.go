@@ -52,7 +52,7 @@ func (s *Store) CreateUser(ctx context.Context, n models.NewUser) (u models.User
 	if n, err = n.Normalize(); err != nil {
 		return models.User{}, err
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.auditedTx(ctx, &u, func(tx *sql.Tx) error {
 		if n.First {
 			if err := s.lockAdmins(ctx, tx); err != nil {
 				return err
@@ -274,7 +274,7 @@ func (s *Store) RecordLogin(ctx context.Context, id int64, at time.Time) (err er
 func (s *Store) EndSessions(ctx context.Context, id int64) (u models.User, err error) {
 	ctx, end := s.call(ctx, &err, writing)
 	defer end()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.auditedTx(ctx, &u, func(tx *sql.Tx) error {
 		var err error
 		u, err = scanUser(tx.QueryRowContext(ctx,
 			"UPDATE users SET session_version = session_version + 1 WHERE id = $1 RETURNING "+userColumns, id))
@@ -287,18 +287,16 @@ func (s *Store) EndSessions(ctx context.Context, id int64) (u models.User, err e
 func (s *Store) DeleteUser(ctx context.Context, id int64, check models.Precondition) (err error) {
 	ctx, end := s.call(ctx, &err, writing)
 	defer end()
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	var gone models.User
+	return s.auditedTx(ctx, &gone, func(tx *sql.Tx) error {
 		if err := s.precondition(ctx, tx, id, check); err != nil {
 			return err
 		}
 		if err := s.checkOtherAdmin(ctx, tx, id); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = $1", id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
+		err := tx.QueryRowContext(ctx, "DELETE FROM users WHERE id = $1 RETURNING id, name", id).Scan(&gone.ID, &gone.Name)
+		if errors.Is(err, sql.ErrNoRows) {
 			return models.ErrNotFound
 		}
 		return err

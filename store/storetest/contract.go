@@ -54,6 +54,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"Passkeys", testPasskeys},
 		{"OIDCLinks", testOIDCLinks},
 		{"SessionList", testSessionList},
+		{"AuditLog", testAuditLog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
