@@ -442,3 +442,55 @@ func TestOIDCAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserOIDCLinkAndUnlink: without create_users, bob at the provider
+// has no account here and is told to ask an administrator; lee, logged in
+// with her password, links her account on the security page by signing in
+// at the provider as bob; bob's sign-in is then lee's; she unlinks it, in
+// Korean, and bob is turned away again.
+func TestBrowserOIDCLinkAndUnlink(t *testing.T) {
+	chromium(t)
+	s := newSSO(t, false, "USERHUB_OIDC_CREATE_USERS=false")
+	p := start(t, s.env...)
+	admin := p.setup(t)
+	if resp, body := doWith(t, admin, "POST", p.base+"/api/v1/users", jsonCT, `{"name":"lee","password":"a long secret phrase"}`); resp.StatusCode != 201 {
+		t.Fatalf("create lee: %s %s", resp.Status, body)
+	}
+	b := newBrowser(t)
+	b.toProvider(p.base)
+	b.signInAtProvider(oidcprovider.Bob)
+	b.do("not linked: ask an administrator", waitURL("/login/oidc/callback"),
+		waitText("h1", "No account for this sign-in"), waitText("#error-body", "Ask an administrator to create your account"))
+	b.notLoggedIn(p.base)
+
+	b.login(p.base, "lee", "a long secret phrase")
+	b.do("link on the security page",
+		waitURL("/"),
+		chromedp.Navigate(p.base+"/account/security"),
+		waitText("#oidc-none", "Your account is not linked."),
+		chromedp.Click(chromedp.ID("oidc-link")),
+	)
+	b.signInAtProvider(oidcprovider.Bob)
+	b.do("linked", waitURL("/account/security"), waitText("#oidc-linked", "Your account is linked"),
+		waitText("#oidc-links", oidcprovider.Bob.ID))
+	b.do("log out", chromedp.Click(chromedp.ID("logout")), waitURL("/login"))
+
+	b.toProvider(p.base)
+	b.signInAtProvider(oidcprovider.Bob)
+	b.do("bob's sign-in is lee's", waitURL("/"), waitText("#home-greeting", "Hello, lee"))
+
+	b.do("unlink, in Korean",
+		chromedp.Navigate(p.base+"/account/security"),
+		chromedp.Click(chromedp.CSS(`button[name="lang"][value="ko"]`)),
+		waitText("#oidc-heading", "통합 로그인(SSO)"),
+		chromedp.Click(chromedp.ID("oidc-unlink")),
+		waitText("#oidc-unlinked", "연결을 해제했습니다."),
+		waitText("#oidc-none", "계정이 연결되어 있지 않습니다."),
+		chromedp.Click(chromedp.CSS(`button[name="lang"][value="en"]`)),
+		waitText("#oidc-none", "Your account is not linked."),
+		chromedp.Click(chromedp.ID("logout")), waitURL("/login"),
+	)
+	b.toProvider(p.base)
+	b.signInAtProvider(oidcprovider.Bob)
+	b.do("bob turned away again", waitURL("/login/oidc/callback"), waitText("h1", "No account for this sign-in"))
+}

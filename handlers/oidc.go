@@ -44,8 +44,12 @@ func (h *Handlers) oidcStart(c *gin.Context) error {
 	return h.toProvider(c, 0, next)
 }
 
-// oidcLink: POST /account/security/oidc/link: to the provider, to link
-// the account to whom the person signs in as there.
+// oidcLink: GET /account/security/oidc/link: to the provider, to link
+// the account to whom the person signs in as there. A GET, like the login
+// button, because the pages' Content-Security-Policy (form-action 'self')
+// stops a form's redirect to another site; it changes nothing here but
+// the flow's cookie, and only an answer to this browser's flow, from a
+// sign-in at the provider, links anything (to this same user).
 func (h *Handlers) oidcLink(c *gin.Context) error {
 	if h.sso == nil {
 		return errNoRoute

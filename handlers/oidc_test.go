@@ -305,12 +305,8 @@ func TestOIDCLinkAndUnlink(t *testing.T) {
 	if !strings.Contains(page, `id="oidc-link"`) || !strings.Contains(page, "Link with Test ID") {
 		t.Fatalf("no link button: %.3000s", page)
 	}
-	resp, err := lee.PostForm(w.base+"/account/security/oidc/link", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	cb := w.submitAtProvider(t, lee, resp.Request.URL, oidcprovider.Bob)
+	_, atProvider, _ := fetch(t, lee, w.base+"/account/security/oidc/link")
+	cb := w.submitAtProvider(t, lee, atProvider, oidcprovider.Bob)
 	status, at, body := fetch(t, lee, cb.String())
 	if status != 200 || at.Path != "/account/security" || !strings.Contains(body, "Your account is linked") || !strings.Contains(body, oidcprovider.Bob.ID) {
 		t.Fatalf("after linking: %d %s %.3000s", status, at, body)
@@ -327,7 +323,7 @@ func TestOIDCLinkAndUnlink(t *testing.T) {
 	// alice, made by the provider, has no other way in.
 	alice := browser(t)
 	fetch(t, alice, w.signInAtProvider(t, alice, w.base+"/login/oidc", oidcprovider.Alice).String())
-	resp, err = alice.PostForm(w.base+"/account/security/oidc/unlink", url.Values{"issuer": {w.provider.Issuer}, "subject": {oidcprovider.Alice.ID}})
+	resp, err := alice.PostForm(w.base+"/account/security/oidc/unlink", url.Values{"issuer": {w.provider.Issuer}, "subject": {oidcprovider.Alice.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}

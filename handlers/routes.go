@@ -232,7 +232,7 @@ func New(d Deps) (*gin.Engine, error) {
 	pages.POST("/account/security/totp/confirm", h.handle(h.securityPageConfirm))
 	pages.POST("/account/security/totp/remove", h.handle(h.securityPageRemove))
 	pages.POST("/account/security/passkeys/:id/remove", h.handle(h.securityPageRemovePasskey))
-	pages.POST("/account/security/oidc/link", h.handle(h.oidcLink))
+	get(pages, "/account/security/oidc/link", h.handle(h.oidcLink))
 	pages.POST("/account/security/oidc/unlink", h.handle(h.oidcUnlink))
 	get(pages, "/account/sessions", h.handle(h.sessionsPageGet))
 	pages.POST("/account/sessions/end-others", h.handle(h.sessionsPageEndOthers))
