@@ -410,8 +410,8 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 	handler, err := handlers.New(handlers.Deps{
 		SSO:       ssoClient,
 		OIDCFlows: oidcFlows,
-		Config: cfg,
-		Store:  users,
+		Config:    cfg,
+		Store:     users,
 		Accounts: accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, Audit: s, SealKey: sealKey,
 			RPID: rpID, RPOrigins: rpOrigins, Counter: counter, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Logins: logins, Log: log,
 			OIDCLinks: s, OIDC: accounts.OIDCRules(cfg.OIDC)}),

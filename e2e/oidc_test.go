@@ -117,8 +117,8 @@ func (b *browser) answerFor(u oidcprovider.User) *url.URL {
 			b.t.Fatal(err)
 		}
 		resp.Body.Close()
-		loc, err := resp.Location()
-		if err != nil {
+		loc, lerr := resp.Location()
+		if lerr != nil {
 			b.t.Fatalf("the provider answered %s without a redirect", resp.Status)
 		}
 		if loc.Path == "/login/oidc/callback" {

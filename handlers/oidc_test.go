@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -71,7 +72,7 @@ func newSSOWorld(t *testing.T, providerDown bool, adjust ...func(*config.Config)
 	return w
 }
 
-func portOf(a net.Addr) string { return a.(*net.TCPAddr).AddrPort().String()[strings.LastIndex(a.String(), ":")+1:] }
+func portOf(a net.Addr) string { return strconv.Itoa(a.(*net.TCPAddr).Port) }
 
 // browser is an HTTP client with cookies, as a browser would be.
 func browser(t *testing.T) *http.Client {
