@@ -290,3 +290,46 @@ func OIDCRules(c config.OIDC) OIDCOptions {
 	}
 	return OIDCOptions{CreateUsers: c.CreateUsers, AdminGroup: c.AdminGroup, PasswordLoginOff: c.DisablePasswordLogin}
 }
+
+// LinkOIDCFor links target's account to subject at issuer, for the
+// operator (`userhub user link`): the way to link an account whose owner
+// cannot log in to link it themselves (oidc.disable_password_login).
+func (s *Service) LinkOIDCFor(ctx context.Context, actor auth.Principal, target models.User, issuer, subject string) error {
+	if actor.Method != auth.MethodOperator {
+		return &models.ForbiddenError{Reason: "only the operator links another's account (userhub user link)"}
+	}
+	if s.links == nil {
+		return ErrOIDCOff
+	}
+	if issuer == "" || subject == "" || len(issuer) > models.MaxOIDCIdentifier || len(subject) > models.MaxOIDCIdentifier {
+		return models.Invalid("subject", "invalid", "give the subject (the provider's id of the person, its sub claim)")
+	}
+	if _, err := s.links.LinkOIDC(audited(ctx, actor, models.AuditOIDCLinked, target, map[string]string{"issuer": issuer}),
+		models.OIDCLink{UserID: target.ID, Issuer: issuer, Subject: subject}); err != nil {
+		return err
+	}
+	s.log.Info("account linked to the provider", "user", target.Name, "id", target.ID, "issuer", issuer, "subject", subject, "by", actorName(actor))
+	return nil
+}
+
+// UnlinkOIDCFor removes every link of target's account, for the operator
+// (`userhub user unlink`), and says how many there were.
+func (s *Service) UnlinkOIDCFor(ctx context.Context, actor auth.Principal, target models.User) (int, error) {
+	if actor.Method != auth.MethodOperator {
+		return 0, &models.ForbiddenError{Reason: "only the operator unlinks another's account (userhub user unlink)"}
+	}
+	if s.links == nil {
+		return 0, ErrOIDCOff
+	}
+	links, err := s.links.OIDCLinks(ctx, target.ID)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range links {
+		if err := s.links.UnlinkOIDC(audited(ctx, actor, models.AuditOIDCUnlinked, target, map[string]string{"issuer": l.Issuer}), target.ID, l.Issuer, l.Subject); err != nil && !errors.Is(err, models.ErrNoOIDCLink) {
+			return 0, err
+		}
+	}
+	s.log.Info("account unlinked from the provider", "user", target.Name, "id", target.ID, "links", len(links), "by", actorName(actor))
+	return len(links), nil
+}

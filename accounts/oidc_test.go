@@ -263,3 +263,28 @@ func TestOIDCAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestOIDCOperatorLinks: only the operator links or unlinks another's
+// account; a linked subject signs in to it.
+func TestOIDCOperatorLinks(t *testing.T) {
+	svc, db, _ := oidcWorld(t, accounts.OIDCOptions{PasswordLoginOff: true})
+	lee := session(t, db, "lee").User
+	if err := svc.LinkOIDCFor(ctx, session(t, db, "kim"), lee, issuer, "s-lee"); err == nil {
+		t.Error("an administrator's session linked lee")
+	}
+	if err := svc.LinkOIDCFor(ctx, auth.Operator(), lee, issuer, ""); err == nil {
+		t.Error("an empty subject linked")
+	}
+	if err := svc.LinkOIDCFor(ctx, auth.Operator(), lee, issuer, "s-lee"); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := svc.LogInWithOIDC(ctx, identity("s-lee", "someone"), "192.0.2.1"); err != nil || l.User.ID != lee.ID {
+		t.Fatalf("s-lee: %+v, %v", l.User, err)
+	}
+	if n, err := svc.UnlinkOIDCFor(ctx, auth.Operator(), lee); err != nil || n != 1 {
+		t.Fatalf("unlink: %d, %v", n, err)
+	}
+	if _, err := svc.LogInWithOIDC(ctx, identity("s-lee", "someone"), "192.0.2.1"); !errors.Is(err, models.ErrNoOIDCLink) {
+		t.Errorf("after unlink: %v", err)
+	}
+}

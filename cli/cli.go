@@ -56,6 +56,8 @@ Commands:
                user reset-2fa NAME  (removes the user's second factors and passkeys, for a lost phone; ends their sessions)
                user suspend NAME    (ends their sessions; they cannot log in until restored)
                user restore NAME
+               user link NAME SUBJECT (links the account to the person oidc.issuer calls SUBJECT, its sub claim)
+               user unlink NAME     (removes the account's single sign-on links)
   token      personal access tokens for the API, from the shell:
                token create NAME -user USER -scopes read,write[,admin] [-expires 720h]
                                     (prints the token, once)

@@ -23,17 +23,24 @@ import (
 // straight on the database (a running server sees the changes at once).
 func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []string) error {
 	if len(args) == 0 {
-		return usageError("user: which subcommand? add, passwd, list, delete, logout, suspend, restore or reset-2fa")
+		return usageError("user: which subcommand? add, passwd, list, delete, logout, suspend, restore, reset-2fa, link or unlink")
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
-	case "add", "passwd", "list", "delete", "logout", "suspend", "restore", "reset-2fa":
+	case "add", "passwd", "list", "delete", "logout", "suspend", "restore", "reset-2fa", "link", "unlink":
 	default:
 		return usageError(fmt.Sprintf("user: unknown subcommand %q", sub))
 	}
 	if sub == "list" {
 		if len(args) != 0 {
 			return usageError("user list takes no arguments")
+		}
+	} else if sub == "link" {
+		if len(args) != 2 {
+			return usageError("user link takes a NAME and the provider's SUBJECT (its sub claim for the person)")
+		}
+		if !cfg.OIDC.Enabled() {
+			return usageError("user link: single sign-on is off; set oidc.issuer (and the other oidc settings) first")
 		}
 	} else if len(args) != 1 {
 		return usageError(fmt.Sprintf("user %s takes one NAME", sub))
@@ -55,7 +62,8 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 		return err
 	}
 	defer stopSignal()
-	acc := accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, Audit: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log})
+	acc := accounts.New(accounts.Options{Store: users, Tokens: s, SecondFactors: s, Passkeys: s, Audit: s, Counter: s, Hasher: newHasher(cfg.Auth), Auth: cfg.Auth, Log: log,
+		OIDCLinks: s, OIDC: accounts.OIDCRules(cfg.OIDC)})
 	operator := auth.Operator()
 
 	if sub == "add" {
@@ -113,6 +121,17 @@ func (e env) user(cfg config.Config, log *slog.Logger, opt options, args []strin
 			return err
 		}
 		fmt.Fprintf(e.stdout, "second factors and passkeys of %s removed and their sessions ended: they log in with their password alone, and can set up new ones on /account/security\n", u.Name)
+	case "link":
+		if err := acc.LinkOIDCFor(ctx, operator, u, cfg.OIDC.Issuer, args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "linked %s to subject %q at %s: signing in there as that person logs in as %s\n", u.Name, args[1], cfg.OIDC.Issuer, u.Name)
+	case "unlink":
+		n, err := acc.UnlinkOIDCFor(ctx, operator, u)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "removed %d single sign-on link(s) of %s\n", n, u.Name)
 	case "suspend", "restore":
 		suspend := sub == "suspend"
 		if _, err := acc.Update(ctx, operator, u.ID, accounts.Change{Suspended: &suspend}); err != nil {

@@ -259,7 +259,7 @@ func TestBrowserOIDCRefusals(t *testing.T) {
 // TestBrowserOIDCPasswordLoginOff: with oidc.disable_password_login the
 // login page has no password form and a password POSTed to /login is
 // refused, while the provider still logs in and the command line still
-// manages users.
+// manages users (adds, links, lists, deletes).
 func TestBrowserOIDCPasswordLoginOff(t *testing.T) {
 	chromium(t)
 	s := newSSO(t, false, "USERHUB_OIDC_DISABLE_PASSWORD_LOGIN=true")
@@ -307,6 +307,14 @@ func TestBrowserOIDCPasswordLoginOff(t *testing.T) {
 	b.signInAtProvider(oidcprovider.Alice)
 	b.do("alice lands on the list with dan in it", waitURL("/"), waitText("#home-greeting", "Hello, alice"),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-name="dan"]`)))
+	// dan cannot log in to link his account: the operator links it.
+	if out := cli("user", "link", "dan", oidcprovider.Bob.ID); !strings.Contains(out, "linked dan") {
+		t.Errorf("user link: %s", out)
+	}
+	bob := newBrowser(t)
+	bob.toProvider(p.base)
+	bob.signInAtProvider(oidcprovider.Bob)
+	bob.do("bob at the provider is dan here", waitURL("/"), waitText("#home-greeting", "Hello, dan"))
 	cli("user", "delete", "dan")
 	if out := cli("user", "list"); strings.Contains(out, "dan") {
 		t.Errorf("user list after user delete: %s", out)
