@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"userhub/config"
@@ -70,15 +69,14 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return now.Add(-d), nil
 }
 
-// pruneAudit removes the audit entries older than retention, now and then
-// every hour, until ctx ends. Every process serving does it (they remove
-// the same rows; the second finds none), a random minute apart at first,
-// so a cluster's workers do not all start at once.
-func pruneAudit(ctx context.Context, s *store.Store, retention time.Duration, log *slog.Logger) {
+// pruneAudit removes the audit entries older than retention, after
+// first and then every hour, until ctx ends. Every process serving does it
+// (they remove the same rows; the second finds none).
+func pruneAudit(ctx context.Context, s *store.Store, retention, first time.Duration, log *slog.Logger) {
 	if retention <= 0 {
 		return
 	}
-	wait := time.Duration(rand.Int64N(int64(time.Minute)))
+	wait := first
 	for {
 		select {
 		case <-ctx.Done():

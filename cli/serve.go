@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -430,7 +432,9 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		// (from this one, the page needs none).
 		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets)+"?token="+sessions.SetupToken(secret))
 	}
-	go pruneAudit(ctx, s, cfg.Audit.Retention, log)
+	// Within a minute of starting, at a random moment: a cluster's workers
+	// do not all prune at once.
+	go pruneAudit(ctx, s, cfg.Audit.Retention, rand.N(time.Minute), log)
 	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, draining, log)
 	if admin != nil {
 		listeners = append(listeners, server.AdminListener(cfg.Server, metrics.Handler(observed.Gatherer()), admin, log))
