@@ -69,6 +69,15 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return now.Add(-d), nil
 }
 
+// recordReload records a reload the operator asked for with SIGHUP. A
+// failure is logged: the reload has happened.
+func recordReload(ctx context.Context, s models.AuditStore, log *slog.Logger, details map[string]string) {
+	e := models.AuditEntry{Action: models.AuditServerReloaded, ActorName: models.OperatorName, Details: details}
+	if err := s.RecordAudit(ctx, e); err != nil {
+		log.Warn("audit entry not recorded", "action", e.Action, "error", err)
+	}
+}
+
 // pruneAudit removes the audit entries older than retention, after
 // first and then every hour, until ctx ends. Every process serving does it
 // (they remove the same rows; the second finds none).

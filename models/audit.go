@@ -32,6 +32,10 @@ const (
 	AuditPasskeyAdded       = "passkey.added"
 	AuditPasskeyRemoved     = "passkey.removed"
 	AuditSecondFactorsReset = "second_factors.reset"
+	// AuditServerReloaded: the operator had the server reload (SIGHUP):
+	// a cluster's workers (the configuration and binary read anew), or
+	// the certificate files.
+	AuditServerReloaded = "server.reloaded"
 )
 
 // AuditActions are the actions in the order the audit page offers them.
@@ -40,8 +44,12 @@ var AuditActions = []string{
 	AuditUserCreated, AuditUserRenamed, AuditUserRoleChanged, AuditUserPasswordSet,
 	AuditUserSuspended, AuditUserUnsuspended, AuditUserDeleted, AuditPasswordChanged,
 	AuditTokenCreated, AuditTokenRevoked, AuditTOTPEnabled, AuditTOTPDisabled,
-	AuditPasskeyAdded, AuditPasskeyRemoved, AuditSecondFactorsReset,
+	AuditPasskeyAdded, AuditPasskeyRemoved, AuditSecondFactorsReset, AuditServerReloaded,
 }
+
+// OperatorName is the actor of what is done at the command line or by a
+// signal.
+const OperatorName = "(operator)"
 
 // AuditEntry is one line of the audit log: who did what to whom, from
 // where. It never holds a password, a code or a token: Details says what
