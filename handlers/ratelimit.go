@@ -25,7 +25,7 @@ func (h *Handlers) rateLimit(c *gin.Context) {
 		case p.Method == auth.MethodToken:
 			key = "api:t:" + strconv.FormatInt(p.Token.ID, 10)
 		case p.SessionID != "":
-			key = "api:s:" + sessions.PublicID(p.SessionID) // the id itself is a secret of Redis's keys
+			key = "api:s:" + sessions.PublicID(p.SessionID) // a hash: the id is the key to the session in Redis
 		default:
 			key = "api:u:" + strconv.FormatInt(p.User.ID, 10)
 		}
