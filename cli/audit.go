@@ -69,13 +69,22 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return now.Add(-d), nil
 }
 
-// recordReload records a reload the operator asked for with SIGHUP. A
-// failure is logged: the reload has happened.
+// recordReload records a reload the operator asked for with SIGHUP, once
+// it has ended. A failure to record it is logged.
 func recordReload(ctx context.Context, s models.AuditStore, log *slog.Logger, details map[string]string) {
+	details["signal"] = "SIGHUP"
 	e := models.AuditEntry{Action: models.AuditServerReloaded, ActorName: models.OperatorName, Details: details}
 	if err := s.RecordAudit(ctx, e); err != nil {
 		log.Warn("audit entry not recorded", "action", e.Action, "error", err)
 	}
+}
+
+// reloadOutcome says how a reload ended, for its audit entry.
+func reloadOutcome(done bool, why string) string {
+	if done {
+		return "done"
+	}
+	return "stopped; the old ones serve: " + why
 }
 
 // pruneAudit removes the audit entries older than retention, after

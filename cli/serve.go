@@ -153,34 +153,20 @@ func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []serve
 		}
 		defer stopAdmin()
 	}
-	return cluster.New(spec, n, cfg.Server.ShutdownTimeout, cfg.Server.DrainDelay, log).Run(ctx, recordedReloads(ctx, cfg, log, n, hup), stop.hurry)
-}
-
-// recordedReloads passes on each SIGHUP to the cluster, and records the
-// reload in the audit log (the master opens the database for that only).
-func recordedReloads(ctx context.Context, cfg config.Config, log *slog.Logger, workers int, hup <-chan os.Signal) <-chan os.Signal {
-	reloads := make(chan os.Signal, 1)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
+	m := cluster.New(spec, n, cfg.Server.ShutdownTimeout, cfg.Server.DrainDelay, log)
+	m.Reloaded = func(done bool, why string) {
+		// The master opens the database for this only, beside the loop.
+		go func() {
+			s, err := openStore(ctx, cfg, log)
+			if err != nil {
+				log.Warn("audit entry not recorded", "action", models.AuditServerReloaded, "error", err)
 				return
-			case sig := <-hup:
-				select {
-				case reloads <- sig:
-				default: // a reload waits already: it covers this one, as signal.Notify would
-				}
-				s, err := openStore(ctx, cfg, log)
-				if err != nil {
-					log.Warn("audit entry not recorded", "action", models.AuditServerReloaded, "error", err)
-					continue
-				}
-				recordReload(ctx, s, log, map[string]string{"signal": "SIGHUP", "reloaded": "workers", "workers": strconv.Itoa(workers)})
-				s.Close()
 			}
-		}
-	}()
-	return reloads
+			defer s.Close()
+			recordReload(ctx, s, log, map[string]string{"reloaded": "workers", "workers": strconv.Itoa(n), "outcome": reloadOutcome(done, why)})
+		}()
+	}
+	return m.Run(ctx, hup, stop.hurry)
 }
 
 // serveClusterAdmin serves the master's admin listener: the master's own
@@ -389,8 +375,8 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 	go func() {
 		for range hup {
 			if tlsSetup != nil && tlsSetup.Reload != nil {
-				tlsSetup.Reload()
-				recordReload(ctx, s, log, map[string]string{"signal": "SIGHUP", "reloaded": "certificates"})
+				err := tlsSetup.Reload()
+				recordReload(ctx, s, log, map[string]string{"reloaded": "certificates", "outcome": reloadOutcome(err == nil, fmt.Sprint(err))})
 			} else {
 				log.Info("SIGHUP: nothing to reload (it reloads cluster workers and static certificates)")
 			}

@@ -94,26 +94,28 @@ func AuditOriginOf(ctx context.Context) AuditOrigin {
 // WithAudit returns ctx carrying entries for the store to write in the
 // transaction of the change made with it, so that the change and its
 // record commit together or not at all. Give it only to the one call
-// that makes the change. The entries take their time and, where not set,
-// their origin from ctx; a change that makes or removes a user fills in
-// the target's id and name where they are missing.
+// that makes the change (each write transaction under ctx writes them).
+// The entries take their origin from ctx where it is not set, and their
+// time from the transaction; a change that makes or removes a user fills
+// in the target's id and name where they are missing.
 func WithAudit(ctx context.Context, entries ...AuditEntry) context.Context {
-	o := AuditOriginOf(ctx)
-	at := time.Now().UTC().Truncate(time.Microsecond)
-	pending := append(PendingAudit(ctx), entries...)
-	for i := range pending {
-		e := &pending[i]
-		if e.At.IsZero() {
-			e.At = at
-		}
-		if e.ClientIP == "" {
-			e.ClientIP = o.ClientIP
-		}
-		if e.RequestID == "" {
-			e.RequestID = o.RequestID
-		}
+	pending := PendingAudit(ctx)
+	for _, e := range entries {
+		pending = append(pending, e.From(ctx))
 	}
 	return context.WithValue(ctx, pendingKey{}, pending)
+}
+
+// From returns e with the origin in ctx where e has none.
+func (e AuditEntry) From(ctx context.Context) AuditEntry {
+	o := AuditOriginOf(ctx)
+	if e.ClientIP == "" {
+		e.ClientIP = o.ClientIP
+	}
+	if e.RequestID == "" {
+		e.RequestID = o.RequestID
+	}
+	return e
 }
 
 // PendingAudit returns the entries WithAudit put in ctx, as a copy.
