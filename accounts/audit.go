@@ -19,15 +19,12 @@ func auditEntry(actor auth.Principal, action string, target models.User, details
 	e := models.AuditEntry{Action: action, TargetID: target.ID, TargetName: target.Name, Details: details}
 	switch {
 	case actor.Method == auth.MethodOperator:
-		e.ActorName = operatorName
+		e.ActorName = models.OperatorName
 	case actor.User.ID != 0:
 		e.ActorID, e.ActorName = actor.User.ID, actor.User.Name
 	}
 	return e
 }
-
-// operatorName is the actor of what is done at the command line.
-const operatorName = "(operator)"
 
 // audited returns ctx carrying an entry of action by actor on target, for
 // the store call that makes the change.

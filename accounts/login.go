@@ -3,7 +3,9 @@ package accounts
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"userhub/auth"
@@ -49,6 +51,7 @@ func (s *Service) LogIn(ctx context.Context, name, password string, f SecondFact
 	}()
 	if s.oidc.PasswordLoginOff {
 		s.log.Warn("login refused: password login is off (oidc.disable_password_login)", "name", truncate(name, maxLoggedName), "ip", clientIP)
+		s.recordFailedLogin(ctx, models.User{Name: auditName(name)}, clientIP, "password login is off (oidc.disable_password_login)")
 		return Login{}, ErrPasswordLoginOff
 	}
 	user, rehash, err := s.verify(ctx, name, password, clientIP, nil)
@@ -68,6 +71,7 @@ func (s *Service) LogIn(ctx context.Context, name, password string, f SecondFact
 	// suspension made while the password was checked counts.
 	if user.Suspended {
 		s.log.Warn("login refused: the account is suspended", "user", user.Name, "ip", clientIP)
+		s.recordFailedLogin(ctx, user, clientIP, "the account is suspended")
 		return Login{}, models.ErrSuspended
 	}
 	has, err := s.hasSecondFactor(ctx, user.ID)
@@ -143,6 +147,18 @@ func (s *Service) Authenticate(ctx context.Context, name, password, clientIP str
 // The slot is held until verify returns.
 func (s *Service) verify(ctx context.Context, name, password, clientIP string, known *models.User) (user models.User, rehash bool, err error) {
 	logName := truncate(name, maxLoggedName)
+	// A failure is recorded in the audit log once verify has returned its
+	// hashing slot (deferred first, run last): others' logins do not wait
+	// for the write.
+	var failure struct {
+		target models.User
+		reason string
+	}
+	defer func() {
+		if failure.reason != "" {
+			s.recordFailedLogin(ctx, failure.target, clientIP, failure.reason)
+		}
+	}()
 	checkThrottle := func() error {
 		err := s.throttle.Check(ctx, name, clientIP)
 		var throttled *models.ThrottledError
@@ -159,7 +175,7 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 	// so a megabyte costs nothing, but it is counted like any failure.
 	if overlong(password) {
 		s.log.Warn("login failed", "name", logName, "ip", clientIP, "reason", "password too long")
-		s.recordFailedLogin(ctx, models.User{Name: logName}, clientIP, "password too long")
+		failure.target, failure.reason = models.User{Name: auditName(name)}, "password too long"
 		if err := s.throttle.Failed(ctx, name, clientIP); err != nil {
 			return models.User{}, false, err
 		}
@@ -197,17 +213,33 @@ func (s *Service) verify(ctx context.Context, name, password, clientIP string, k
 			reason = "the user has no password"
 		}
 		s.log.Warn("login failed", "name", logName, "ip", clientIP, "reason", reason)
-		target := user
+		failure.target, failure.reason = user, reason
 		if user.ID == 0 {
-			target.Name = logName
+			failure.target.Name = auditName(name)
 		}
-		s.recordFailedLogin(ctx, target, clientIP, reason)
+		if known != nil {
+			failure.reason = "wrong password, confirming a change"
+		}
 		if err := s.throttle.Failed(ctx, name, clientIP); err != nil {
 			return models.User{}, false, err
 		}
 		return models.User{}, false, models.ErrBadCredentials
 	}
 	return user, rehash, nil
+}
+
+// auditName is a name someone typed, as the audit log keeps it: valid
+// UTF-8 (PostgreSQL refuses anything else), without control or
+// direction-changing characters (which would disguise it on the page),
+// cut to maxLoggedName characters.
+func auditName(typed string) string {
+	clean := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(typed, "\uFFFD"))
+	return truncate(clean, maxLoggedName)
 }
 
 // recordFailedLogin records a failed login into target (an account, or

@@ -82,12 +82,14 @@ func (s *Service) LogInWithOIDC(ctx context.Context, id models.OIDCIdentity, cli
 	case errors.Is(err, models.ErrNoOIDCLink):
 		s.log.Warn("single sign-on refused: no account is linked to this subject (oidc.create_users is off)",
 			"issuer", id.Issuer, "subject", id.Subject, "name", truncate(id.Name, maxLoggedName), "ip", clientIP)
+		s.recordFailedLogin(ctx, models.User{Name: auditName(id.Name)}, clientIP, "single sign-on: no account is linked to this subject")
 		return Login{}, err
 	default:
 		return Login{}, err
 	}
 	if user.Suspended {
 		s.log.Warn("login refused: the account is suspended", "user", user.Name, "ip", clientIP, "method", "oidc")
+		s.recordFailedLogin(ctx, user, clientIP, "the account is suspended")
 		return Login{}, models.ErrSuspended
 	}
 	if user, err = s.followGroups(ctx, user, id); err != nil {
@@ -100,9 +102,13 @@ func (s *Service) LogInWithOIDC(ctx context.Context, id models.OIDCIdentity, cli
 // makes a change (an account created, a role from the groups claim).
 const oidcActor = "(single sign-on)"
 
-// RecordSSOFailure counts a sign-in the provider's answer failed (a
-// forged state, a used code, a bad ID token) among the logins.
-func (s *Service) RecordSSOFailure() { s.logins.Login(LoginSSORefused) }
+// RecordSSOFailure counts a sign-in whose provider's answer was refused
+// (a forged state, a used code, a bad ID token or nonce: why) among the
+// logins, and records it in the audit log.
+func (s *Service) RecordSSOFailure(ctx context.Context, why error, clientIP string) {
+	s.logins.Login(LoginSSORefused)
+	s.recordFailedLogin(ctx, models.User{}, clientIP, "single sign-on: "+why.Error())
+}
 
 // roleFor is the role the groups claim gives, and whether it gives one.
 func (s *Service) roleFor(id models.OIDCIdentity) (models.Role, bool) {
@@ -126,9 +132,15 @@ func (s *Service) followGroups(ctx context.Context, user models.User, id models.
 	if !ok || role == user.Role {
 		return user, nil
 	}
-	entry := models.AuditEntry{Action: models.AuditUserRoleChanged, ActorName: oidcActor, TargetID: user.ID, TargetName: user.Name,
-		Details: map[string]string{"from": string(user.Role), "to": string(role), "by": "groups claim"}}
-	updated, err := s.store.UpdateUser(models.WithAudit(ctx, entry), user.ID, models.UserChange{Role: &role, KeepSessions: true})
+	change := models.UserChange{Role: &role, KeepSessions: true}
+	change.Audit = func(before models.User) []models.AuditEntry {
+		if before.Role == role {
+			return nil
+		}
+		return []models.AuditEntry{{Action: models.AuditUserRoleChanged, ActorName: oidcActor, TargetID: before.ID, TargetName: before.Name,
+			Details: map[string]string{"from": string(before.Role), "to": string(role), "by": "groups claim"}}}
+	}
+	updated, err := s.store.UpdateUser(ctx, user.ID, change)
 	if errors.Is(err, models.ErrLastAdmin) {
 		s.log.Warn("single sign-on: the provider's groups make the last administrator a member; they stay an administrator", "user", user.Name)
 		return user, nil

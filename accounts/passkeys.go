@@ -253,14 +253,17 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, state, credential []by
 	}
 	if err != nil {
 		s.log.Warn("passkey sign-in refused", "ip", clientIP, "error", err)
+		s.recordFailedLogin(ctx, found, clientIP, "passkey refused")
 		return Login{}, ErrBadPasskey
 	}
 	if cred.Authenticator.CloneWarning {
 		s.log.Warn("passkey sign-in refused: its signature counter went back (a cloned authenticator?)", "user", found.Name, "ip", clientIP)
+		s.recordFailedLogin(ctx, found, clientIP, "passkey refused: its signature counter went back (a cloned authenticator?)")
 		return Login{}, ErrBadPasskey
 	}
 	if found.Suspended {
 		s.log.Warn("login refused: the account is suspended", "user", found.Name, "ip", clientIP)
+		s.recordFailedLogin(ctx, found, clientIP, "the account is suspended")
 		return Login{}, models.ErrSuspended
 	}
 	data, err := json.Marshal(cred)

@@ -277,7 +277,8 @@ func (s *Service) Update(ctx context.Context, actor auth.Principal, id int64, c 
 		}
 		change.PasswordHash = &hash
 	}
-	u, err := s.store.UpdateUser(models.WithAudit(ctx, changeEntries(actor, target, name, change)...), id, change)
+	change.Audit = func(before models.User) []models.AuditEntry { return changeEntries(actor, before, change) }
+	u, err := s.store.UpdateUser(ctx, id, change)
 	if err != nil {
 		return models.User{}, err
 	}
@@ -352,11 +353,13 @@ func (s *Service) EndSessions(ctx context.Context, actor auth.Principal, id int6
 	return u, nil
 }
 
-// changeEntries are the audit entries of change to target (as read
-// before it), whose name is now name: one per kind of change, so that
-// each can be looked for.
-func changeEntries(actor auth.Principal, target models.User, name string, change models.UserChange) []models.AuditEntry {
-	now := models.User{ID: target.ID, Name: name}
+// changeEntries are the audit entries of change to target (as stored
+// before it): one per kind of change, so that each can be looked for.
+func changeEntries(actor auth.Principal, target models.User, change models.UserChange) []models.AuditEntry {
+	now := models.User{ID: target.ID, Name: target.Name}
+	if change.Name != nil {
+		now.Name = *change.Name
+	}
 	var entries []models.AuditEntry
 	if change.Name != nil && *change.Name != target.Name {
 		entries = append(entries, auditEntry(actor, models.AuditUserRenamed, now, map[string]string{"from": target.Name, "to": *change.Name}))
@@ -367,7 +370,7 @@ func changeEntries(actor auth.Principal, target models.User, name string, change
 	if change.PasswordHash != nil {
 		entries = append(entries, auditEntry(actor, models.AuditUserPasswordSet, now, nil))
 	}
-	if change.Suspended != nil {
+	if change.Suspended != nil && *change.Suspended != target.Suspended {
 		action := models.AuditUserUnsuspended
 		if *change.Suspended {
 			action = models.AuditUserSuspended

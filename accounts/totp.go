@@ -208,7 +208,10 @@ func (s *Service) ResetSecondFactors(ctx context.Context, actor auth.Principal, 
 	if actor.Method != auth.MethodOperator {
 		return models.User{}, &models.ForbiddenError{Reason: "only the operator resets second factors (userhub user reset-2fa)"}
 	}
-	if err := s.factors.DeleteTOTP(ctx, id); err != nil && !errors.Is(err, models.ErrNoTOTP) {
+	details := map[string]string{"totp": "removed", "passkeys": "0"}
+	if err := s.factors.DeleteTOTP(ctx, id); errors.Is(err, models.ErrNoTOTP) {
+		details["totp"] = "none"
+	} else if err != nil {
 		return models.User{}, err
 	}
 	if s.passkeys != nil {
@@ -221,8 +224,11 @@ func (s *Service) ResetSecondFactors(ctx context.Context, actor auth.Principal, 
 				return models.User{}, err
 			}
 		}
+		details["passkeys"] = strconv.Itoa(len(keys))
 	}
-	u, err := s.store.EndSessions(audited(ctx, actor, models.AuditSecondFactorsReset, models.User{}, nil), id)
+	// Recorded with the last step, which ends the sessions: a reset that
+	// failed before it is not recorded, and is done again.
+	u, err := s.store.EndSessions(audited(ctx, actor, models.AuditSecondFactorsReset, models.User{}, details), id)
 	if err != nil {
 		return models.User{}, err
 	}
@@ -333,8 +339,10 @@ type SecondFactor struct {
 }
 
 // kind names the factor f gives, for the audit log.
+// It is the code's kind as secondFactorMatches reads it: a recovery code
+// may be typed into the authenticator code's field.
 func (f SecondFactor) kind() string {
-	if strings.TrimSpace(f.Code) == "" && strings.TrimSpace(f.RecoveryCode) != "" {
+	if f.RecoveryCode != "" || len(strings.TrimSpace(f.Code)) != totpDigits.Length() {
 		return "recovery_code"
 	}
 	return "totp"
@@ -372,7 +380,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, user models.User, f Sec
 
 func (s *Service) secondFactorMatches(ctx context.Context, user models.User, f SecondFactor) (bool, error) {
 	code, recovery := strings.TrimSpace(f.Code), f.RecoveryCode
-	if recovery == "" && len(code) != totpDigits.Length() {
+	if f.kind() == "recovery_code" && recovery == "" {
 		code, recovery = "", code
 	}
 	if recovery != "" {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"userhub/config"
@@ -70,15 +69,32 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return now.Add(-d), nil
 }
 
-// pruneAudit removes the audit entries older than retention, now and then
-// every hour, until ctx ends. Every process serving does it (they remove
-// the same rows; the second finds none), a random minute apart at first,
-// so a cluster's workers do not all start at once.
-func pruneAudit(ctx context.Context, s *store.Store, retention time.Duration, log *slog.Logger) {
+// recordReload records a reload the operator asked for with SIGHUP, once
+// it has ended. A failure to record it is logged.
+func recordReload(ctx context.Context, s models.AuditStore, log *slog.Logger, details map[string]string) {
+	details["signal"] = "SIGHUP"
+	e := models.AuditEntry{Action: models.AuditServerReloaded, ActorName: models.OperatorName, Details: details}
+	if err := s.RecordAudit(ctx, e); err != nil {
+		log.Warn("audit entry not recorded", "action", e.Action, "error", err)
+	}
+}
+
+// reloadOutcome says how a reload ended, for its audit entry.
+func reloadOutcome(done bool, why string) string {
+	if done {
+		return "done"
+	}
+	return "stopped; the old ones serve: " + why
+}
+
+// pruneAudit removes the audit entries older than retention, after
+// first and then every hour, until ctx ends. Every process serving does it
+// (they remove the same rows; the second finds none).
+func pruneAudit(ctx context.Context, s *store.Store, retention, first time.Duration, log *slog.Logger) {
 	if retention <= 0 {
 		return
 	}
-	wait := time.Duration(rand.Int64N(int64(time.Minute)))
+	wait := first
 	for {
 		select {
 		case <-ctx.Done():

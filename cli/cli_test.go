@@ -2,14 +2,20 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
 	"userhub/config"
+	"userhub/models"
 	"userhub/server"
+	"userhub/store"
 )
 
 func runCLI(t *testing.T, vars []string, args ...string) (code int, stdout, stderr string) {
@@ -216,6 +222,39 @@ func TestBackupCommands(t *testing.T) {
 		code, out, errOut := runCLI(t, tt.vars, tt.args...)
 		if code != tt.code || !strings.Contains(out+errOut, tt.want) || strings.Contains(out+errOut, "hunter2") {
 			t.Errorf("%v: exit %d, want %d with %q\n%s%s", tt.args, code, tt.code, tt.want, out, errOut)
+		}
+	}
+}
+
+// The server prunes the audit log: an entry older than audit.retention
+// goes, a newer one stays.
+func TestPruneAudit(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := store.Open(ctx, store.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "userhub.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := models.AuditEntry{Action: models.AuditLogin, TargetName: "old", At: time.Now().Add(-49 * time.Hour)}
+	recent := models.AuditEntry{Action: models.AuditLogin, TargetName: "recent", At: time.Now().Add(-47 * time.Hour)}
+	if err := s.RecordAudit(ctx, old, recent); err != nil {
+		t.Fatal(err)
+	}
+	go pruneAudit(ctx, s, 48*time.Hour, 0, slog.New(slog.DiscardHandler))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		left, _, err := s.AuditLog(ctx, models.AuditQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 1 && left[0].TargetName == "recent" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s, the log holds %+v", left)
 		}
 	}
 }

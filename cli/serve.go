@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -152,7 +154,20 @@ func master(stop *stopping, cfg config.Config, log *slog.Logger, sockets []serve
 		}
 		defer stopAdmin()
 	}
-	return cluster.New(spec, n, cfg.Server.ShutdownTimeout, cfg.Server.DrainDelay, log).Run(ctx, hup, stop.hurry)
+	m := cluster.New(spec, n, cfg.Server.ShutdownTimeout, cfg.Server.DrainDelay, log)
+	m.Reloaded = func(done bool, why string) {
+		// The master opens the database for this only, beside the loop.
+		go func() {
+			s, err := openStore(ctx, cfg, log)
+			if err != nil {
+				log.Warn("audit entry not recorded", "action", models.AuditServerReloaded, "error", err)
+				return
+			}
+			defer s.Close()
+			recordReload(ctx, s, log, map[string]string{"reloaded": "workers", "workers": strconv.Itoa(n), "outcome": reloadOutcome(done, why)})
+		}()
+	}
+	return m.Run(ctx, hup, stop.hurry)
 }
 
 // serveClusterAdmin serves the master's admin listener: the master's own
@@ -361,7 +376,8 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 	go func() {
 		for range hup {
 			if tlsSetup != nil && tlsSetup.Reload != nil {
-				tlsSetup.Reload()
+				err := tlsSetup.Reload()
+				recordReload(ctx, s, log, map[string]string{"reloaded": "certificates", "outcome": reloadOutcome(err == nil, fmt.Sprint(err))})
 			} else {
 				log.Info("SIGHUP: nothing to reload (it reloads cluster workers and static certificates)")
 			}
@@ -438,7 +454,9 @@ func runServer(stop *stopping, cfg config.Config, assets Assets, log *slog.Logge
 		// (from this one, the page needs none).
 		log.Info("no user yet: open the setup page to create the first administrator", "url", setupURL(cfg, sockets)+"?token="+sessions.SetupToken(secret))
 	}
-	go pruneAudit(ctx, s, cfg.Audit.Retention, log)
+	// Within a minute of starting, at a random moment: a cluster's workers
+	// do not all prune at once.
+	go pruneAudit(ctx, s, cfg.Audit.Retention, rand.N(time.Minute), log)
 	listeners := server.Listeners(cfg, handler, tlsSetup, sockets, draining, log)
 	if admin != nil {
 		listeners = append(listeners, server.AdminListener(cfg.Server, metrics.Handler(observed.Gatherer()), admin, log))

@@ -26,6 +26,7 @@ const (
 	AuditActionPasskeyRemoved     AuditAction = "passkey.removed"
 	AuditActionPasswordChanged    AuditAction = "password.changed"
 	AuditActionSecondFactorsReset AuditAction = "second_factors.reset"
+	AuditActionServerReloaded     AuditAction = "server.reloaded"
 	AuditActionSessionEnded       AuditAction = "session.ended"
 	AuditActionSessionsEnded      AuditAction = "sessions.ended"
 	AuditActionSetup              AuditAction = "setup"
@@ -58,6 +59,8 @@ func (e AuditAction) Valid() bool {
 	case AuditActionPasswordChanged:
 		return true
 	case AuditActionSecondFactorsReset:
+		return true
+	case AuditActionServerReloaded:
 		return true
 	case AuditActionSessionEnded:
 		return true

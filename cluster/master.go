@@ -72,6 +72,10 @@ const (
 
 // Master supervises the workers.
 type Master struct {
+	// Reloaded, if set, is told how each reload ended: done, or why it
+	// stopped with the old workers serving. It must not block.
+	Reloaded func(done bool, why string)
+
 	spec            Spec
 	n               int
 	log             *slog.Logger
@@ -374,6 +378,7 @@ func (m *Master) rollingReload(ctx context.Context) error {
 		next, err := m.spawn(slot)
 		if err != nil {
 			m.log.Error("reload stopped: cannot start a new worker; the old workers keep serving", "error", err)
+			m.reloaded(false, "cannot start a new worker: "+err.Error())
 			return nil
 		}
 		if reason, err := m.awaitReady(ctx, next); reason != "" || err != nil {
@@ -388,6 +393,7 @@ func (m *Master) rollingReload(ctx context.Context) error {
 			}
 			m.log.Error("reload stopped: the new worker did not start; the old workers keep serving",
 				"worker_pid", next.pid(), "reason", reason)
+			m.reloaded(false, "the new worker did not start: "+reason)
 			return nil
 		}
 		m.log.Info("worker ready", "slot", slot, "worker_pid", next.pid(), "replaces", old.pid())
@@ -397,7 +403,14 @@ func (m *Master) rollingReload(ctx context.Context) error {
 		}
 	}
 	m.log.Info("reload done", "reload", m.generation)
+	m.reloaded(true, "")
 	return nil
+}
+
+func (m *Master) reloaded(done bool, why string) {
+	if m.Reloaded != nil {
+		m.Reloaded(done, why)
+	}
 }
 
 // awaitReady waits for w to say it serves, handling other workers' exits

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite" // to read the audit table as it is on disk
 )
@@ -144,4 +145,32 @@ func auditLog(t *testing.T, driver, dsn string, env ...string) {
 	if err := rows.Err(); err != nil || n != len(want) {
 		t.Fatalf("%d rows in audit_log (%v), want %d", n, err, len(want))
 	}
+}
+
+// waitAudited waits (10s at most) until `userhub audit export`, run on the
+// data directory of p, prints a line holding every one of want.
+func (p *proc) waitAudited(t *testing.T, want ...string) {
+	t.Helper()
+	var out []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		cmd := exec.Command(binary, "audit", "export")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "USERHUB_DATA_DIR=" + p.dataDir}
+		cmd.Dir = t.TempDir()
+		var err error
+		if out, err = cmd.Output(); err != nil {
+			t.Fatalf("userhub audit export: %v", err)
+		}
+		for line := range strings.SplitSeq(string(out), "\n") {
+			found := 0
+			for _, w := range want {
+				if strings.Contains(line, w) {
+					found++
+				}
+			}
+			if found == len(want) {
+				return
+			}
+		}
+	}
+	t.Errorf("the audit log has no entry with %q:\n%s", want, out)
 }

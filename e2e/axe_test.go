@@ -167,6 +167,9 @@ func TestAxe(t *testing.T) {
 		{"users-member", "member", func(b *browser, base string) {
 			b.do("user list", chromedp.Navigate(base+"/"), waitURL("/"), waitText("#users", longName))
 		}},
+		{"audit", "admin", func(b *browser, base string) {
+			b.do("audit log", chromedp.Navigate(base+"/admin/audit"), waitURL("/admin/audit"), waitText("#audit-log", longName))
+		}},
 		{"account", "member", func(b *browser, base string) {
 			b.do("account page", chromedp.Navigate(base+"/account"), waitURL("/account"), chromedp.WaitVisible(chromedp.ID("account-name-input")))
 		}},

@@ -283,6 +283,7 @@ func TestClusterReload(t *testing.T) {
 			t.Errorf("old worker %d answered after the reload", pid)
 		}
 	}
+	p.waitAudited(t, `"action":"server.reloaded"`, `"actor_name":"(operator)"`, `"reloaded":"workers"`, `"workers":"2"`)
 }
 
 // TestClusterReloadWithBadConfig: a configuration that does not load

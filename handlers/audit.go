@@ -52,6 +52,9 @@ func auditParams(c *gin.Context) (models.AuditQuery, error) {
 	if q.Until, err = auditTime(c.Query("until"), true); err != nil {
 		verr.Add("until", "invalid_time", "until must be a time (RFC 3339, e.g. 2026-12-01T18:00:00Z) or a date (2026-12-01, the whole day)")
 	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		verr.Add("until", "invalid_time", "until must be later than since")
+	}
 	if s, ok := c.GetQuery("cursor"); ok {
 		b, err := base64.RawURLEncoding.DecodeString(s)
 		id, perr := strconv.ParseInt(string(b), 10, 64)
@@ -188,6 +191,16 @@ type auditRow struct {
 
 type auditDetail struct{ Key, Value string }
 
+// withID shows a user's name with their id: a name can be anyone's (a
+// user may name themselves "(operator)", or take a deleted user's name);
+// an id is one account's.
+func withID(name string, id int64) string {
+	if id == 0 {
+		return name
+	}
+	return name + " #" + strconv.FormatInt(id, 10)
+}
+
 // auditPageGet: GET /admin/audit.
 func (h *Handlers) auditPageGet(c *gin.Context) error {
 	q, entries, next, err := h.auditLog(c)
@@ -202,7 +215,8 @@ func (h *Handlers) auditPageGet(c *gin.Context) error {
 		page.First = auditPageURL(c, "")
 	}
 	for _, e := range entries {
-		row := auditRow{At: e.At.Format("2006-01-02 15:04:05") + " UTC", Action: e.Action, Actor: e.ActorName, Target: e.TargetName, IP: e.ClientIP, RequestID: e.RequestID}
+		row := auditRow{At: e.At.Format("2006-01-02 15:04:05") + " UTC", Action: e.Action, Actor: withID(e.ActorName, e.ActorID),
+			Target: withID(e.TargetName, e.TargetID), IP: e.ClientIP, RequestID: e.RequestID}
 		for _, k := range slices.Sorted(maps.Keys(e.Details)) {
 			row.Details = append(row.Details, auditDetail{k, e.Details[k]})
 		}

@@ -135,7 +135,7 @@ func TestAuditLog(t *testing.T) {
 	if len(second.Entries) != 2 || second.Entries[0].ID >= first.Entries[1].ID || second.Entries[0].Action != models.AuditUserRenamed {
 		t.Errorf("the second page: %+v", second.Entries)
 	}
-	for _, bad := range []string{"?action=user.exploded", "?since=yesterday", "?until=2026-13-01", "?cursor=!!", "?limit=0", "?limit=1001", "?actor=%01"} {
+	for _, bad := range []string{"?action=user.exploded", "?since=yesterday", "?until=2026-13-01", "?cursor=!!", "?limit=0", "?limit=1001", "?actor=%01", "?since=2026-12-02&until=2026-12-01"} {
 		if rec := call("GET", "/api/v1/audit"+bad, "", kim); rec.Code != 422 {
 			t.Errorf("%s: %d %s, want 422", bad, rec.Code, rec.Body)
 		}
@@ -143,7 +143,7 @@ func TestAuditLog(t *testing.T) {
 
 	// The page, in words, in both languages.
 	rec = must(call("GET", "/admin/audit", "", kim, "Accept-Language", "en"), 200)
-	for _, want := range []string{"Audit log", "User added", "User renamed", "User deleted", "Login failed", "park.j", "192.0.2.1", "from: park"} {
+	for _, want := range []string{"Audit log", "User added", "User renamed", "User deleted", "Login failed", "park.j #3", "kim #1", "192.0.2.1", "from: park"} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/admin/audit lacks %q", want)
 		}
@@ -154,6 +154,13 @@ func TestAuditLog(t *testing.T) {
 	}
 	if rec := call("GET", "/admin/audit?since=someday", "", kim); rec.Code != 422 || !strings.Contains(rec.Header().Get("Content-Type"), "text/html") {
 		t.Errorf("a bad filter on the page: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+
+	// A name typed into the login form is kept as text a page shows
+	// plainly: no control or direction-changing characters.
+	must(call("POST", "/api/v1/login", `{"name":"mal\u202eory\u0007","password":"`+wrongPassword+`"}`, nil), 401)
+	if p := read("?action=login.failed&limit=1", kim); len(p.Entries) != 1 || p.Entries[0].TargetName != "mal\ufffdory\ufffd" || p.Entries[0].TargetID != nil {
+		t.Errorf("a failed login with a disguised name: %+v", p.Entries)
 	}
 
 	// Passwords and tokens: changed, set, wrong; none is recorded.

@@ -97,7 +97,7 @@ func (h *Handlers) oidcCallback(c *gin.Context) error {
 	}
 	if err != nil {
 		if errors.Is(err, sessions.ErrNoCeremony) || errors.As(err, new(*json.SyntaxError)) {
-			h.accounts.RecordSSOFailure()
+			h.accounts.RecordSSOFailure(ctx, sso.ErrBadState, c.ClientIP())
 			return sso.ErrBadState
 		}
 		return err
@@ -105,7 +105,7 @@ func (h *Handlers) oidcCallback(c *gin.Context) error {
 	id, err := h.sso.Finish(ctx, f.Flow, c.Request.URL.Query())
 	if err != nil {
 		if !errors.Is(err, sso.ErrUnavailable) {
-			h.accounts.RecordSSOFailure()
+			h.accounts.RecordSSOFailure(ctx, err, c.ClientIP())
 		}
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"userhub/auth"
 	"userhub/models"
 	"userhub/ratelimit"
+	"userhub/sessions"
 )
 
 // rateLimit counts each /api request against its principal's limit (each
@@ -24,7 +25,7 @@ func (h *Handlers) rateLimit(c *gin.Context) {
 		case p.Method == auth.MethodToken:
 			key = "api:t:" + strconv.FormatInt(p.Token.ID, 10)
 		case p.SessionID != "":
-			key = "api:s:" + p.SessionID
+			key = "api:s:" + sessions.PublicID(p.SessionID) // a hash: the id is the key to the session in Redis
 		default:
 			key = "api:u:" + strconv.FormatInt(p.User.ID, 10)
 		}

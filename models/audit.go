@@ -32,6 +32,10 @@ const (
 	AuditPasskeyAdded       = "passkey.added"
 	AuditPasskeyRemoved     = "passkey.removed"
 	AuditSecondFactorsReset = "second_factors.reset"
+	// AuditServerReloaded: the operator had the server reload (SIGHUP):
+	// a cluster's workers (the configuration and binary read anew), or
+	// the certificate files.
+	AuditServerReloaded = "server.reloaded"
 	// AuditOIDCLinked, AuditOIDCUnlinked: an account linked to (unlinked
 	// from) a subject of the single sign-on provider.
 	AuditOIDCLinked   = "oidc.linked"
@@ -44,8 +48,12 @@ var AuditActions = []string{
 	AuditUserCreated, AuditUserRenamed, AuditUserRoleChanged, AuditUserPasswordSet,
 	AuditUserSuspended, AuditUserUnsuspended, AuditUserDeleted, AuditPasswordChanged,
 	AuditTokenCreated, AuditTokenRevoked, AuditTOTPEnabled, AuditTOTPDisabled,
-	AuditPasskeyAdded, AuditPasskeyRemoved, AuditSecondFactorsReset, AuditOIDCLinked, AuditOIDCUnlinked,
+	AuditPasskeyAdded, AuditPasskeyRemoved, AuditSecondFactorsReset, AuditServerReloaded, AuditOIDCLinked, AuditOIDCUnlinked,
 }
+
+// OperatorName is the actor of what is done at the command line or by a
+// signal.
+const OperatorName = "(operator)"
 
 // AuditEntry is one line of the audit log: who did what to whom, from
 // where. It never holds a password, a code or a token: Details says what
@@ -90,26 +98,28 @@ func AuditOriginOf(ctx context.Context) AuditOrigin {
 // WithAudit returns ctx carrying entries for the store to write in the
 // transaction of the change made with it, so that the change and its
 // record commit together or not at all. Give it only to the one call
-// that makes the change. The entries take their time and, where not set,
-// their origin from ctx; a change that makes or removes a user fills in
-// the target's id and name where they are missing.
+// that makes the change (each write transaction under ctx writes them).
+// The entries take their origin from ctx where it is not set, and their
+// time from the transaction; a change that makes or removes a user fills
+// in the target's id and name where they are missing.
 func WithAudit(ctx context.Context, entries ...AuditEntry) context.Context {
-	o := AuditOriginOf(ctx)
-	at := time.Now().UTC().Truncate(time.Microsecond)
-	pending := append(PendingAudit(ctx), entries...)
-	for i := range pending {
-		e := &pending[i]
-		if e.At.IsZero() {
-			e.At = at
-		}
-		if e.ClientIP == "" {
-			e.ClientIP = o.ClientIP
-		}
-		if e.RequestID == "" {
-			e.RequestID = o.RequestID
-		}
+	pending := PendingAudit(ctx)
+	for _, e := range entries {
+		pending = append(pending, e.From(ctx))
 	}
 	return context.WithValue(ctx, pendingKey{}, pending)
+}
+
+// From returns e with the origin in ctx where e has none.
+func (e AuditEntry) From(ctx context.Context) AuditEntry {
+	o := AuditOriginOf(ctx)
+	if e.ClientIP == "" {
+		e.ClientIP = o.ClientIP
+	}
+	if e.RequestID == "" {
+		e.RequestID = o.RequestID
+	}
+	return e
 }
 
 // PendingAudit returns the entries WithAudit put in ctx, as a copy.

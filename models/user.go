@@ -95,6 +95,11 @@ type UserChange struct {
 	// own transaction (the row locked): an error from it cancels the
 	// change (ErrPreconditionFailed for a lost update).
 	Check Precondition
+	// Audit, if set, describes the change to the user as stored before it,
+	// read in the change's transaction (the row locked): its entries are
+	// written with the change. (An entry built from an earlier read could
+	// miss a change another writer made meanwhile.)
+	Audit func(before User) []AuditEntry
 }
 
 // Precondition checks a user as stored before a change to it is made.

@@ -59,8 +59,9 @@ type TLS struct {
 	// WrapHTTP wraps the HTTP listener's handler: autocert answers HTTP-01
 	// challenges there.
 	WrapHTTP func(http.Handler) http.Handler
-	// Reload reads static certificate files again (SIGHUP); nil otherwise.
-	Reload func()
+	// Reload reads static certificate files again (SIGHUP), and says
+	// whether it could; nil otherwise.
+	Reload func() error
 	// Names are the host names (and IP addresses) HTTPS has a certificate
 	// for, the only ones the HTTP listener redirects to; "*.example.com"
 	// covers one label under example.com.
@@ -94,7 +95,7 @@ func PrepareTLS(cfg config.Config, ticketSeed []byte, certs CertStore, log *slog
 			return nil, err
 		}
 		t.Config = NewTLSConfig(certs.GetCertificate)
-		t.Reload = func() { certs.reloadAndLog("SIGHUP") }
+		t.Reload = func() error { return certs.reloadAndLog("SIGHUP") }
 		t.Names = func() []string {
 			c, _ := certs.GetCertificate(nil)
 			return certNames(c.Leaf) // as now: the files may have been replaced

@@ -140,21 +140,22 @@ func (s *StaticCerts) Watch(interval time.Duration, stop <-chan struct{}) {
 		differ := err == nil && changed(s.files, files)
 		s.mu.RUnlock()
 		if differ {
-			s.reloadAndLog("the certificate files changed")
+			_ = s.reloadAndLog("the certificate files changed") // logged
 		}
 	}
 }
 
 // reloadAndLog reloads and says what happened.
-func (s *StaticCerts) reloadAndLog(why string) {
+func (s *StaticCerts) reloadAndLog(why string) error {
 	if err := s.Reload(); err != nil {
 		s.log.Error("certificate not reloaded; the old one stays in use", "reason", why, "error", err)
-		return
+		return err
 	}
 	s.mu.RLock()
 	leaf := s.cert.Leaf
 	s.mu.RUnlock()
 	s.log.Info("certificate reloaded", "reason", why, "names", strings.Join(certNames(leaf), ","), "expires", leaf.NotAfter.Format(time.RFC3339))
+	return nil
 }
 
 // readCertificate reads a key pair and its intermediates and checks them.

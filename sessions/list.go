@@ -35,8 +35,9 @@ type ListedSession struct {
 // KeepList makes m list each user's sessions in l.
 func (m *Manager) KeepList(l models.SessionList) { m.list = l }
 
-// publicID names a session in the list without giving its id away.
-func publicID(sid string) string {
+// PublicID names a session without giving its id away: in the list, and
+// in the API rate limits' keys (in the database or Redis).
+func PublicID(sid string) string {
 	sum := sha256.Sum256([]byte("userhub session list\x00" + sid))
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
@@ -85,7 +86,7 @@ func (m *Manager) Sessions(c *gin.Context) ([]ListedSession, error) {
 	}
 	out := make([]ListedSession, 0, len(entries))
 	for _, e := range entries {
-		out = append(out, ListedSession{ID: publicID(e.SID), Current: e.SID == p.SessionID, CreatedAt: e.CreatedAt,
+		out = append(out, ListedSession{ID: PublicID(e.SID), Current: e.SID == p.SessionID, CreatedAt: e.CreatedAt,
 			LastSeen: e.LastSeen.Truncate(time.Minute), IP: e.IP, Device: Device(e.UserAgent)})
 	}
 	return out, nil
@@ -100,7 +101,7 @@ func (m *Manager) EndSession(c *gin.Context, id string) error {
 		return err
 	}
 	for _, e := range entries {
-		if publicID(e.SID) != id {
+		if PublicID(e.SID) != id {
 			continue
 		}
 		if e.SID == p.SessionID {

@@ -40,7 +40,7 @@ func insertAudit(ctx context.Context, tx *sql.Tx, e models.AuditEntry) error {
 		details = []byte("{}")
 	}
 	if e.At.IsZero() {
-		e.At = now()
+		e.At = now() // in the transaction: the entries of one database read in time order, or nearly
 	}
 	_, err = tx.ExecContext(ctx,
 		`INSERT INTO audit_log (at, action, actor_id, actor_name, target_id, target_name, client_ip, request_id, details)

@@ -236,8 +236,17 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 		}
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.precondition(ctx, tx, id, c.Check); err != nil {
-			return err
+		var before models.User
+		if c.Check != nil || c.Audit != nil {
+			var err error
+			if before, err = s.lockedUser(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if c.Check != nil {
+			if err := c.Check(before); err != nil {
+				return err
+			}
 		}
 		if (c.Role != nil && *c.Role != models.RoleAdmin) || (c.Suspended != nil && *c.Suspended) {
 			if err := s.checkOtherAdmin(ctx, tx, id); err != nil {
@@ -251,7 +260,15 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, c models.UserChange) (
 			 session_version = session_version + $6, updated_at = $7
 			 WHERE id = $8 RETURNING `+userColumns,
 			name, nameKey, role, hash, suspended, bump, now().UnixMicro(), id))
-		return err
+		if err != nil || c.Audit == nil {
+			return err
+		}
+		for _, e := range c.Audit(before) {
+			if err := insertAudit(ctx, tx, e.From(ctx)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if s.dialect.isUniqueViolation(err) {
 		return models.User{}, models.ErrNameTaken
@@ -303,17 +320,22 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, check models.Precondit
 	})
 }
 
-// precondition reads user id in tx, locking its row until tx ends (SQLite's
-// write transactions hold the whole database already), and checks it.
+// precondition reads user id in tx, locked (see lockedUser), and checks it.
 func (s *Store) precondition(ctx context.Context, tx *sql.Tx, id int64, check models.Precondition) error {
 	if check == nil {
 		return nil
 	}
-	u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1"+s.dialect.forUpdate, id))
+	u, err := s.lockedUser(ctx, tx, id)
 	if err != nil {
 		return err
 	}
 	return check(u)
+}
+
+// lockedUser reads user id in tx, locking its row until tx ends (SQLite's
+// write transactions hold the whole database already).
+func (s *Store) lockedUser(ctx context.Context, tx *sql.Tx, id int64) (models.User, error) {
+	return scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1"+s.dialect.forUpdate, id))
 }
 
 // lockAdmins takes the dialect's admin lock for the rest of tx (see dialect).

@@ -122,11 +122,40 @@ func testAuditLog(t *testing.T, open func() models.UserStore) {
 		}
 	}
 
+	// A change describes itself from the row its transaction locked, not
+	// from the caller's earlier read (which another writer outdated).
+	choi := mustCreate(t, s, "choi", "")
+	stale := choi
+	renamed := "choi.min"
+	if _, err := s.UpdateUser(ctx, choi.ID, models.UserChange{Name: &renamed}); err != nil {
+		t.Fatal(err)
+	}
+	admin := models.RoleAdmin
+	var before models.User
+	_, err = s.UpdateUser(ctx, stale.ID, models.UserChange{Role: &admin, Audit: func(b models.User) []models.AuditEntry {
+		before = b
+		return []models.AuditEntry{{Action: models.AuditUserRoleChanged, TargetID: b.ID, TargetName: b.Name, Details: map[string]string{"from": string(b.Role)}}}
+	}})
+	if err != nil || before.Name != renamed || before.Role != models.RoleMember {
+		t.Fatalf("Audit saw %+v (%v), want choi.min, a member", before, err)
+	}
+	if got, _, _ := log.AuditLog(ctx, models.AuditQuery{Action: models.AuditUserRoleChanged, Limit: 10}); len(got) != 1 || got[0].TargetName != renamed || got[0].Details["from"] != "member" {
+		t.Errorf("the role change's entry: %v", summary(got))
+	}
+	// Refused (a taken name): its description is not written.
+	_, err = s.UpdateUser(ctx, choi.ID, models.UserChange{Name: &taken, Audit: func(b models.User) []models.AuditEntry {
+		return []models.AuditEntry{{Action: models.AuditUserRenamed, TargetName: b.Name}}
+	}})
+	wantErr(t, err, models.ErrNameTaken)
+	if got, _, _ := log.AuditLog(ctx, models.AuditQuery{Target: renamed, Action: models.AuditUserRenamed, Limit: 10}); len(got) != 0 {
+		t.Errorf("a refused rename was recorded: %v", summary(got))
+	}
+
 	if n, err := log.PruneAudit(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Errorf("pruning before an hour ago removed %d (%v), want 0", n, err)
 	}
-	if n, err := log.PruneAudit(ctx, time.Now().Add(time.Minute)); err != nil || n != 5 {
-		t.Errorf("pruning everything removed %d (%v), want 5", n, err)
+	if n, err := log.PruneAudit(ctx, time.Now().Add(time.Minute)); err != nil || n != 6 {
+		t.Errorf("pruning everything removed %d (%v), want 6", n, err)
 	}
 	if left, _, _ := log.AuditLog(ctx, models.AuditQuery{Limit: 10}); len(left) != 0 {
 		t.Errorf("left after pruning: %v", summary(left))
