@@ -179,6 +179,10 @@ func TestOIDCSuspendedStaysOut(t *testing.T) {
 	if !slices.Equal(*seen, outcomes{accounts.LoginSuspended}) {
 		t.Errorf("observed %v", *seen)
 	}
+	entries, _, err := db.AuditLog(ctx, models.AuditQuery{Action: models.AuditLoginFailed, Limit: 10})
+	if err != nil || len(entries) != 1 || entries[0].TargetName != "lee" || entries[0].Details["reason"] != "the account is suspended" {
+		t.Errorf("the audit log's failed logins: %+v, %v", entries, err)
+	}
 }
 
 // TestOIDCUnlinkKeepsAWayIn: a link goes unless it is the last way in; a

@@ -470,3 +470,19 @@ func TestOIDCKeyRotation(t *testing.T) {
 		t.Errorf("back to the published key: %d", status)
 	}
 }
+
+// TestOIDCNext: the page asked for before the sign-in is where it ends;
+// another site is not.
+func TestOIDCNext(t *testing.T) {
+	w := newSSOWorld(t, false)
+	for next, want := range map[string]string{"/account/security": "/account/security", "//evil.example/x": "/", "https://evil.example/": "/"} {
+		c := browser(t)
+		_, _, page := fetch(t, c, w.base+"/login?next="+url.QueryEscape(next))
+		_, href, _ := strings.Cut(page, `id="oidc-login" href="`)
+		href, _, _ = strings.Cut(href, `"`)
+		cb := w.signInAtProvider(t, c, w.base+strings.ReplaceAll(href, "&amp;", "&"), oidcprovider.Bob)
+		if status, at, _ := fetch(t, c, cb.String()); status != 200 || at.Host != strings.TrimPrefix(w.base, "http://") || at.Path != want {
+			t.Errorf("next=%s: ended at %d %s, want %s", next, status, at, want)
+		}
+	}
+}
