@@ -67,10 +67,9 @@ type Client struct {
 	provider *oidc.Provider // nil until discovery succeeds
 	verifier *oidc.IDTokenVerifier
 	endSess  string
-	lastErr  error
-	// discovering serialises discoveries (the background loop and a
-	// button's attempt).
-	discovering sync.Mutex
+	// discovering holds a token while a discovery runs (the background
+	// loop's, or a button's): one at a time.
+	discovering chan struct{}
 }
 
 // requestTimeout bounds each request to the provider.
@@ -80,7 +79,7 @@ const requestTimeout = 10 * time.Second
 // cfg.ClientSecretFile by the caller when set). Nothing is fetched until
 // Start or the first sign-in.
 func New(cfg config.OIDC, clientSecret string, log *slog.Logger) *Client {
-	return &Client{cfg: cfg, secret: clientSecret, log: log, http: &http.Client{Timeout: requestTimeout}}
+	return &Client{cfg: cfg, secret: clientSecret, log: log, http: &http.Client{Timeout: requestTimeout}, discovering: make(chan struct{}, 1)}
 }
 
 // Name is the provider's name for the button.
@@ -94,7 +93,7 @@ func (c *Client) Start(ctx context.Context) {
 	go func() {
 		wait := time.Second
 		for {
-			if err := c.discover(ctx); err == nil {
+			if err := c.discover(ctx, true); err == nil {
 				return
 			} else if ctx.Err() != nil {
 				return
@@ -111,10 +110,31 @@ func (c *Client) Start(ctx context.Context) {
 	}()
 }
 
-// discover fetches the provider's discovery document, unless done.
-func (c *Client) discover(ctx context.Context) error {
-	c.discovering.Lock()
-	defer c.discovering.Unlock()
+// errDiscovering: another discovery is under way (the background loop's,
+// or another button's) and did not end in time.
+var errDiscovering = errors.New("another discovery of the provider is under way")
+
+// queueWait bounds how long a sign-in waits for another discovery to end:
+// clicks on the button while the provider hangs do not queue up.
+const queueWait = 2 * time.Second
+
+// discover fetches the provider's discovery document, unless done. With
+// wait false it waits at most queueWait for another discovery to end.
+func (c *Client) discover(ctx context.Context, wait bool) error {
+	var timeout <-chan time.Time
+	if !wait {
+		timer := time.NewTimer(queueWait)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	select {
+	case c.discovering <- struct{}{}:
+	case <-timeout:
+		return errDiscovering
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.discovering }()
 	if c.ready() != nil {
 		return nil
 	}
@@ -122,9 +142,6 @@ func (c *Client) discover(ctx context.Context) error {
 	defer cancel()
 	p, err := oidc.NewProvider(dctx, c.cfg.Issuer)
 	if err != nil {
-		c.mu.Lock()
-		c.lastErr = err
-		c.mu.Unlock()
 		return err
 	}
 	var extra struct {
@@ -135,7 +152,7 @@ func (c *Client) discover(ctx context.Context) error {
 	// token names a key it does not know (the provider rotated its keys).
 	v := p.VerifierContext(oidc.ClientContext(context.Background(), c.http), &oidc.Config{ClientID: c.cfg.ClientID})
 	c.mu.Lock()
-	c.provider, c.verifier, c.endSess, c.lastErr = p, v, extra.EndSession, nil
+	c.provider, c.verifier, c.endSess = p, v, extra.EndSession
 	c.mu.Unlock()
 	c.log.Info("single sign-on: provider discovered", "issuer", c.cfg.Issuer)
 	return nil
@@ -153,7 +170,7 @@ func (c *Client) discovered(ctx context.Context) (*oidc.Provider, error) {
 	if p := c.ready(); p != nil {
 		return p, nil
 	}
-	if err := c.discover(ctx); err != nil {
+	if err := c.discover(ctx, false); err != nil {
 		c.log.Warn("single sign-on: the provider does not answer", "issuer", c.cfg.Issuer, "error", err)
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
