@@ -324,7 +324,8 @@ func TestBrowserOIDCPasswordLoginOff(t *testing.T) {
 // TestBrowserOIDCProviderDown: with the provider not answering, /login
 // renders (both ways in), the button's page says the provider does not
 // answer (in English and Korean), the password still logs in, and the
-// button works once the provider answers, without a restart.
+// button works once the provider answers, without a restart; stopped
+// again, the button says so again.
 func TestBrowserOIDCProviderDown(t *testing.T) {
 	chromium(t)
 	s := newSSO(t, true)
@@ -352,6 +353,19 @@ func TestBrowserOIDCProviderDown(t *testing.T) {
 	b.toProvider(p.base)
 	b.signInAtProvider(oidcprovider.Bob)
 	b.do("bob signs in once the provider answers", waitURL("/"), waitText("#home-greeting", "Hello, bob"))
+	b.do("log out", chromedp.Click(chromedp.ID("logout")), waitURL("/login"))
+
+	// Stopped after it was discovered: the button says so again.
+	if err := s.provider.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.do("the button once the provider stopped",
+		chromedp.Navigate(p.base+"/login"),
+		chromedp.Click(chromedp.ID("oidc-login")),
+		waitURL("/login/oidc"),
+		waitText("h1", "The sign-in provider does not answer"))
+	b.login(p.base, "kim", adminPassword)
+	b.do("the password still logs in", waitURL("/"), waitText("#home-greeting", "Hello, kim"))
 }
 
 // providerAnswer starts a sign-in with c at start (userhub's /login/oidc),

@@ -15,10 +15,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +179,29 @@ func (c *Client) discovered(ctx context.Context) (*oidc.Provider, error) {
 	return c.ready(), nil
 }
 
+// probeTimeout bounds the check that the provider answers.
+const probeTimeout = 5 * time.Second
+
+// probe checks that the provider answers: its discovery document, 200.
+func (c *Client) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.cfg.Issuer, "/")+"/.well-known/openid-configuration", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("discovery document: %s", resp.Status)
+	}
+	return nil
+}
+
 func (c *Client) oauth2(p *oidc.Provider) *oauth2.Config {
 	return &oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.secret, Endpoint: p.Endpoint(),
 		RedirectURL: c.cfg.RedirectURL, Scopes: c.cfg.Scopes}
@@ -195,11 +220,17 @@ func NewFlow() Flow {
 	return Flow{State: oauth2.GenerateVerifier(), Nonce: oauth2.GenerateVerifier(), Verifier: oauth2.GenerateVerifier()}
 }
 
-// AuthURL is where to send the browser to sign in for f.
+// AuthURL is where to send the browser to sign in for f. The provider is
+// asked first whether it answers (its discovery document, within
+// probeTimeout): a provider that stopped after it was discovered gets the
+// browser our page saying so, not the browser's own connection error.
 func (c *Client) AuthURL(ctx context.Context, f Flow) (string, error) {
 	p, err := c.discovered(ctx)
 	if err != nil {
 		return "", err
+	}
+	if err := c.probe(ctx); err != nil {
+		return "", c.unavailable(err)
 	}
 	return c.oauth2(p).AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), nil
 }

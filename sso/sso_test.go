@@ -21,7 +21,8 @@ func settings(issuer string) config.OIDC {
 
 // TestDiscoveryRetries: a provider that does not answer at start-up makes
 // AuthURL say so (ErrUnavailable), never blocks Start, and is found by
-// the background retries once it answers.
+// the background retries once it answers; stopped again, AuthURL says so
+// again.
 func TestDiscoveryRetries(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,6 +69,12 @@ func TestDiscoveryRetries(t *testing.T) {
 	logout, _ := url.Parse(c.LogoutURL("http://127.0.0.1:1/login"))
 	if logout == nil || logout.Query().Get("post_logout_redirect_uri") != "http://127.0.0.1:1/login" || logout.Query().Get("client_id") != oidcprovider.ClientID {
 		t.Errorf("the logout URL: %v", logout)
+	}
+	// Stopped after discovery: AuthURL says so, rather than send the
+	// browser to a provider that does not answer.
+	p.Close()
+	if _, err := c.AuthURL(ctx, NewFlow()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("AuthURL with the provider stopped: %v, want ErrUnavailable", err)
 	}
 }
 
