@@ -6,12 +6,32 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"userhub/config"
 	"userhub/e2e/oidcprovider"
 )
+
+// syncBuffer is a log that tests read while the client writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 func settings(issuer string) config.OIDC {
 	c := config.Default().OIDC
@@ -31,10 +51,17 @@ func TestDiscoveryRetries(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nobody answers there yet
 	issuer := "http://" + addr + "/"
-	c := New(settings(issuer), oidcprovider.ClientSecret, slog.New(slog.DiscardHandler))
+	logged := &syncBuffer{}
+	c := New(settings(issuer), oidcprovider.ClientSecret, slog.New(slog.NewTextHandler(logged, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c.Start(ctx)
+	// The background discovery has failed once, and will retry.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logged.String(), "retrying"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed discovery logged: %s", logged.String())
+		}
+	}
 	if _, err := c.AuthURL(ctx, NewFlow()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("AuthURL with the provider down: %v, want ErrUnavailable", err)
 	}
