@@ -283,7 +283,7 @@ func TestClusterReload(t *testing.T) {
 			t.Errorf("old worker %d answered after the reload", pid)
 		}
 	}
-	p.waitAudited(t, `"action":"server.reloaded"`, `"actor_name":"(operator)"`, `"reloaded":"workers"`, `"workers":"2"`)
+	p.waitAudited(t, `"action":"server.reloaded"`, `"actor_name":"(operator)"`, `"outcome":"done"`, `"reloaded":"workers"`, `"workers":"2"`)
 }
 
 // TestClusterReloadWithBadConfig: a configuration that does not load
@@ -297,6 +297,7 @@ func TestClusterReloadWithBadConfig(t *testing.T) {
 	p.signal(syscall.SIGHUP)
 	p.waitLog(t, "reload stopped: the new worker did not start")
 	p.waitLog(t, `database.driver: "mysql" is not allowed`)
+	p.waitAudited(t, `"action":"server.reloaded"`, `"outcome":"stopped; the old ones serve: the new worker did not start`)
 	resp, _ := do(t, "GET", p.base+"/healthz", "", "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("after a failed reload: %d", resp.StatusCode)

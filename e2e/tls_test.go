@@ -171,7 +171,7 @@ func TestStaticCertificateReload(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	p.waitLog(t, "certificate reloaded")
-	p.waitAudited(t, `"action":"server.reloaded"`, `"reloaded":"certificates"`)
+	p.waitAudited(t, `"action":"server.reloaded"`, `"outcome":"done"`, `"reloaded":"certificates"`)
 }
 
 // TestCertificateErrorsAtStart: a missing file or a key that does not
