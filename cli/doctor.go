@@ -20,6 +20,7 @@ import (
 	"userhub/models"
 	"userhub/server"
 	"userhub/sessions"
+	"userhub/sso"
 	"userhub/store"
 )
 
@@ -48,6 +49,9 @@ func (e env) doctor(cfg config.Config, log *slog.Logger) error {
 		d.redis(cfg, log)
 	}
 	d.certificates(cfg)
+	if cfg.OIDC.Enabled() {
+		d.singleSignOn(cfg.OIDC, log)
+	}
 	if d.failed > 0 {
 		return fmt.Errorf("%d of %d checks failed", d.failed, d.checks)
 	}
@@ -57,6 +61,32 @@ func (e env) doctor(cfg config.Config, log *slog.Logger) error {
 	}
 	fmt.Fprintln(e.stdout)
 	return nil
+}
+
+// singleSignOn: the client secret can be read, and the provider answers
+// its discovery document. A provider that does not answer is a warning:
+// the server starts without it (its sign-in button says so).
+func (d *checkup) singleSignOn(cfg config.OIDC, log *slog.Logger) {
+	secret, err := oidcClientSecret(cfg)
+	if err != nil {
+		d.fail("oidc.client_secret_file", err.Error()+"; fix: write the client secret the provider gave into that file, readable by the service's user, or set oidc.client_secret")
+		return
+	}
+	if secret == "" {
+		d.warn("oidc.client_secret", "empty: only a public client (PKCE alone) signs in without one; fix: set the secret the provider gave")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c := sso.New(cfg, secret, slog.New(slog.DiscardHandler))
+	if err := c.Discover(ctx); err != nil {
+		d.warn("oidc.issuer", fmt.Sprintf("%s does not answer (%v): the server starts anyway, and its sign-in button says the provider does not answer until it does; fix: check oidc.issuer (exactly as the provider's discovery document names it) and that this machine reaches it", cfg.Issuer, err))
+		return
+	}
+	logout := "without an end-session endpoint (no provider logout offered)"
+	if c.LogoutURL("") != "" {
+		logout = "with an end-session endpoint"
+	}
+	d.ok("oidc.issuer", cfg.Issuer+" answers: its discovery document names it as issuer, "+logout)
 }
 
 // checkup prints the checks' outcomes and counts them.

@@ -478,13 +478,9 @@ func singleSignOn(ctx context.Context, cfg config.OIDC, secret []byte, revocatio
 	if !cfg.Enabled() {
 		return nil, nil, nil
 	}
-	clientSecret := cfg.ClientSecret
-	if cfg.ClientSecretFile != "" {
-		b, err := os.ReadFile(cfg.ClientSecretFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("oidc.client_secret_file: %w", err)
-		}
-		clientSecret = strings.TrimSpace(string(b))
+	clientSecret, err := oidcClientSecret(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	flows, err := sessions.NewOIDCFlows(secret, revocations)
 	if err != nil {
@@ -493,6 +489,19 @@ func singleSignOn(ctx context.Context, cfg config.OIDC, secret []byte, revocatio
 	client := sso.New(cfg, clientSecret, log)
 	client.Start(ctx)
 	return client, flows, nil
+}
+
+// oidcClientSecret is oidc.client_secret, or the first line of
+// oidc.client_secret_file.
+func oidcClientSecret(cfg config.OIDC) (string, error) {
+	if cfg.ClientSecretFile == "" {
+		return cfg.ClientSecret, nil
+	}
+	b, err := os.ReadFile(cfg.ClientSecretFile)
+	if err != nil {
+		return "", fmt.Errorf("oidc.client_secret_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // newHasher returns the password hasher the configuration asks for. Each

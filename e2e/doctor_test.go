@@ -118,3 +118,25 @@ func TestDoctorBesideHTTPS(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// TestDoctorSingleSignOn: doctor asks the provider for its discovery
+// document: ok while it answers (and says whether it offers a logout), a
+// warning naming the fix while it does not (the server starts without
+// it), a failure when the client secret file cannot be read.
+func TestDoctorSingleSignOn(t *testing.T) {
+	s := newSSO(t, true)
+	env := append([]string{"USERHUB_DATA_DIR=" + t.TempDir()}, s.env...)
+	out, code := doctor(t, env...)
+	if code != 0 || !strings.Contains(out, "warn  oidc.issuer: "+s.issuer+" does not answer") || !strings.Contains(out, "fix: check oidc.issuer") {
+		t.Fatalf("provider down: exit %d:\n%s", code, out)
+	}
+	s.start(t)
+	out, code = doctor(t, env...)
+	if code != 0 || !strings.Contains(out, "ok    oidc.issuer: "+s.issuer+" answers") || !strings.Contains(out, "with an end-session endpoint") {
+		t.Fatalf("provider up: exit %d:\n%s", code, out)
+	}
+	out, code = doctor(t, append(env, "USERHUB_OIDC_CLIENT_SECRET_FILE=/nonexistent/oidc-secret")...)
+	if code == 0 || !strings.Contains(out, "fail  oidc.client_secret_file") || !strings.Contains(out, "fix: write the client secret") {
+		t.Fatalf("secret file missing: exit %d:\n%s", code, out)
+	}
+}

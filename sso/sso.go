@@ -112,6 +112,10 @@ func (c *Client) Start(ctx context.Context) {
 	}()
 }
 
+// Discover fetches the provider's discovery document now (bounded by ctx
+// and a request timeout), for `userhub doctor`.
+func (c *Client) Discover(ctx context.Context) error { return c.discover(ctx, true) }
+
 // errDiscovering: another discovery is under way (the background loop's,
 // or another button's) and did not end in time.
 var errDiscovering = errors.New("another discovery of the provider is under way")
