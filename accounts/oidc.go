@@ -23,7 +23,7 @@ var (
 	// ErrLastWayIn: the link is the account's only way in (no password
 	// that logs in, no passkey, no other link); removing it would lock
 	// the account out.
-	ErrLastWayIn = errors.New("this is the account's only way in: set a password or add a passkey first")
+	ErrLastWayIn = errors.New("this is the account's only way in: add a passkey first, or ask an administrator to set a password")
 	// ErrPasswordLoginOff: oidc.disable_password_login; only the
 	// provider lets people in.
 	ErrPasswordLoginOff = errors.New("password login is turned off here: sign in with the provider")
@@ -102,6 +102,10 @@ func (s *Service) LogInWithOIDC(ctx context.Context, id models.OIDCIdentity, cli
 // makes a change (an account created, a role from the groups claim).
 const oidcActor = "(single sign-on)"
 
+// CountSSOFailure counts a sign-in answer that belongs to no flow of the
+// browser's among the logins, without recording it.
+func (s *Service) CountSSOFailure() { s.logins.Login(LoginSSORefused) }
+
 // RecordSSOFailure counts a sign-in whose provider's answer was refused
 // (a forged state, a used code, a bad ID token or nonce: why) among the
 // logins, and records it in the audit log.
@@ -110,9 +114,13 @@ func (s *Service) RecordSSOFailure(ctx context.Context, why error, clientIP stri
 	s.recordFailedLogin(ctx, models.User{}, clientIP, "single sign-on: "+why.Error())
 }
 
-// roleFor is the role the groups claim gives, and whether it gives one.
+// roleFor is the role the groups claim gives, and whether it gives one:
+// with an admin group, an administrator is in it, and a token without a
+// groups claim is in no group (Dex leaves out an empty one; Entra ID one
+// with too many groups): someone the provider no longer says is an
+// administrator is not one here.
 func (s *Service) roleFor(id models.OIDCIdentity) (models.Role, bool) {
-	if s.oidc.AdminGroup == "" || !id.HasGroups {
+	if s.oidc.AdminGroup == "" {
 		return "", false
 	}
 	if slices.Contains(id.Groups, s.oidc.AdminGroup) {
@@ -125,7 +133,7 @@ func (s *Service) roleFor(id models.OIDCIdentity) (models.Role, bool) {
 // last administrator one.
 func (s *Service) followGroups(ctx context.Context, user models.User, id models.OIDCIdentity) (models.User, error) {
 	if s.oidc.AdminGroup != "" && !id.HasGroups {
-		s.log.Warn("single sign-on: the ID token and userinfo have no groups claim; the role stays as it is (check oidc.groups_claim and the scopes)",
+		s.log.Warn("single sign-on: the ID token and userinfo have no groups claim: in no group, a member (check oidc.groups_claim and the scopes)",
 			"user", user.Name)
 	}
 	role, ok := s.roleFor(id)
@@ -181,7 +189,10 @@ func (s *Service) createFromOIDC(ctx context.Context, id models.OIDCIdentity, cl
 		if _, err := s.links.LinkOIDC(ctx, models.OIDCLink{UserID: user.ID, Issuer: id.Issuer, Subject: id.Subject}); err != nil {
 			// Another login of the same person linked an account first:
 			// this one goes, theirs is used.
-			_ = s.store.DeleteUser(ctx, user.ID, nil)
+			if derr := s.store.DeleteUser(models.WithAudit(ctx, models.AuditEntry{Action: models.AuditUserDeleted, ActorName: oidcActor,
+				Details: map[string]string{"why": "another sign-in of the same person linked an account first"}}), user.ID, nil); derr != nil {
+				s.log.Error("single sign-on: an account made for a sign-in that lost the race is left unlinked", "user", user.Name, "id", user.ID, "error", derr)
+			}
 			if errors.Is(err, models.ErrOIDCLinkTaken) {
 				link, err := s.links.OIDCLinkBySubject(ctx, id.Issuer, id.Subject)
 				if err != nil {

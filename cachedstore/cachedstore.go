@@ -199,7 +199,7 @@ func (s *Store) EndSessions(ctx context.Context, id int64) (models.User, error) 
 }
 
 // RevokeSession implements models.Revocations.
-func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) error {
+func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) (bool, error) {
 	defer s.signal.Changed()
 	return s.inner.RevokeSession(ctx, sid, until)
 }

@@ -505,7 +505,7 @@ func TestBrowserOIDCLinkAndUnlink(t *testing.T) {
 		chromedp.Navigate(p.base+"/account/security"),
 		chromedp.Click(chromedp.CSS(`button[name="lang"][value="ko"]`)),
 		waitText("#oidc-heading", "통합 로그인(SSO)"),
-		chromedp.Click(chromedp.ID("oidc-unlink")),
+		chromedp.Click(chromedp.CSS("button.oidc-unlink")),
 		waitText("#oidc-unlinked", "연결을 해제했습니다."),
 		waitText("#oidc-none", "계정이 연결되어 있지 않습니다."),
 		chromedp.Click(chromedp.CSS(`button[name="lang"][value="en"]`)),

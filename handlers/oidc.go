@@ -21,6 +21,9 @@ import (
 // wait in a signed, encrypted, single-use cookie (sessions.NewOIDCFlows),
 // so any instance or cluster worker can finish what another began.
 
+// errLinkElsewhere refuses a link begun anywhere but this site's security page.
+var errLinkElsewhere = &requestError{http.StatusForbidden, "link_elsewhere", "link your account from your security page (/account/security)"}
+
 // oidcFlowKind names the flows among the ceremonies.
 const oidcFlowKind = "oidc"
 
@@ -54,6 +57,12 @@ func (h *Handlers) oidcLink(c *gin.Context) error {
 	if h.sso == nil {
 		return errNoRoute
 	}
+	// A GET another site can send the browser to: only a click on this
+	// site's own page starts a link (browsers say where a navigation comes
+	// from), and the provider is asked for a fresh sign-in.
+	if c.GetHeader("Sec-Fetch-Site") != "same-origin" {
+		return errLinkElsewhere
+	}
 	return h.toProvider(c, principal(c).User.ID, "/account/security")
 }
 
@@ -61,7 +70,7 @@ func (h *Handlers) oidcLink(c *gin.Context) error {
 // to the provider.
 func (h *Handlers) toProvider(c *gin.Context, userID int64, next string) error {
 	f := oidcFlow{Flow: sso.NewFlow(), Next: next}
-	to, err := h.sso.AuthURL(c.Request.Context(), f.Flow)
+	to, err := h.sso.AuthURL(c.Request.Context(), f.Flow, userID != 0)
 	if err != nil {
 		return err
 	}
@@ -95,8 +104,16 @@ func (h *Handlers) oidcCallback(c *gin.Context) error {
 	if err == nil {
 		err = json.Unmarshal(raw, &f)
 	}
+	if errors.Is(err, sessions.ErrNoCeremony) {
+		// No flow of this browser's: counted, not recorded (anyone can
+		// send this request, as often as they like).
+		h.accounts.CountSSOFailure()
+		return sso.ErrBadState
+	}
 	if err != nil {
-		if errors.Is(err, sessions.ErrNoCeremony) || errors.As(err, new(*json.SyntaxError)) {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &syntax) || errors.As(err, &typ) {
 			h.accounts.RecordSSOFailure(ctx, sso.ErrBadState, c.ClientIP())
 			return sso.ErrBadState
 		}

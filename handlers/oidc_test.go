@@ -306,7 +306,37 @@ func TestOIDCLinkAndUnlink(t *testing.T) {
 	if !strings.Contains(page, `id="oidc-link"`) || !strings.Contains(page, "Link with Test ID") {
 		t.Fatalf("no link button: %.3000s", page)
 	}
-	_, atProvider, _ := fetch(t, lee, w.base+"/account/security/oidc/link")
+	// Linking starts only from this site's page (the browser says so),
+	// never from a link on another site.
+	for _, site := range []string{"", "cross-site", "same-site"} {
+		req, _ := http.NewRequest("GET", w.base+"/account/security/oidc/link", nil)
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		resp, err := lee.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || resp.Request.URL.Path != "/account/security/oidc/link" || !strings.Contains(string(body), "Start from your security page") {
+			t.Fatalf("a link begun with Sec-Fetch-Site %q: %d at %s %.500s", site, resp.StatusCode, resp.Request.URL, body)
+		}
+	}
+	noFollow := *lee
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ := http.NewRequest("GET", w.base+"/account/security/oidc/link", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	to, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusSeeOther || to.Query().Get("prompt") != "login" {
+		t.Fatalf("the link's way to the provider: %d %s, want a 303 asking for a fresh login (prompt=login)", resp.StatusCode, to)
+	}
+	_, atProvider, _ := fetch(t, lee, to.String())
 	cb := w.submitAtProvider(t, lee, atProvider, oidcprovider.Bob)
 	status, at, body := fetch(t, lee, cb.String())
 	if status != 200 || at.Path != "/account/security" || !strings.Contains(body, "Your account is linked") || !strings.Contains(body, oidcprovider.Bob.ID) {
@@ -324,13 +354,13 @@ func TestOIDCLinkAndUnlink(t *testing.T) {
 	// alice, made by the provider, has no other way in.
 	alice := browser(t)
 	fetch(t, alice, w.signInAtProvider(t, alice, w.base+"/login/oidc", oidcprovider.Alice).String())
-	resp, err := alice.PostForm(w.base+"/account/security/oidc/unlink", url.Values{"issuer": {w.provider.Issuer}, "subject": {oidcprovider.Alice.ID}})
+	resp, err = alice.PostForm(w.base+"/account/security/oidc/unlink", url.Values{"issuer": {w.provider.Issuer}, "subject": {oidcprovider.Alice.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	body2, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 409 || !strings.Contains(string(body2), "Set a password or add a passkey first") {
+	if resp.StatusCode != 409 || !strings.Contains(string(body2), "Add a passkey first, or ask an administrator to set a password") {
 		t.Errorf("alice unlinking her only way in: %d %.1500s", resp.StatusCode, body2)
 	}
 	resp, err = lee.PostForm(w.base+"/account/security/oidc/unlink", url.Values{"issuer": {w.provider.Issuer}, "subject": {oidcprovider.Bob.ID}})

@@ -222,7 +222,7 @@ func enrolmentAllowed(r *http.Request) bool {
 	case path == "/account/security", strings.HasPrefix(path, "/account/security/"),
 		path == "/api/v1/me/totp", strings.HasPrefix(path, "/api/v1/me/totp/"),
 		path == "/api/v1/me/passkeys", strings.HasPrefix(path, "/api/v1/me/passkeys/"),
-		path == "/logout", path == "/api/v1/logout", path == "/login", path == "/login/2fa",
+		path == "/logout", path == "/api/v1/logout", path == "/login", path == "/login/2fa", path == "/login/oidc/callback",
 		path == "/lang", path == "/about":
 		return true
 	case path == "/api/v1/me":

@@ -350,7 +350,10 @@ type UserStore interface {
 // that a copy of the session's cookie no longer authenticates. Entries are
 // kept until the session would have expired anyway.
 type Revocations interface {
-	RevokeSession(ctx context.Context, sid string, until time.Time) error
+	// RevokeSession revokes sid until until, and says whether this call
+	// was the first to (a single-use id is taken exactly once, however
+	// many instances try at once).
+	RevokeSession(ctx context.Context, sid string, until time.Time) (first bool, err error)
 	SessionRevoked(ctx context.Context, sid string) (bool, error)
 }
 

@@ -124,16 +124,14 @@ func (cs *Ceremonies) Take(c *gin.Context, kind string, userID int64) ([]byte, e
 	if err := cs.codec.Decode(cs.spec.cookie, got.Value, &cer); err != nil || cer.Kind != kind || cer.UserID != userID || cer.ID == "" {
 		return nil, ErrNoCeremony
 	}
-	ctx := c.Request.Context()
-	used, err := cs.revocations.SessionRevoked(ctx, cs.spec.prefix+cer.ID)
+	// Taken by the one request whose revocation of its id comes first,
+	// in the database: two at once, on any instances, get one answer.
+	first, err := cs.revocations.RevokeSession(c.Request.Context(), cs.spec.prefix+cer.ID, cs.now().Add(cs.spec.lifetime+models.MaxClockSkew))
 	if err != nil {
 		return nil, err
 	}
-	if used {
+	if !first {
 		return nil, ErrNoCeremony
-	}
-	if err := cs.revocations.RevokeSession(ctx, cs.spec.prefix+cer.ID, cs.now().Add(cs.spec.lifetime+models.MaxClockSkew)); err != nil {
-		return nil, err
 	}
 	return cer.State, nil
 }

@@ -115,7 +115,7 @@ func (m *Manager) EndSession(c *gin.Context, id string) error {
 // end revokes a listed session and takes it off the list.
 func (m *Manager) end(c *gin.Context, e models.SessionEntry) error {
 	ctx := c.Request.Context()
-	if err := m.revocations.RevokeSession(ctx, e.SID, e.ExpiresAt); err != nil {
+	if _, err := m.revocations.RevokeSession(ctx, e.SID, e.ExpiresAt); err != nil {
 		return err
 	}
 	return m.list.UnlistSession(ctx, e.SID)

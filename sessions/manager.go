@@ -387,7 +387,7 @@ func (m *Manager) revokeCurrent(c *gin.Context) error {
 	if !ok {
 		return nil
 	}
-	if err := m.revocations.RevokeSession(c.Request.Context(), rec.id, rec.expires); err != nil {
+	if _, err := m.revocations.RevokeSession(c.Request.Context(), rec.id, rec.expires); err != nil {
 		return err
 	}
 	if m.list != nil {

@@ -77,9 +77,10 @@ type fakeRevocations struct {
 	until map[string]time.Time
 }
 
-func (f *fakeRevocations) RevokeSession(_ context.Context, sid string, until time.Time) error {
+func (f *fakeRevocations) RevokeSession(_ context.Context, sid string, until time.Time) (bool, error) {
+	_, seen := f.until[sid]
 	f.until[sid] = until
-	return nil
+	return !seen, nil
 }
 
 func (f *fakeRevocations) SessionRevoked(_ context.Context, sid string) (bool, error) {

@@ -228,7 +228,10 @@ func NewFlow() Flow {
 // asked first whether it answers (its discovery document, within
 // probeTimeout): a provider that stopped after it was discovered gets the
 // browser our page saying so, not the browser's own connection error.
-func (c *Client) AuthURL(ctx context.Context, f Flow) (string, error) {
+// With relogin, the provider is asked to have the person sign in again
+// (prompt=login), not to vouch for whoever its browser session is: a
+// link must be made by the person who is there.
+func (c *Client) AuthURL(ctx context.Context, f Flow, relogin bool) (string, error) {
 	p, err := c.discovered(ctx)
 	if err != nil {
 		return "", err
@@ -236,7 +239,11 @@ func (c *Client) AuthURL(ctx context.Context, f Flow) (string, error) {
 	if err := c.probe(ctx); err != nil {
 		return "", c.unavailable(err)
 	}
-	return c.oauth2(p).AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), nil
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)}
+	if relogin {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))
+	}
+	return c.oauth2(p).AuthCodeURL(f.State, opts...), nil
 }
 
 // Finish checks the provider's answer (the callback's query) against f,
@@ -277,7 +284,9 @@ func (c *Client) Finish(ctx context.Context, f Flow, query url.Values) (Identity
 	c.mu.RUnlock()
 	idt, err := verifier.Verify(ctx, raw)
 	if err != nil {
-		if isNetwork(err) {
+		// go-oidc folds a failure to fetch the keys into its message: a
+		// provider that stopped answering is asked, not blamed.
+		if isNetwork(err) || c.probe(ctx) != nil {
 			return Identity{}, c.unavailable(err)
 		}
 		c.log.Warn("single sign-on: ID token refused", "error", err)
@@ -307,7 +316,10 @@ func (c *Client) Finish(ctx context.Context, f Flow, query url.Values) (Identity
 			c.log.Warn("single sign-on: userinfo not read", "error", err)
 		}
 	}
-	id := Identity{Issuer: idt.Issuer, Subject: idt.Subject}
+	// The configured issuer, not the token's spelling of it: go-oidc takes
+	// Google's "accounts.google.com" for "https://accounts.google.com", and
+	// links (also those `userhub user link` makes) are keyed by oidc.issuer.
+	id := Identity{Issuer: c.cfg.Issuer, Subject: idt.Subject}
 	id.Name, _ = claims[c.cfg.NameClaim].(string)
 	if c.cfg.GroupsClaim != "" {
 		id.Groups, id.HasGroups = groups(claims[c.cfg.GroupsClaim])

@@ -62,7 +62,7 @@ func TestDiscoveryRetries(t *testing.T) {
 			t.Fatalf("no failed discovery logged: %s", logged.String())
 		}
 	}
-	if _, err := c.AuthURL(ctx, NewFlow()); !errors.Is(err, ErrUnavailable) {
+	if _, err := c.AuthURL(ctx, NewFlow(), false); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("AuthURL with the provider down: %v, want ErrUnavailable", err)
 	}
 	if c.LogoutURL("http://127.0.0.1:1/login") != "" {
@@ -83,7 +83,7 @@ func TestDiscoveryRetries(t *testing.T) {
 			t.Fatal("the background discovery did not find the provider within 30 s")
 		}
 	}
-	to, err := c.AuthURL(ctx, Flow{State: "s", Nonce: "n", Verifier: "v-0123456789012345678901234567890123456789"})
+	to, err := c.AuthURL(ctx, Flow{State: "s", Nonce: "n", Verifier: "v-0123456789012345678901234567890123456789"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestDiscoveryRetries(t *testing.T) {
 	// Stopped after discovery: AuthURL says so, rather than send the
 	// browser to a provider that does not answer.
 	p.Close()
-	if _, err := c.AuthURL(ctx, NewFlow()); !errors.Is(err, ErrUnavailable) {
+	if _, err := c.AuthURL(ctx, NewFlow(), false); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("AuthURL with the provider stopped: %v, want ErrUnavailable", err)
 	}
 }

@@ -74,7 +74,7 @@ func TestChangesReachOtherInstances(t *testing.T) {
 		func() bool { u, _ := b.User(ctx, lee.ID); return u.Suspended })
 	seen("sessions ended", func() error { _, err := a.EndSessions(ctx, kim.ID); return err },
 		func() bool { u, _ := b.User(ctx, kim.ID); return u.SessionVersion == kim.SessionVersion+1 })
-	seen("a logout", func() error { return a.RevokeSession(ctx, "sid-1", time.Now().Add(time.Hour)) },
+	seen("a logout", func() error { _, err := a.RevokeSession(ctx, "sid-1", time.Now().Add(time.Hour)); return err },
 		func() bool { revoked, _ := b.SessionRevoked(ctx, "sid-1"); return revoked })
 	seen("a write by another program", func() error {
 		other := "jung"

@@ -8,18 +8,24 @@ import (
 
 // RevokeSession implements models.Revocations. It also drops the entries
 // of sessions that have expired by now, which keeps the table small.
-func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) (err error) {
+func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) (first bool, err error) {
 	ctx, end := s.call(ctx, &err, writing)
 	defer end()
 	now := time.Now().UnixMicro()
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM revoked_sessions WHERE expires_at < $1", now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx,
+		res, err := tx.ExecContext(ctx,
 			"INSERT INTO revoked_sessions (sid, expires_at) VALUES ($1, $2) ON CONFLICT (sid) DO NOTHING", sid, until.UnixMicro())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		first = n == 1
 		return err
 	})
+	return first, err
 }
 
 // SessionRevoked implements models.Revocations.

@@ -543,21 +543,42 @@ func testRevocations(t *testing.T, open func() models.UserStore) {
 	if revoked(a, "s1") {
 		t.Fatal("a session never revoked is revoked")
 	}
-	if err := b.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
+	if first, err := b.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil || !first {
+		t.Fatalf("the first revocation of s1: first %v, %v", first, err)
 	}
 	if !revoked(a, "s1") || revoked(a, "s2") {
 		t.Fatal("revoking s1 through another store: not seen, or seen for s2")
 	}
-	// Revoking twice is fine; an expired entry is cleaned up by the next revocation.
-	if err := a.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil {
+	// Revoking twice is fine, and says it was not the first; an expired
+	// entry is cleaned up by the next revocation.
+	if first, err := a.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil || first {
+		t.Fatalf("the second revocation of s1: first %v, %v", first, err)
+	}
+	if _, err := a.RevokeSession(ctx, "old", time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.RevokeSession(ctx, "old", time.Now().Add(-time.Second)); err != nil {
+	if _, err := a.RevokeSession(ctx, "s3", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.RevokeSession(ctx, "s3", time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
+	// Many at once, through two stores: exactly one is the first.
+	var firsts atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			if first, err := s.RevokeSession(ctx, "once", time.Now().Add(time.Hour)); err != nil {
+				t.Error(err)
+			} else if first {
+				firsts.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := firsts.Load(); n != 1 {
+		t.Errorf("%d of 8 concurrent revocations of one id were the first, want 1", n)
 	}
 	if revoked(a, "old") || !revoked(a, "s1") || !revoked(a, "s3") {
 		t.Fatal("cleanup removed the wrong entries")
