@@ -316,6 +316,11 @@ func newHACluster(t *testing.T) *haCluster {
 		"USERHUB_SERVER_TRUSTED_PROXIES=127.0.0.1",
 		"USERHUB_SERVER_DRAIN_DELAY=" + haDrainDelay.String(),
 		"USERHUB_SERVER_SHUTDOWN_TIMEOUT=" + haShutdownTimeout.String(),
+		// The load is a few sessions sending as fast as the machine lets
+		// them, more than api.rate_limit's 600 a minute on a quiet one:
+		// these tests are about restarts and outages, not the limits
+		// (TestRateLimits, TestRateLimitAcrossWorkers).
+		"USERHUB_API_RATE_LIMIT=0", "USERHUB_API_ANONYMOUS_RATE_LIMIT=0",
 	}}
 	for i := range 3 {
 		c.addrs = append(c.addrs, freeAddr(t))
