@@ -46,7 +46,7 @@ func (s *Service) record(ctx context.Context, e models.AuditEntry) {
 	// logout): the record is still made, within the store's own timeout.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := s.audit.RecordAudit(models.WithAudit(ctx), e); err != nil {
+	if err := s.audit.RecordAudit(ctx, e); err != nil {
 		s.log.Error("audit entry not recorded", "action", e.Action, "target", e.TargetName, "error", err)
 	}
 }

@@ -95,17 +95,17 @@ func AuditOriginOf(ctx context.Context) AuditOrigin {
 	return o
 }
 
-// WithAudit returns ctx carrying entries for the store to write in the
-// transaction of the change made with it, so that the change and its
-// record commit together or not at all. Give it only to the one call
-// that makes the change (each write transaction under ctx writes them).
-// The entries take their origin from ctx where it is not set, and their
-// time from the transaction; a change that makes or removes a user fills
-// in the target's id and name where they are missing.
+// WithAudit returns ctx carrying entries (in place of any it carried)
+// for the store to write in the transaction of the change made with it,
+// so that the change and its record commit together or not at all. Give
+// it only to the one call that makes the change (each write transaction
+// under ctx writes them). The entries take their origin from ctx where it
+// is not set, and their time from the transaction; a change that makes or
+// removes a user fills in the target's id and name where they are missing.
 func WithAudit(ctx context.Context, entries ...AuditEntry) context.Context {
-	pending := PendingAudit(ctx)
-	for _, e := range entries {
-		pending = append(pending, e.From(ctx))
+	pending := make([]AuditEntry, len(entries))
+	for i, e := range entries {
+		pending[i] = e.From(ctx)
 	}
 	return context.WithValue(ctx, pendingKey{}, pending)
 }
@@ -122,10 +122,10 @@ func (e AuditEntry) From(ctx context.Context) AuditEntry {
 	return e
 }
 
-// PendingAudit returns the entries WithAudit put in ctx, as a copy.
+// PendingAudit returns the entries WithAudit put in ctx.
 func PendingAudit(ctx context.Context) []AuditEntry {
 	p, _ := ctx.Value(pendingKey{}).([]AuditEntry)
-	return append([]AuditEntry(nil), p...)
+	return p
 }
 
 // AuditQuery selects audit entries: every filter set must hold. Pages run

@@ -86,13 +86,8 @@ func replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, userID int64, hashes 
 func (s *Store) UseTOTPStep(ctx context.Context, userID, step int64) (ok bool, err error) {
 	ctx, end := s.call(ctx, &err, writing)
 	defer end()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE totp_secrets SET last_step = $2 WHERE user_id = $1 AND confirmed = TRUE AND last_step < $2", userID, step)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		ok = n == 1
+	err = s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		ok, err = execOne(ctx, tx, "UPDATE totp_secrets SET last_step = $2 WHERE user_id = $1 AND confirmed = TRUE AND last_step < $2", userID, step)
 		return err
 	})
 	return ok, err
@@ -102,13 +97,8 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID, step int64) (ok bool, e
 func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash []byte) (ok bool, err error) {
 	ctx, end := s.call(ctx, &err, writing)
 	defer end()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM recovery_codes WHERE user_id = $1 AND hash = $2", userID, hash)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		ok = n == 1
+	err = s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		ok, err = execOne(ctx, tx, "DELETE FROM recovery_codes WHERE user_id = $1 AND hash = $2", userID, hash)
 		return err
 	})
 	return ok, err

@@ -16,13 +16,8 @@ func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) 
 		if _, err := tx.ExecContext(ctx, "DELETE FROM revoked_sessions WHERE expires_at < $1", now); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx,
+		first, err = execOne(ctx, tx,
 			"INSERT INTO revoked_sessions (sid, expires_at) VALUES ($1, $2) ON CONFLICT (sid) DO NOTHING", sid, until.UnixMicro())
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		first = n == 1
 		return err
 	})
 	return first, err

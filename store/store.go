@@ -314,6 +314,18 @@ func (s *Store) auditedTx(ctx context.Context, target *models.User, fn func(tx *
 	return err
 }
 
+// execOne runs a conditional statement in tx and reports whether it
+// changed exactly one row: the one request of several at once that won
+// (a code used, an id taken).
+func execOne(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // PoolStats are the connection pools' statistics, by pool: "read" and
 // "write" for SQLite (one writing connection, several reading ones), "main"
 // for PostgreSQL.
